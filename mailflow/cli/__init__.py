@@ -1,0 +1,1 @@
+"""The ``mailflow`` command and its subcommands (one module each)."""

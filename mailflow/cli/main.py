@@ -1,0 +1,108 @@
+"""``mailflow [-c DIR] COMMAND ...``: dispatch to one module per command.
+
+A command is a module in :mod:`mailflow.cli` with ``HELP`` (one line) and
+``run(argv, ctx) -> int``. Adding a command is one line in :data:`COMMANDS`;
+modules are imported only when their command runs, so ``sendmail`` starts
+fast. Exit codes follow sysexits.h.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import attrs
+
+from mailflow.config import find_config_dir
+
+EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_NOUSER = 0, 64, 65, 66, 67
+EX_UNAVAILABLE, EX_SOFTWARE, EX_OSERR, EX_OSFILE, EX_CANTCREAT = 69, 70, 71, 72, 73
+EX_IOERR, EX_TEMPFAIL, EX_PROTOCOL, EX_NOPERM, EX_CONFIG = 74, 75, 76, 77, 78
+
+# name -> (module, one-line help). Order is the order of `mailflow --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "start": ("mailflow.cli.control", "start the mail system in the background"),
+    "start-fg": ("mailflow.cli.control", "run the mail system in the foreground, logging to stderr"),
+    "stop": ("mailflow.cli.control", "stop the mail system gracefully"),
+    "reload": ("mailflow.cli.control", "re-read main.cf and master.cf without dropping work"),
+    "status": ("mailflow.cli.control", "tell whether the mail system is running"),
+    "check": ("mailflow.cli.control", "check the configuration and create missing queue directories"),
+    "flush": ("mailflow.cli.control", "retry deferred mail now"),
+    "explain": ("mailflow.cli.explain", "show how recipients would be rewritten and routed"),
+    "postconf": ("mailflow.cli.postconf", "show or edit main.cf and master.cf"),
+    "postmap": ("mailflow.cli.postmap", "build or query lookup tables"),
+    "postalias": ("mailflow.cli.postalias", "build or query alias databases"),
+    "postqueue": ("mailflow.cli.postqueue", "list the queue (-p, -j) or flush it (-f)"),
+    "postsuper": ("mailflow.cli.postsuper", "delete, hold, release, requeue or repair queued mail"),
+    "postcat": ("mailflow.cli.postcat", "show the contents of a queue file"),
+    "postdrop": ("mailflow.cli.postdrop", "write a message from stdin into the maildrop queue"),
+    "sendmail": ("mailflow.cli.sendmail", "submit mail (Sendmail-compatible flags)"),
+    "postkick": ("mailflow.cli.postkick", "wake a mail system service"),
+    "postlock": ("mailflow.cli.postlock", "run a command while holding a mailbox lock"),
+    "postlog": ("mailflow.cli.postlog", "write a log line in the mail system's format"),
+}
+
+
+@attrs.frozen
+class Context:
+    """What every command gets: the config directory and the command name."""
+
+    config_dir: str
+    command: str
+    config_dir_given: bool = False
+
+    def load_config(self):
+        """The Config for ``config_dir``; a ConfigError is reported by main()."""
+        from mailflow.config import Config
+        return Config.from_directory(self.config_dir)
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: mailflow [-c CONFIG_DIR] COMMAND [ARGS...]", "",
+             "Commands (mailflow COMMAND --help for each):"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "CONFIG_DIR defaults to $MAILFLOW_CONFIG_DIR, else /etc/mailflow."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    config_dir = None
+    while args and args[0].startswith("-"):
+        flag = args.pop(0)
+        if flag in ("-h", "--help"):
+            print(usage())
+            return EX_OK
+        if flag == "-c" and args:
+            config_dir = args.pop(0)
+        elif flag.startswith("-c") and len(flag) > 2:
+            config_dir = flag[2:]
+        else:
+            print(f"mailflow: unknown option {flag}\n{usage()}", file=sys.stderr)
+            return EX_USAGE
+    if not args:
+        print(usage(), file=sys.stderr)
+        return EX_USAGE
+    name = args.pop(0)
+    if name not in COMMANDS:
+        print(f"mailflow: unknown command {name!r}\n{usage()}", file=sys.stderr)
+        return EX_USAGE
+    module = importlib.import_module(COMMANDS[name][0])
+    ctx = Context(find_config_dir(config_dir), name, config_dir is not None)
+    from mailflow.errors import ConfigError
+    try:
+        return int(module.run(args, ctx) or 0)
+    except ConfigError as exc:
+        print(f"mailflow/{name}: fatal: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EX_IOERR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Extension points as small Protocols.
+
+Each is what a user's own class implements to replace one piece of the
+pipeline; each is registered under the name users write (a table type, a
+transport name), never discovered by method-name prefix.
+
+This module holds no code, only the contracts. It imports no I/O modules.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Iterator, Protocol, Sequence, runtime_checkable
+
+import attrs
+
+from mailflow.model import DeliveryRequest, Envelope, Message, Outcome
+
+__all__ = ["Table", "Clock", "QueueName", "QueuedMessage", "QueueStore",
+           "DeliveryAgent", "DnsResolver"]
+
+
+@runtime_checkable
+class Table(Protocol):
+    """A lookup table (Postfix's ``type:name``).
+
+    ``get`` returns the value, or ``None`` when the key is not in the table.
+    A table that cannot answer now raises :class:`mailflow.errors.TableError`;
+    callers must treat that as "try again later", never as "not found".
+    """
+
+    def get(self, key: str) -> str | None: ...
+
+
+class Clock(Protocol):
+    """Wall-clock time in seconds since the epoch; injected so tests can fake it."""
+
+    def now(self) -> float: ...
+
+
+class QueueName(str, enum.Enum):
+    """The spool's queues (Postfix's directory names)."""
+
+    MAILDROP = "maildrop"
+    INCOMING = "incoming"
+    ACTIVE = "active"
+    DEFERRED = "deferred"
+    HOLD = "hold"
+    CORRUPT = "corrupt"
+
+
+@attrs.frozen
+class QueuedMessage:
+    """One message as read back from a queue."""
+
+    queue_id: str
+    queue: QueueName
+    envelope: Envelope
+    message: Message
+    size: int = 0                     # content size in bytes
+    next_attempt: float = 0.0         # for deferred mail: when it is due again
+
+
+class QueueStore(Protocol):
+    """Where accepted mail lives until every recipient is done.
+
+    Every method that changes the spool is durable when it returns: a message
+    is acknowledged to its sender only after :meth:`enqueue` has returned.
+    Methods are synchronous (file I/O); services call them from a thread pool
+    so fsync never blocks the event loop.
+    """
+
+    def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
+        """Write a new message durably into ``queue``; return its queue ID."""
+
+    def read(self, queue_id: str, queue: QueueName | None = None) -> QueuedMessage:
+        """Read one message (searching all queues when ``queue`` is None).
+
+        Raises NoSuchMessage, or QueueFileCorrupt for a file that does not parse.
+        """
+
+    def ids(self, queue: QueueName) -> Iterator[str]:
+        """Queue IDs in ``queue``, lazily (a queue may hold a million)."""
+
+    def move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
+        """Move a message between queues, atomically."""
+
+    def delete(self, queue_id: str, queue: QueueName) -> None:
+        """Remove a message and its bounce/defer logs."""
+
+    def mark_done(self, queue_id: str, queue: QueueName, outcomes: Sequence[Outcome]) -> None:
+        """Record, durably, that these recipients are delivered or bounced."""
+
+    def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
+        """For deferred mail: when the queue manager may try it again."""
+
+    def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
+        """Append to the per-message ``bounce`` or ``defer`` log."""
+
+    def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
+        """Read the per-message ``bounce`` or ``defer`` log (empty when none)."""
+
+
+class DeliveryAgent(Protocol):
+    """A delivery agent (local, virtual, pipe, smtp, ...), registered by
+    transport name. It returns one Outcome per recipient in the request."""
+
+    async def deliver(self, request: DeliveryRequest) -> Sequence[Outcome]: ...
+
+
+class DnsResolver(Protocol):
+    """DNS lookups for MX/A/AAAA and blocklists; a test passes a fake."""
+
+    async def query(self, name: str, rtype: str) -> list[str]: ...
