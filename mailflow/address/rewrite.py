@@ -1,0 +1,300 @@
+"""trivial-rewrite's *rewrite* half: an address to canonical form.
+
+This module owns the ``local`` and ``remote`` rewriting contexts of Postfix's
+trivial-rewrite(8) (ADDRESS_REWRITING_README, "canonicalize"): strip a source
+route, ``site!user`` to ``user@site`` (``swap_bangpath``), ``user%domain`` to
+``user@domain`` (``allow_percent_hack``), append ``@$myorigin``
+(``append_at_myorigin``) and ``.$mydomain`` (``append_dot_mydomain``). The
+``remote`` context uses ``remote_header_rewrite_domain`` for both, and does
+nothing when that is empty. Like Postfix, rewriting never changes letter case
+and keeps quoted local parts intact.
+
+It never does I/O and never decides where mail goes (that is
+:mod:`mailflow.address.resolve`).
+
+>>> s = RewriteSettings(myorigin="example.com", mydomain="example.com")
+>>> rewrite_address("alice", "local", s)
+'alice@example.com'
+>>> rewrite_address("host!bob", "local", s)
+'bob@host'
+>>> rewrite_address("alice", "remote", s)
+'alice'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+__all__ = ["RewriteSettings", "rewrite_address", "rewrite_tokens", "tokenize",
+           "detokenize", "quote_local", "config_value", "config_bool"]
+
+# Postfix 3.7 defaults at compatibility_level 3.6 (postconf -d), for the
+# parameters this module and resolve.py read; used when the shared parameter
+# table does not (yet) define one.
+DEFAULTS: dict[str, str] = {
+    "myhostname": "localhost.localdomain",
+    "mydomain": "localdomain",
+    "myorigin": "$myhostname",
+    "mydestination": "$myhostname, localhost.$mydomain, localhost",
+    "swap_bangpath": "yes",
+    "allow_percent_hack": "yes",
+    "append_at_myorigin": "yes",
+    "append_dot_mydomain": "no",
+    "remote_header_rewrite_domain": "",
+    "resolve_dequoted_address": "yes",
+    "resolve_null_domain": "no",
+    "resolve_numeric_domain": "no",
+    "empty_address_recipient": "MAILER-DAEMON",
+    "show_user_unknown_table_name": "yes",
+    "helpful_warnings": "yes",
+    "allow_min_user": "no",
+    "inet_interfaces": "all",
+    "proxy_interfaces": "",
+    "virtual_alias_maps": "$virtual_maps",
+    "virtual_maps": "",
+    "virtual_alias_domains": "$virtual_alias_maps",
+    "virtual_mailbox_maps": "",
+    "virtual_mailbox_domains": "$virtual_mailbox_maps",
+    "relay_domains": "",
+    "local_transport": "local:$myhostname",
+    "virtual_transport": "virtual",
+    "relay_transport": "relay",
+    "default_transport": "smtp",
+    "transport_maps": "",
+    "relayhost": "",
+    "relocated_maps": "",
+    "recipient_delimiter": "",
+    "parent_domain_matches_subdomains": (
+        "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,"
+        "qmqpd_authorized_clients,relay_domains,smtpd_access_maps"),
+    "sender_dependent_relayhost_maps": "",
+    "sender_dependent_default_transport_maps": "",
+    "empty_address_relayhost_maps_lookup_key": "<>",
+    "empty_address_default_transport_maps_lookup_key": "<>",
+    "alias_maps": "hash:/etc/aliases",
+    "canonical_maps": "",
+    "recipient_canonical_maps": "",
+    "canonical_classes": "envelope_sender, envelope_recipient, header_sender, header_recipient",
+    "virtual_alias_recursion_limit": "1000",
+    "virtual_alias_expansion_limit": "1000",
+    "propagate_unmatched_extensions": "canonical, virtual",
+}
+
+
+def config_value(cfg: Any, name: str) -> str:
+    """``name`` from ``cfg`` expanded, else this module's Postfix default.
+
+    >>> config_value(None, "default_transport")
+    'smtp'
+    """
+    if cfg is None:
+        return DEFAULTS.get(name, "")
+    if cfg.raw(name) is not None:
+        return cfg.expand(name).strip()
+    return cfg.expand_text(DEFAULTS.get(name, "")).strip()
+
+
+def config_bool(cfg: Any, name: str) -> bool:
+    """A yes/no parameter as bool (Postfix accepts yes/true/1).
+
+    >>> config_bool(None, "swap_bangpath")
+    True
+    """
+    return config_value(cfg, name).lower() in ("yes", "true", "1")
+
+
+@attrs.frozen
+class RewriteSettings:
+    """The rewriting parameters, read once from a Config.
+
+    >>> RewriteSettings.from_config(None).swap_bangpath
+    True
+    """
+
+    myorigin: str = "localhost.localdomain"
+    mydomain: str = "localdomain"
+    remote_domain: str = ""
+    swap_bangpath: bool = True
+    allow_percent_hack: bool = True
+    append_at_myorigin: bool = True
+    append_dot_mydomain: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "RewriteSettings":
+        """Compile the settings from ``cfg`` (a Config, or None for defaults)."""
+        return cls(
+            myorigin=config_value(cfg, "myorigin"),
+            mydomain=config_value(cfg, "mydomain"),
+            remote_domain=config_value(cfg, "remote_header_rewrite_domain"),
+            swap_bangpath=config_bool(cfg, "swap_bangpath"),
+            allow_percent_hack=config_bool(cfg, "allow_percent_hack"),
+            append_at_myorigin=config_bool(cfg, "append_at_myorigin"),
+            append_dot_mydomain=config_bool(cfg, "append_dot_mydomain"),
+        )
+
+
+# --- tokens ------------------------------------------------------------------
+# A small subset of Postfix's tok822: an address as a list of tokens, each a
+# (kind, text) pair. kind is one operator character, "a" (atom), "q" (quoted
+# string, text without quotes and escapes) or "d" (domain literal with []).
+# "%" and "!" are operators so the routing forms can be found (tok822 does
+# the same when scanning addresses).
+_OPERATORS = set('@.:,!%<>;()')
+_ATOM_END = re.compile(r'[@.:,!%<>;()"\[\s]')
+
+Token = tuple[str, str]
+_ROUTE = re.compile(r"@[^:\"]*:")
+
+_SPECIALS = re.compile(r'[\x00-\x20()<>@,;:\\".\[\]\x7f]')
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split an address in external (quoted) form into tokens.
+
+    >>> tokenize('"a b"@x.y')
+    [('q', 'a b'), ('@', '@'), ('a', 'x'), ('.', '.'), ('a', 'y')]
+    """
+    out: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch == '"':
+            j, buf = i + 1, []
+            while j < n and text[j] != '"':
+                if text[j] == "\\" and j + 1 < n:
+                    j += 1
+                buf.append(text[j])
+                j += 1
+            out.append(("q", "".join(buf)))
+            i = j + 1
+        elif ch == "[":
+            j = text.find("]", i)
+            j = n - 1 if j < 0 else j
+            out.append(("d", text[i:j + 1]))
+            i = j + 1
+        elif ch in _OPERATORS:
+            out.append((ch, ch))
+            i += 1
+        else:
+            m = _ATOM_END.search(text, i + 1)
+            j = m.start() if m else n
+            out.append(("a", text[i:j]))
+            i = j
+    return out
+
+
+def detokenize(tokens: list[Token], external: bool = False) -> str:
+    """Join tokens back; ``external`` re-quotes quoted strings.
+
+    >>> detokenize([('q', 'a b'), ('@', '@'), ('a', 'x')], external=True)
+    '"a b"@x'
+    """
+    parts = []
+    for kind, text in tokens:
+        if kind == "q" and external:
+            parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            parts.append(text)
+    return "".join(parts)
+
+
+def quote_local(address: str) -> str:
+    """Internal form to external: quote the local part when it needs it.
+
+    Postfix's quote_822_local: the local part is everything before the last
+    ``@``; it is quoted when it holds RFC 5322 specials or is not a dot-atom.
+
+    >>> quote_local("a b@example.com"), quote_local("a.b@example.com")
+    ('"a b"@example.com', 'a.b@example.com')
+    """
+    local, at, domain = address.rpartition("@")
+    if not at:
+        local, domain = address, ""
+    if local and (_SPECIALS.search(local.replace(".", "x")) or local.startswith(".")
+                  or local.endswith(".") or ".." in local):
+        local = '"' + local.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return local + at + domain
+
+
+def _rfind(tokens: list[Token], kind: str, start: int = 0) -> int:
+    for i in range(len(tokens) - 1, start - 1, -1):
+        if tokens[i][0] == kind:
+            return i
+    return -1
+
+
+def rewrite_tokens(tokens: list[Token], origin: str, domain: str,
+                   settings: RewriteSettings) -> list[Token]:
+    """trivial-rewrite's rewrite_tree on a token list (used by resolve too).
+
+    >>> detokenize(rewrite_tokens(tokenize("@a,@b:u@c"), "", "", RewriteSettings()))
+    'u@c'
+    """
+    tokens = list(tokens)
+    if not tokens:
+        return tokens
+    # An empty address stays empty; a lone "@" is treated as one.
+    if len(tokens) == 1 and tokens[0] == ("q", ""):
+        return tokens
+    if len(tokens) == 1 and tokens[0][0] == "@":
+        return [("q", "")]
+    # RFC 5321 section C: "@a,@b:user@c" -- the source route is dropped.
+    if tokens[0][0] == "@":
+        colon = next((i for i, t in enumerate(tokens) if t[0] == ":"), -1)
+        if 0 <= colon < len(tokens) - 1:
+            tokens = tokens[colon + 1:]
+    if _rfind(tokens, "@") < 0:
+        bang = next((i for i, t in enumerate(tokens) if t[0] == "!"), -1)
+        percent = _rfind(tokens, "%")
+        if settings.swap_bangpath and bang >= 0:
+            # site!user -> user@site (the first "!" separates the site).
+            tokens = tokens[bang + 1:] + [("@", "@")] + tokens[:bang]
+        elif settings.allow_percent_hack and percent >= 0:
+            # user%domain -> user@domain (the last "%" becomes the "@").
+            tokens[percent] = ("@", "@")
+        elif settings.append_at_myorigin and origin:
+            tokens = tokens + [("@", "@")] + tokenize(origin)
+    at = _rfind(tokens, "@")
+    if (settings.append_dot_mydomain and domain and at >= 0 and at != len(tokens) - 1
+            and not any(k in ("d", ".") for k, _ in tokens[at + 1:])):
+        tokens = tokens + [(".", ".")] + tokenize(domain)
+    # Strip one trailing dot, but leave "..", "@." alone (bogus forms stay
+    # visible in diagnostics, as in Postfix).
+    if len(tokens) > 1 and tokens[-1][0] == "." and tokens[-2][0] not in (".", "@"):
+        tokens = tokens[:-1]
+    return tokens
+
+
+def rewrite_address(address: str, context: str, settings: RewriteSettings) -> str:
+    """Rewrite an internal-form address in context ``local`` or ``remote``.
+
+    The address is quoted, rewritten and unquoted again, as Postfix's
+    rewrite_clnt_internal() does; the empty address stays empty.
+
+    >>> s = RewriteSettings(myorigin="example.com", mydomain="example.com",
+    ...                     append_dot_mydomain=True)
+    >>> rewrite_address("a b@host", "local", s)
+    'a b@host.example.com'
+    >>> rewrite_address("user%other.example@relay.example", "local", s)
+    'user%other.example@relay.example'
+    """
+    if context == "local":
+        origin, domain = settings.myorigin, settings.mydomain
+    elif context == "remote":
+        origin = domain = settings.remote_domain
+    else:
+        raise ValueError(f"unknown rewrite context {context!r}; expected 'local' or 'remote'")
+    if not address:
+        return address
+    # A source route (RFC 5321 Appendix C) arrives in internal form as given;
+    # drop it here, before quoting would hide its "@" and ":" in a string.
+    route = _ROUTE.match(address)
+    if route and route.end() < len(address):
+        address = address[route.end():]
+    tokens = rewrite_tokens(tokenize(quote_local(address)), origin, domain, settings)
+    return detokenize(tokens)
