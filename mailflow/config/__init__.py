@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mailflow.config.main_cf import Entry, parse_main_cf
-from mailflow.config.params import PARAMS, TRANSPORT_SUFFIXES, Kind
+from mailflow.config.params import PARAMS, TRANSPORT_DEFAULTS, TRANSPORT_SUFFIXES, Kind
 from mailflow.errors import ConfigError, ExpansionLoopError
 
 __all__ = ["Config", "ConfigError", "DEFAULT_CONFIG_DIR", "find_config_dir"]
@@ -84,9 +84,9 @@ class Config:
         param = PARAMS.get(name)
         if param is not None:
             return param.default
-        for suffix in TRANSPORT_SUFFIXES:
-            if name.endswith("_" + suffix) and name != "default_" + suffix:
-                return "$default_" + suffix
+        for suffix, default in TRANSPORT_DEFAULTS.items():
+            if name.endswith("_" + suffix) and default != "$" + name:
+                return default
         return None
 
     def is_set(self, name: str) -> bool:
