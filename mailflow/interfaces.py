@@ -59,6 +59,7 @@ class QueuedMessage:
     message: Message
     size: int = 0                     # content size in bytes
     next_attempt: float = 0.0         # for deferred mail: when it is due again
+    forced_expire: bool = False       # postsuper -e: return it to sender at the next attempt
 
 
 class QueueStore(Protocol):
@@ -73,11 +74,18 @@ class QueueStore(Protocol):
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
         """Write a new message durably into ``queue``; return its queue ID."""
 
-    def read(self, queue_id: str, queue: QueueName | None = None) -> QueuedMessage:
+    def read(self, queue_id: str, queue: QueueName | None = None, *,
+             with_content: bool = True) -> QueuedMessage:
         """Read one message (searching all queues when ``queue`` is None).
 
-        Raises NoSuchMessage, or QueueFileCorrupt for a file that does not parse.
+        With ``with_content=False`` only the envelope is read (``message`` is
+        empty, ``size`` still right): listing a big queue stays cheap.
+        Raises NoSuchMessage, or QueueFileCorrupt for a file that does not
+        parse (the store has then moved it to ``corrupt``).
         """
+
+    def locate(self, queue_id: str) -> QueueName:
+        """The queue holding ``queue_id``; raises NoSuchMessage."""
 
     def ids(self, queue: QueueName) -> Iterator[str]:
         """Queue IDs in ``queue``, lazily (a queue may hold a million)."""
@@ -99,6 +107,12 @@ class QueueStore(Protocol):
 
     def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
         """Read the per-message ``bounce`` or ``defer`` log (empty when none)."""
+
+    def expire(self, queue_id: str, queue: QueueName) -> None:
+        """Mark for forced expiry (postsuper -e): bounce at the next delivery attempt."""
+
+    def purge_temp(self) -> int:
+        """Remove temporary files left by writers that died (postsuper -p); return how many."""
 
 
 class DeliveryAgent(Protocol):

@@ -1,0 +1,424 @@
+"""FileQueueStore: the spool as Postfix lays it out under ``queue_directory``.
+
+Owns every file operation on queue files: crash-safe creation, atomic moves
+between queues, in-place recipient progress, the per-message logs, temp-file
+purging and structure repair. It never decides what to do with a message
+(that is the queue manager's job) and never interprets content beyond the
+queue-file format of :mod:`mailflow.queue.records`.
+
+Layout: ``maildrop incoming active deferred hold corrupt`` hold queue files,
+``bounce defer trace`` hold per-message logs; queues named in
+``hash_queue_names`` get ``hash_queue_depth`` levels of one-character
+sub-directories (:func:`mailflow.queue.names.hash_dirs`).
+
+Crash safety (the order Postfix's mail_stream/cleanup use, plus a directory
+fsync): a new file is created under a temporary name ``.tmp.<pid>.<n>`` in
+the queue's top directory, its queue ID is made from the time and the file's
+inode number (as Postfix does), the data is written and fsynced, the file is
+renamed into place and the directory fsynced. Only then does
+:meth:`FileQueueStore.enqueue` return the ID. Readers list only names that
+are queue IDs, so they never see a half-written file; ``postsuper -p``
+(:meth:`FileQueueStore.purge_temp`) removes temp files whose writer died.
+
+A queue file that does not decode is moved to ``corrupt/`` with a warning
+on the ``mailflow.queue`` logger, and :class:`~mailflow.errors.QueueFileCorrupt`
+is raised to the caller, who skips it.
+
+>>> import tempfile
+>>> from mailflow.model import Envelope, Message, Recipient
+>>> store = FileQueueStore(tempfile.mkdtemp())
+>>> qid = store.enqueue(QueueName.MAILDROP, Envelope("a@example.com", (Recipient("b@example.net"),)),
+...                     Message(b"Subject: hi\\n\\nhello\\n"))
+>>> store.read(qid).envelope.sender
+'a@example.com'
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import stat
+import time
+from typing import Callable, Iterable, Iterator, Sequence
+
+import attrs
+
+from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt
+from mailflow.interfaces import QueueName, QueuedMessage
+from mailflow.model import Envelope, Message, Outcome
+from mailflow.queue import records
+from mailflow.queue.logs import LOG_KINDS, decode_log, encode_log_entry
+from mailflow.queue.names import hash_dirs, is_queue_id, make_queue_id, validate_queue_id
+from mailflow.queue.store_api import SEARCH_ORDER, outcome_states, stamp_arrival
+
+__all__ = ["FileQueueStore", "open_queue_store", "QUEUE_DIRS", "TEMP_PREFIX"]
+
+log = logging.getLogger("mailflow.queue")
+
+QUEUE_DIRS = tuple(q.value for q in QueueName) + LOG_KINDS
+TEMP_PREFIX = ".tmp."
+# postsuper.c: temporary files older than this are stale even when their pid lives.
+MAX_TEMP_AGE = 3600
+_HEAD_CHUNK = 8192
+_counter = itertools.count()
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class FileQueueStore:
+    """A :class:`~mailflow.interfaces.QueueStore` on Postfix's directory layout."""
+
+    def __init__(self, queue_directory: str | os.PathLike, *,
+                 hash_queue_names: Iterable[str] = ("deferred", "defer"),
+                 hash_queue_depth: int = 1, fsync: bool = True,
+                 clock: Callable[[], int] = time.time_ns, create: bool = True) -> None:
+        self.queue_directory = os.path.abspath(os.fspath(queue_directory))
+        self.hash_queue_names = frozenset(hash_queue_names)
+        self.hash_queue_depth = int(hash_queue_depth)
+        self.fsync = fsync
+        self._clock = clock
+        if create:
+            self.create_dirs()
+
+    @classmethod
+    def from_config(cls, config, **kw) -> "FileQueueStore":
+        """The spool named by ``queue_directory`` with the config's hashing."""
+        return cls(config.queue_directory, hash_queue_names=config.hash_queue_names,
+                   hash_queue_depth=config.hash_queue_depth, **kw)
+
+    def __repr__(self) -> str:
+        return f"<FileQueueStore {self.queue_directory}>"
+
+    def create_dirs(self) -> list[str]:
+        """Create missing queue directories; return the ones created."""
+        made = []
+        for name in QUEUE_DIRS:
+            path = os.path.join(self.queue_directory, name)
+            if not os.path.isdir(path):
+                os.makedirs(path, mode=0o700, exist_ok=True)
+                made.append(name)
+        return made
+
+    # --- paths -----------------------------------------------------------
+    def _dir(self, name: str, queue_id: str) -> str:
+        depth = self.hash_queue_depth if name in self.hash_queue_names else 0
+        return os.path.join(self.queue_directory, name, *hash_dirs(queue_id, depth))
+
+    def path(self, queue_id: str, queue: QueueName | str) -> str:
+        """The file name of ``queue_id`` in ``queue`` (the ID is validated first).
+
+        >>> FileQueueStore("/q", create=False).path("4OQIBa0jY8z1W9", "deferred")
+        '/q/deferred/1/4OQIBa0jY8z1W9'
+        """
+        validate_queue_id(queue_id)
+        name = QueueName(queue).value if not isinstance(queue, str) or queue not in LOG_KINDS else queue
+        return os.path.join(self._dir(name, queue_id), queue_id)
+
+    def _makedirs(self, directory: str) -> None:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            if self.fsync:
+                _fsync_dir(os.path.dirname(directory))
+
+    # --- writing -----------------------------------------------------------
+    def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
+        queue = QueueName(queue)
+        top = os.path.join(self.queue_directory, queue.value)
+        tmp = os.path.join(top, f"{TEMP_PREFIX}{os.getpid()}.{next(_counter)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            self.create_dirs()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            now = self._clock()
+            # Postfix's long queue ID: time, then the inode number, which no
+            # other live file shares (mail_queue.h MQID_LG_*).
+            queue_id = make_queue_id(now // 1_000_000_000, (now // 1000) % 1_000_000,
+                                     os.fstat(fd).st_ino)
+            data = records.encode(stamp_arrival(envelope, now / 1e9), message)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tmp)
+            raise
+        os.close(fd)
+        final_dir = self._dir(queue.value, queue_id)
+        try:
+            self._makedirs(final_dir)
+            os.rename(tmp, os.path.join(final_dir, queue_id))
+            if self.fsync:
+                _fsync_dir(final_dir)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return queue_id
+
+    def move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
+        old, new = self.path(queue_id, src), self.path(queue_id, dst)
+        self._makedirs(os.path.dirname(new))
+        try:
+            os.rename(old, new)
+        except FileNotFoundError:
+            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(src).value} queue") from None
+        if self.fsync:
+            _fsync_dir(os.path.dirname(new))
+            if os.path.dirname(new) != os.path.dirname(old):
+                _fsync_dir(os.path.dirname(old))
+
+    def delete(self, queue_id: str, queue: QueueName) -> None:
+        path = self.path(queue_id, queue)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+        for kind in LOG_KINDS:
+            _unlink_quietly(self.path(queue_id, kind))
+        if self.fsync:
+            _fsync_dir(os.path.dirname(path))
+
+    def mark_done(self, queue_id: str, queue: QueueName, outcomes: Sequence[Outcome]) -> None:
+        path = self.path(queue_id, queue)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+        try:
+            qf = self._decode_head(fd, queue_id, QueueName(queue), path)
+            changes = outcome_states(qf.envelope, outcomes)
+            # One byte per finished recipient, rewritten in place, then fsync:
+            # Postfix's REC_TYPE_DONE update (qmgr_entry.c).
+            for index, state in changes.items():
+                os.pwrite(fd, records.state_byte(state), qf.state_offsets[index])
+            if changes and self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
+        # Postfix keeps a deferred message's next-attempt time as the file's mtime.
+        try:
+            os.utime(self.path(queue_id, queue), (when, when))
+        except FileNotFoundError:
+            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+
+    def expire(self, queue_id: str, queue: QueueName) -> None:
+        # Postfix 3.5+ marks forced expiry with the owner-execute bit (MQ_STATUS_FORCE_EXPIRE).
+        path = self.path(queue_id, queue)
+        try:
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXUSR)
+        except FileNotFoundError:
+            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+
+    def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
+        if kind not in LOG_KINDS:
+            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        path = self.path(queue_id, kind)
+        self._makedirs(os.path.dirname(path))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, encode_log_entry(outcome))
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # --- reading -----------------------------------------------------------
+    def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
+        if kind not in LOG_KINDS:
+            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        try:
+            with open(self.path(queue_id, kind), "rb") as fh:
+                return decode_log(fh.read())
+        except FileNotFoundError:
+            return []
+
+    def locate(self, queue_id: str) -> QueueName:
+        for queue in SEARCH_ORDER:
+            if os.path.exists(self.path(queue_id, queue)):
+                return queue
+        raise NoSuchMessage(f"{queue_id}: no such message")
+
+    def read(self, queue_id: str, queue: QueueName | None = None, *,
+             with_content: bool = True) -> QueuedMessage:
+        queues = SEARCH_ORDER if queue is None else (QueueName(queue),)
+        for q in queues:
+            path = self.path(queue_id, q)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                st = os.fstat(fd)
+                if with_content:
+                    data = _read_all(fd)
+                    qf = self._decode(data, queue_id, q, path)
+                else:
+                    qf = self._decode_head(fd, queue_id, q, path)
+            finally:
+                os.close(fd)
+            return QueuedMessage(queue_id, q, attrs.evolve(qf.envelope, queue_id=queue_id),
+                                 qf.message or Message(b""), qf.size,
+                                 st.st_mtime if q is QueueName.DEFERRED else 0.0,
+                                 bool(st.st_mode & stat.S_IXUSR))
+        where = f"the {queues[0].value} queue" if queue is not None else "any queue"
+        raise NoSuchMessage(f"{queue_id}: no such message in {where}")
+
+    def read_file(self, path: str | os.PathLike) -> records.QueueFile:
+        """Decode any queue file by path (postcat FILE); never moves it."""
+        with open(path, "rb") as fh:
+            return records.decode(fh.read())
+
+    def _decode(self, data: bytes, queue_id: str, queue: QueueName, path: str) -> records.QueueFile:
+        try:
+            return records.decode(data)
+        except QueueFileCorrupt as exc:
+            self._quarantine(queue_id, queue, path, exc)
+            raise
+
+    def _decode_head(self, fd: int, queue_id: str, queue: QueueName, path: str) -> records.QueueFile:
+        data = b""
+        while True:
+            chunk = os.pread(fd, _HEAD_CHUNK, len(data))
+            data += chunk
+            if records.head_end(data) >= 0:
+                return self._decode_partial(data, queue_id, queue, path)
+            if not chunk:
+                return self._decode(data, queue_id, queue, path)   # raises: no M record
+
+    def _decode_partial(self, data: bytes, queue_id: str, queue: QueueName, path: str) -> records.QueueFile:
+        try:
+            return records.decode(data, with_content=False)
+        except QueueFileCorrupt as exc:
+            self._quarantine(queue_id, queue, path, exc)
+            raise
+
+    def _quarantine(self, queue_id: str, queue: QueueName, path: str, exc: Exception) -> None:
+        if queue is QueueName.CORRUPT:
+            return
+        log.warning("%s: queue file %s is corrupt (%s); moved to the corrupt queue",
+                    queue_id, os.path.relpath(path, self.queue_directory), exc)
+        try:
+            self.move(queue_id, queue, QueueName.CORRUPT)
+        except (OSError, QueueError) as move_exc:    # never crash over a bad file
+            log.warning("%s: cannot move to the corrupt queue: %s", queue_id, move_exc)
+
+    def ids(self, queue: QueueName) -> Iterator[str]:
+        top = os.path.join(self.queue_directory, QueueName(queue).value)
+        return _walk_ids(top)
+
+    # --- maintenance (postsuper -p, -s) --------------------------------------
+    def temp_files(self) -> Iterator[str]:
+        """Paths of temporary files in every queue directory."""
+        for name in QUEUE_DIRS:
+            top = os.path.join(self.queue_directory, name)
+            for path in _walk(top):
+                if os.path.basename(path).startswith(TEMP_PREFIX):
+                    yield path
+
+    def purge_temp(self, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        removed = 0
+        for path in list(self.temp_files()):
+            name = os.path.basename(path)
+            try:
+                pid = int(name[len(TEMP_PREFIX):].split(".")[0])
+                age = now - os.stat(path).st_mtime
+            except (ValueError, FileNotFoundError):
+                pid, age = 0, MAX_TEMP_AGE + 1
+            if age > MAX_TEMP_AGE or not _pid_alive(pid):
+                if _unlink_quietly(path):
+                    log.info("%s: removed stale temporary file", os.path.relpath(path, self.queue_directory))
+                    removed += 1
+        return removed
+
+    def repair(self) -> dict[str, int]:
+        """Move misplaced queue files to where their name says (after a
+        ``hash_queue_depth`` change or a restore); give files with names that
+        are not queue IDs a fresh ID. Returns ``{"moved": n, "renamed": n}``."""
+        counts = {"moved": 0, "renamed": 0}
+        for name in (q.value for q in QueueName):
+            top = os.path.join(self.queue_directory, name)
+            for path in list(_walk(top)):
+                base = os.path.basename(path)
+                if base.startswith(TEMP_PREFIX):
+                    continue
+                if not is_queue_id(base):
+                    st = os.stat(path)
+                    new_id = make_queue_id(int(st.st_mtime), int(st.st_mtime * 1e6) % 1_000_000, st.st_ino)
+                    target = self.path(new_id, name)
+                    counts["renamed"] += 1
+                    log.warning("%s: renamed to %s", os.path.relpath(path, self.queue_directory), new_id)
+                else:
+                    target = self.path(base, name)
+                    if target == path:
+                        continue
+                    counts["moved"] += 1
+                self._makedirs(os.path.dirname(target))
+                os.rename(path, target)
+        return counts
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _unlink_quietly(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _walk(top: str) -> Iterator[str]:
+    try:
+        entries = os.scandir(top)
+    except FileNotFoundError:
+        return
+    with entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if len(entry.name) == 1:   # hashed sub-directory
+                    yield from _walk(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                yield entry.path
+
+
+def _walk_ids(top: str) -> Iterator[str]:
+    for path in _walk(top):
+        name = os.path.basename(path)
+        if is_queue_id(name):
+            yield name
+
+
+def open_queue_store(config) -> FileQueueStore:
+    """The daemon's store for a :class:`~mailflow.config.Config`: the file spool."""
+    return FileQueueStore.from_config(config)

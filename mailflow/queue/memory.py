@@ -1,0 +1,133 @@
+"""MemoryQueueStore: the queue store in a dict, for tests and applications
+that need no durability.
+
+Owns nothing on disk and never does I/O; it behaves like the file spool in
+every other way (same errors, same queue IDs, same per-recipient progress),
+which the shared store test suite checks.
+
+>>> from mailflow.model import Envelope, Message, Recipient
+>>> store = MemoryQueueStore()
+>>> qid = store.enqueue(QueueName.INCOMING, Envelope("a@example.com", (Recipient("b@example.net"),)),
+...                     Message(b"Subject: hi\\n\\nhello\\n"))
+>>> store.move(qid, QueueName.INCOMING, QueueName.ACTIVE)
+>>> store.read(qid).queue, store.read(qid).size
+(<QueueName.ACTIVE: 'active'>, 19)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Iterator, Sequence
+
+import attrs
+
+from mailflow.errors import NoSuchMessage, QueueError
+from mailflow.interfaces import QueueName, QueuedMessage
+from mailflow.model import Envelope, Message, Outcome
+from mailflow.queue.logs import LOG_KINDS
+from mailflow.queue.names import validate_queue_id
+from mailflow.queue.store_api import (SEARCH_ORDER, QueueIdSource, apply_states, outcome_states,
+                                      stamp_arrival)
+
+__all__ = ["MemoryQueueStore"]
+
+
+@attrs.define
+class _Entry:
+    envelope: Envelope
+    message: Message
+    next_attempt: float = 0.0
+    forced_expire: bool = False
+
+
+class MemoryQueueStore:
+    """A :class:`~mailflow.interfaces.QueueStore` kept in memory (thread-safe)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._ids = QueueIdSource()
+        self._queues: dict[QueueName, dict[str, _Entry]] = {q: {} for q in QueueName}
+        self._logs: dict[tuple[str, str], list[Outcome]] = {}
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{q.value}={len(m)}" for q, m in self._queues.items() if m)
+        return f"<MemoryQueueStore {sizes or 'empty'}>"
+
+    def _entry(self, queue_id: str, queue: QueueName) -> _Entry:
+        validate_queue_id(queue_id)
+        try:
+            return self._queues[QueueName(queue)][queue_id]
+        except KeyError:
+            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+
+    def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
+        queue_id = self._ids.next()
+        envelope = stamp_arrival(envelope, self._clock())
+        with self._lock:
+            self._queues[QueueName(queue)][queue_id] = _Entry(attrs.evolve(envelope, queue_id=None), message)
+        return queue_id
+
+    def locate(self, queue_id: str) -> QueueName:
+        validate_queue_id(queue_id)
+        with self._lock:
+            for queue in SEARCH_ORDER:
+                if queue_id in self._queues[queue]:
+                    return queue
+        raise NoSuchMessage(f"{queue_id}: no such message")
+
+    def read(self, queue_id: str, queue: QueueName | None = None, *,
+             with_content: bool = True) -> QueuedMessage:
+        with self._lock:
+            queue = self.locate(queue_id) if queue is None else QueueName(queue)
+            entry = self._entry(queue_id, queue)
+            return QueuedMessage(queue_id, queue, attrs.evolve(entry.envelope, queue_id=queue_id),
+                                 entry.message if with_content else Message(b""),
+                                 len(entry.message), entry.next_attempt, entry.forced_expire)
+
+    def ids(self, queue: QueueName) -> Iterator[str]:
+        with self._lock:
+            names = list(self._queues[QueueName(queue)])
+        return iter(names)
+
+    def move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
+        with self._lock:
+            entry = self._entry(queue_id, src)
+            del self._queues[QueueName(src)][queue_id]
+            self._queues[QueueName(dst)][queue_id] = entry
+
+    def delete(self, queue_id: str, queue: QueueName) -> None:
+        with self._lock:
+            self._entry(queue_id, queue)
+            del self._queues[QueueName(queue)][queue_id]
+            for kind in LOG_KINDS:
+                self._logs.pop((kind, queue_id), None)
+
+    def mark_done(self, queue_id: str, queue: QueueName, outcomes: Sequence[Outcome]) -> None:
+        with self._lock:
+            entry = self._entry(queue_id, queue)
+            entry.envelope = apply_states(entry.envelope, outcome_states(entry.envelope, outcomes))
+
+    def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
+        with self._lock:
+            self._entry(queue_id, queue).next_attempt = when
+
+    def expire(self, queue_id: str, queue: QueueName) -> None:
+        with self._lock:
+            self._entry(queue_id, queue).forced_expire = True
+
+    def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
+        if kind not in LOG_KINDS:
+            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        validate_queue_id(queue_id)
+        with self._lock:
+            self._logs.setdefault((kind, queue_id), []).append(outcome)
+
+    def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
+        validate_queue_id(queue_id)
+        with self._lock:
+            return list(self._logs.get((kind, queue_id), ()))
+
+    def purge_temp(self) -> int:
+        return 0

@@ -1,0 +1,132 @@
+"""Helpers every queue store shares, and queue-wide operations built on the
+:class:`~mailflow.interfaces.QueueStore` protocol.
+
+Owns the rules that do not depend on where messages are kept: which
+recipients an outcome finishes, the order queues are searched in, lazy
+iteration with filters, and the queue-ID source for stores that have no
+inode numbers. Never does I/O of its own; it only calls a store.
+
+>>> from mailflow.queue.memory import MemoryQueueStore
+>>> store = MemoryQueueStore()
+>>> qid = store.enqueue(QueueName.INCOMING, Envelope("a@example.com", (Recipient("b@example.net"),)),
+...                     Message(b"Subject: x\\n\\n"))
+>>> [m.queue_id for m in iter_messages(store, [QueueName.INCOMING])] == [qid]
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from typing import Callable, Iterable, Iterator, Sequence
+
+from mailflow.errors import NoSuchMessage, QueueFileCorrupt
+from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
+from mailflow.model import Envelope, Message, Outcome, Recipient, RecipientState
+from mailflow.queue.names import make_queue_id
+
+__all__ = ["SEARCH_ORDER", "LISTED_QUEUES", "outcome_states", "iter_messages",
+           "QueueIdSource", "stamp_arrival"]
+
+# Where read()/locate() look when no queue is named: the order Postfix's
+# postsuper and postcat try (incoming, active, deferred, hold), then the rest.
+SEARCH_ORDER = (QueueName.INCOMING, QueueName.ACTIVE, QueueName.DEFERRED, QueueName.HOLD,
+                QueueName.MAILDROP, QueueName.CORRUPT)
+# What showq (postqueue -p) lists, in Postfix's order (showq.c).
+LISTED_QUEUES = (QueueName.MAILDROP, QueueName.INCOMING, QueueName.ACTIVE,
+                 QueueName.DEFERRED, QueueName.HOLD)
+
+
+def outcome_states(envelope: Envelope, outcomes: Sequence[Outcome]) -> dict[int, RecipientState]:
+    """Which recipient records the outcomes finish: ``{index: new state}``.
+
+    A 2.x.x outcome marks the recipient delivered, 5.x.x bounced; 4.x.x
+    leaves it pending. Each outcome finishes the first pending recipient
+    with the same address, original recipient and ORCPT, so duplicates are
+    finished one by one.
+
+    >>> from mailflow.model import DsnStatus
+    >>> env = Envelope("", (Recipient("a@x"), Recipient("b@x")))
+    >>> outcome_states(env, [Outcome(Recipient("b@x"), DsnStatus.parse("5.1.1"))])
+    {1: <RecipientState.BOUNCED: 'bounced'>}
+    """
+    changes: dict[int, RecipientState] = {}
+    for outcome in outcomes:
+        if outcome.status.is_temporary:
+            continue
+        want = outcome.recipient
+        new = RecipientState.DELIVERED if outcome.status.is_success else RecipientState.BOUNCED
+        for index, rcpt in enumerate(envelope.recipients):
+            if rcpt.done or index in changes:
+                continue
+            if (rcpt.address, rcpt.original, rcpt.orcpt) == (want.address, want.original, want.orcpt):
+                changes[index] = new
+                break
+    return changes
+
+
+def apply_states(envelope: Envelope, changes: dict[int, RecipientState]) -> Envelope:
+    """``envelope`` with the recipient states in ``changes`` applied."""
+    import attrs
+    rcpts = [attrs.evolve(r, state=changes[i]) if i in changes else r
+             for i, r in enumerate(envelope.recipients)]
+    return envelope.with_recipients(rcpts)
+
+
+def iter_messages(store: QueueStore, queues: Iterable[QueueName], *,
+                  with_content: bool = False,
+                  match: Callable[[QueuedMessage], bool] | None = None) -> Iterator[QueuedMessage]:
+    """Messages in ``queues``, one at a time (never the whole queue in memory).
+
+    Messages that vanish while iterating (delivered, deleted) are skipped;
+    corrupt ones are skipped too (the store has moved them to ``corrupt/``).
+    ``match`` filters, e.g. ``lambda m: m.envelope.sender == "a@example.com"``.
+    """
+    for queue in queues:
+        for queue_id in store.ids(queue):
+            try:
+                msg = store.read(queue_id, queue, with_content=with_content)
+            except (NoSuchMessage, QueueFileCorrupt):
+                continue
+            if match is None or match(msg):
+                yield msg
+
+
+def stamp_arrival(envelope: Envelope, now: float) -> Envelope:
+    """Give an envelope without an arrival time the time ``now``.
+
+    >>> stamp_arrival(Envelope("", ()), 5.0).arrival_time
+    5.0
+    """
+    if envelope.arrival_time:
+        return envelope
+    import attrs
+    return attrs.evolve(envelope, arrival_time=now, queue_id=None)
+
+
+class QueueIdSource:
+    """Queue IDs for stores without inode numbers (memory, sqlitedict).
+
+    The unique part combines the process ID with a per-process counter, so
+    two processes sharing one store never collide; the time part keeps IDs
+    unique across restarts and sorted by time.
+
+    >>> src = QueueIdSource()
+    >>> a, b = src.next(), src.next()
+    >>> a != b
+    True
+    """
+
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        self._clock = clock
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            count = next(self._counter)
+        now = self._clock()
+        return make_queue_id(now // 1_000_000_000, (now // 1000) % 1_000_000,
+                             (os.getpid() << 24) | (count & 0xFFFFFF))
