@@ -1,0 +1,568 @@
+"""The master daemon: runs master.cf's services in one asyncio event loop.
+
+Owns the daemon's life: load and validate main.cf/master.cf (fail fast with
+the file:line message), create missing queue directories, hold
+``$queue_directory/pid/master.pid`` (locked, as Postfix's master does, so a
+stale file never looks alive), start every implemented service in process,
+forward wake-up requests (``public/<service>`` FIFOs and master.cf's wakeup
+timers) to ``service.wake``, restart a service whose task dies (with
+back-off and a log line), reload on SIGHUP and stop gracefully on SIGTERM.
+It never handles mail itself; the services do.
+
+Why one process (see docs/daemon.md): handing a message from pickup or
+smtpd to cleanup and the queue manager is a Python call, not a socket and a
+re-read queue file; Postfix spends most of its CPU per message on exactly
+that. The process model is recorded per service in the registry
+(:class:`~mailflow.services.skeleton.ProcessModel`) so CPU-heavy services
+can later run as worker processes.
+
+>>> m = Master("/etc/mailflow")
+>>> m.config_dir
+'/etc/mailflow'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import pwd
+import signal
+from typing import Any, Callable
+
+import attrs
+
+from mailflow.adapters.kick import KickListener
+from mailflow.config import Config
+from mailflow.errors import ConfigError
+from mailflow.services.skeleton import (ProcessModel, ServiceContext, ServiceNotImplemented,
+                                        is_delivery_agent, is_library_service, service_spec)
+
+__all__ = ["Master", "QUEUE_DIRECTORIES", "load_configuration", "ensure_queue_directories",
+           "pid_file_path", "read_pid", "running_pid", "open_default_store", "VERSION"]
+
+log = logging.getLogger("mailflow.master")
+
+VERSION = "0.1.0"
+# The spool (DESIGN.md) plus the master's own directories: pid/ for
+# master.pid, public/ and private/ for wake-up channels.
+QUEUE_DIRECTORIES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt",
+                     "bounce", "defer", "pid", "public", "private")
+_RESTART_FIRST_DELAY = 0.1     # seconds; doubled per quick death, up to service_throttle_time
+_STOP_TIMEOUT = 30.0           # a graceful stop that takes longer is cancelled
+
+
+# ---------------------------------------------------------------- configuration
+def load_configuration(config_dir: str) -> tuple[Config, list[Any]]:
+    """Read and validate main.cf and master.cf; raise the first ConfigError.
+
+    Returns the Config and master.cf's entries in file order.
+    """
+    cfg = Config.from_directory(config_dir)
+    _validate(cfg)
+    entries = master_entries(cfg, config_dir)
+    return cfg, entries
+
+
+def _validate(cfg: Config) -> None:
+    validate = getattr(cfg, "validate", None)
+    if callable(validate) and not isinstance(validate, (str, list, int)):
+        problems = validate()
+        if problems:
+            first = problems[0]
+            raise first if isinstance(first, ConfigError) else ConfigError(str(first))
+        return
+    for name in cfg.names_set():       # type-check every parameter that is set
+        cfg[name]
+
+
+def ensure_queue_directories(queue_directory: str) -> list[str]:
+    """Create the spool's missing directories; return the ones created.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> sorted(ensure_queue_directories(d))[:3]
+    ['active', 'bounce', 'corrupt']
+    >>> ensure_queue_directories(d)
+    []
+    """
+    created = []
+    os.makedirs(queue_directory, exist_ok=True)
+    for name in QUEUE_DIRECTORIES:
+        path = os.path.join(queue_directory, name)
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            created.append(name)
+    return created
+
+
+def pid_file_path(queue_directory: str) -> str:
+    """``$queue_directory/pid/master.pid``.
+
+    >>> pid_file_path("/var/spool/mailflow")
+    '/var/spool/mailflow/pid/master.pid'
+    """
+    return os.path.join(queue_directory, "pid", "master.pid")
+
+
+def read_pid(queue_directory: str) -> int | None:
+    """The pid written in master.pid, or None when there is no usable file."""
+    try:
+        with open(pid_file_path(queue_directory)) as fh:
+            return int(fh.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def running_pid(queue_directory: str) -> int | None:
+    """The master's pid when one is running, else None.
+
+    Running means: master.pid names a live process *and* that process holds
+    the file's lock (Postfix's ``master -t`` test), so a stale pid file left
+    by a crash, or a recycled pid, reads as "not running".
+    """
+    path = pid_file_path(queue_directory)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            pid = read_pid(queue_directory)
+            if pid is None:
+                return None
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return None
+            except PermissionError:
+                pass
+            return pid
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def open_default_store(cfg: Config) -> Any:
+    """The file spool under ``queue_directory`` (the daemon's default store)."""
+    from mailflow.adapters.queue_store import open_queue_store
+    return open_queue_store(cfg)
+
+
+def master_entries(cfg: Config, config_dir: str) -> list[Any]:
+    """master.cf's entries in file order: ``cfg.master`` when the config
+    package provides it, else a minimal reading of the eight columns."""
+    try:
+        master = cfg.master
+    except (AttributeError, KeyError):
+        master = None
+    if master is not None and not isinstance(master, str):
+        found = getattr(master, "entries", None) or getattr(master, "services", None) or master
+        found = found() if callable(found) else found
+        return list(found.values()) if isinstance(found, dict) else list(found)
+    path = os.path.join(config_dir, "master.cf")
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return []
+    return _parse_master_cf(text, path)
+
+
+@attrs.frozen
+class _Entry:
+    """One master.cf line, with the field names of the config package's Service."""
+
+    service: str
+    type: str
+    private: bool
+    unpriv: bool
+    chroot: bool
+    wakeup: int
+    maxproc: int
+    command: str
+    args: tuple = ()
+    overrides: dict = attrs.field(factory=dict)
+    lineno: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.service
+
+
+def _parse_master_cf(text: str, filename: str) -> list[_Entry]:
+    # master(5): eight columns, "-" for the default, continuation lines start
+    # with whitespace; -o name=value in the arguments overrides main.cf.
+    logical: list[tuple[int, str]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace() and logical:
+            logical[-1] = (logical[-1][0], logical[-1][1] + " " + line.strip())
+        else:
+            logical.append((lineno, line.strip()))
+    entries = []
+    for lineno, line in logical:
+        fields = line.split()
+        if len(fields) < 8:
+            raise ConfigError("expected 8 or more fields", filename=filename, lineno=lineno)
+        name, kind, private, unpriv, chroot, wakeup, maxproc, command, *args = fields
+        overrides: dict[str, str] = {}
+        rest = []
+        i = 0
+        while i < len(args):
+            if args[i] == "-o" and i + 1 < len(args):
+                key, _, value = args[i + 1].partition("=")
+                overrides[key] = value
+                i += 2
+            else:
+                rest.append(args[i])
+                i += 1
+        try:
+            wake = int(wakeup.rstrip("?")) if wakeup != "-" else 0
+            procs = int(maxproc) if maxproc != "-" else 100
+        except ValueError:
+            raise ConfigError("bad wakeup or maxproc field", filename=filename,
+                              lineno=lineno, name=name) from None
+        entries.append(_Entry(name, kind, private != "n", unpriv != "n", chroot == "y",
+                              wake, procs, command, tuple(rest), overrides, lineno))
+    return entries
+
+
+# ---------------------------------------------------------------- the daemon
+@attrs.define
+class _Running:
+    """One running service and what the master keeps for it."""
+
+    name: str
+    command: str
+    entry: Any
+    factory: Callable[[], Any]
+    ctx: ServiceContext | None = None
+    service: Any = None
+    tasks: set = attrs.field(factory=set)
+    listener: KickListener | None = None
+    timer: asyncio.Task | None = None
+    restart_delay: float = _RESTART_FIRST_DELAY
+    restarting: bool = False
+
+
+class Master:
+    """The mail system's master process.
+
+    Use :meth:`run` from a fresh event loop (``asyncio.run(master.run())``);
+    it returns the exit status after a stop. ``ready`` is called once every
+    service has started (the daemonizing parent waits for it).
+    ``store_factory(cfg)`` builds the queue store (default: the file spool).
+    """
+
+    def __init__(self, config_dir: str, *, store_factory: Callable[[Config], Any] | None = None,
+                 install_signals: bool = True) -> None:
+        self.config_dir = config_dir
+        self.store_factory = store_factory or open_default_store
+        self.install_signals = install_signals
+        self.cfg: Config | None = None
+        self.store: Any = None
+        self.services: dict[str, Any] = {}       # name -> running service object
+        self.transports: dict[str, Any] = {}     # delivery-agent name -> master.cf entry
+        self._running: dict[str, _Running] = {}
+        self._stop: asyncio.Event | None = None
+        self._pid_fd: int | None = None
+        self._stopping = False
+
+    # -- public control (also what the signal handlers call) -------------
+    def request_stop(self) -> None:
+        """Begin a graceful stop (SIGTERM)."""
+        if self._stop is not None:
+            self._stop.set()
+
+    def request_reload(self) -> None:
+        """Re-read the configuration (SIGHUP)."""
+        asyncio.get_running_loop().create_task(self.reload())
+
+    # -- life cycle -----------------------------------------------------
+    async def run(self, ready: Callable[[], None] | None = None) -> int:
+        """Start, wait for a stop request, stop. Raises ConfigError/OSError
+        before anything started when the configuration or spool is bad."""
+        self._stop = asyncio.Event()
+        cfg, entries = load_configuration(self.config_dir)
+        self.cfg = cfg
+        qdir = str(cfg.queue_directory)
+        ensure_queue_directories(qdir)
+        self._lock_pid_file(qdir)
+        try:
+            self.store = self.store_factory(cfg)
+            log.info("daemon started -- version %s, configuration %s", VERSION,
+                     os.path.abspath(self.config_dir))
+            self._warn_not_root(cfg, entries)
+            await self._start_all(cfg, entries)
+            loop = asyncio.get_running_loop()
+            if self.install_signals:
+                loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
+                loop.add_signal_handler(signal.SIGINT, self._on_signal, signal.SIGINT)
+                loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+            if ready is not None:
+                ready()
+            await self._stop.wait()
+            await self._stop_all()
+            if self.install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    loop.remove_signal_handler(sig)
+            return 0
+        except BaseException:
+            await self._stop_all()
+            raise
+        finally:
+            self._unlock_pid_file(qdir)
+
+    def _on_signal(self, signum: int) -> None:
+        log.info("terminating on signal %d", signum)
+        self.request_stop()
+
+    async def reload(self) -> None:
+        """Re-read main.cf/master.cf: running services get ``reload(cfg)``,
+        new ones start, removed ones stop; a bad configuration is logged and
+        the old one kept. Work in flight is not interrupted."""
+        try:
+            cfg, entries = load_configuration(self.config_dir)
+        except (ConfigError, OSError) as exc:
+            log.warning("reload failed, keeping the old configuration: %s", exc)
+            return
+        log.info("reload -- version %s, configuration %s", VERSION,
+                 os.path.abspath(self.config_dir))
+        self.cfg = cfg
+        wanted = self._plan(entries)
+        for name in [n for n in self._running if n not in wanted
+                     or wanted[n][0] != self._running[n].command]:
+            await self._stop_one(self._running.pop(name))
+        self.transports.clear()
+        self.transports.update({e.service: e for e in entries if is_delivery_agent(e.command)})
+        for name, (command, entry, factory) in wanted.items():
+            run = self._running.get(name)
+            if run is None:
+                run = self._running[name] = _Running(name, command, entry, factory)
+                await self._start_one(run, cfg)
+                continue
+            run.entry = entry
+            run.ctx = self._context(run, cfg)
+            try:
+                run.service.reload(run.ctx.config)
+            except Exception:
+                log.exception("service %s: reload failed", name)
+            self._arm_timer(run)
+
+    # -- planning ---------------------------------------------------------
+    def _plan(self, entries: list[Any]) -> dict[str, tuple[str, Any, Callable[[], Any]]]:
+        plan: dict[str, tuple[str, Any, Callable[[], Any]]] = {}
+        skipped = []
+        for entry in entries:
+            command = entry.command
+            if is_delivery_agent(command) or is_library_service(command):
+                continue
+            try:
+                spec = service_spec(command)
+            except ServiceNotImplemented:
+                skipped.append(f"{entry.service}/{entry.type} ({command})")
+                continue
+            if spec.process_model is not ProcessModel.IN_PROCESS:
+                log.warning("service %s/%s: process model %s is not implemented yet; "
+                            "running it in process", entry.service, entry.type,
+                            spec.process_model.value)
+            plan[entry.service] = (command, entry, spec.factory)
+        if skipped:
+            log.warning("master.cf: services not implemented yet, skipped: %s", ", ".join(skipped))
+        return plan
+
+    def _warn_not_root(self, cfg: Config, entries: list[Any]) -> None:
+        # DESIGN.md "Not root": settings naming another user are honoured
+        # only as root; otherwise say once which ones are ignored.
+        if os.geteuid() == 0:
+            return
+        ignored = [name for name in ("mail_owner", "default_privs", "virtual_uid_maps",
+                                     "virtual_gid_maps") if cfg.is_set(name)]
+        ignored += [f"user= in {e.service}/{e.type}" for e in entries
+                    if any(str(a).startswith("user=") for a in getattr(e, "args", ()))]
+        if ignored:
+            try:
+                me = pwd.getpwuid(os.geteuid()).pw_name
+            except KeyError:
+                me = str(os.geteuid())
+            log.warning("not running as root: ignoring %s; mail is delivered as user %s",
+                        ", ".join(ignored), me)
+
+    def _context(self, run: _Running, cfg: Config) -> ServiceContext:
+        entry = run.entry
+        overrides = dict(getattr(entry, "overrides", {}) or {})
+        svc_cfg = cfg.with_overrides(**overrides) if overrides else cfg
+        maxproc = getattr(entry, "maxproc", None)
+        if maxproc is None:
+            maxproc = 100
+        return ServiceContext(
+            name=run.name, config=svc_cfg, entry=entry, store=self.store,
+            services=self.services, transports=self.transports, maxproc=int(maxproc),
+            wakeup=int(getattr(entry, "wakeup", 0) or 0),
+            queue_directory=str(cfg.queue_directory),
+            spawn=lambda coro, run=run: self._spawn(run, coro))
+
+    # -- starting and stopping services --------------------------------------
+    async def _start_all(self, cfg: Config, entries: list[Any]) -> None:
+        self.transports.update({e.service: e for e in entries if is_delivery_agent(e.command)})
+        for name, (command, entry, factory) in self._plan(entries).items():
+            run = self._running[name] = _Running(name, command, entry, factory)
+            await self._start_one(run, cfg, fatal=True)
+
+    async def _start_one(self, run: _Running, cfg: Config, *, fatal: bool = False) -> bool:
+        run.ctx = self._context(run, cfg)
+        service = run.factory()
+        try:
+            await service.start(run.ctx)
+        except Exception as exc:
+            if fatal:
+                raise RuntimeError(f"service {run.name}: cannot start: {exc}") from exc
+            log.warning("service %s: cannot start: %s", run.name, exc)
+            self._schedule_restart(run)
+            return False
+        run.service = service
+        self.services[run.name] = service
+        if run.listener is None and getattr(run.entry, "type", "") in ("fifo", "unix", "unix-dgram"):
+            klass = "private" if getattr(run.entry, "private", False) else "public"
+            run.listener = KickListener(run.ctx.queue_directory, run.name,
+                                        lambda data, run=run: self._wake(run, data), klass=klass)
+            run.listener.open()
+        self._arm_timer(run)
+        return True
+
+    def _wake(self, run: _Running, data: bytes) -> None:
+        if run.service is None:
+            return
+        try:
+            run.service.wake(data)
+        except Exception:
+            log.exception("service %s: wake-up failed", run.name)
+
+    def _arm_timer(self, run: _Running) -> None:
+        # master.cf's wakeup column: the master itself triggers the service
+        # every N seconds (master(5)); pickup uses it as a safety net.
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+        period = run.ctx.wakeup if run.ctx else 0
+        if period > 0:
+            async def tick() -> None:
+                while True:
+                    await asyncio.sleep(period)
+                    self._wake(run, b"W")
+            run.timer = asyncio.get_running_loop().create_task(tick())
+
+    def _spawn(self, run: _Running, coro: Any) -> "asyncio.Task[Any]":
+        task = asyncio.ensure_future(coro)
+        run.tasks.add(task)
+        task.add_done_callback(lambda t, run=run: self._task_done(run, t))
+        return task
+
+    def _task_done(self, run: _Running, task: "asyncio.Task[Any]") -> None:
+        run.tasks.discard(task)
+        if task.cancelled() or self._stopping or run.restarting:
+            return
+        exc = task.exception()
+        if exc is None or self._running.get(run.name) is not run:
+            return
+        log.warning("service %s: task died: %s: %s", run.name, type(exc).__name__, exc)
+        self._schedule_restart(run)
+
+    def _schedule_restart(self, run: _Running) -> None:
+        if run.restarting or self._stopping:
+            return
+        run.restarting = True
+        limit = float(self._throttle_time())
+        delay = min(run.restart_delay, limit)
+        run.restart_delay = min(run.restart_delay * 2, limit)
+        log.warning("service %s: restarting in %.1fs -- throttling", run.name, delay)
+
+        async def restart() -> None:
+            old = run.service
+            run.service = None
+            self.services.pop(run.name, None)
+            if old is not None:
+                await self._stop_service(run.name, old)
+            await self._cancel_tasks(run)
+            await asyncio.sleep(delay)
+            run.restarting = False
+            if not self._stopping and self._running.get(run.name) is run:
+                if await self._start_one(run, self.cfg):
+                    log.info("service %s: restarted", run.name)
+        asyncio.get_running_loop().create_task(restart())
+
+    def _throttle_time(self) -> int:
+        try:
+            return int(self.cfg["service_throttle_time"])  # type: ignore[index]
+        except (KeyError, ConfigError, TypeError, ValueError):
+            return 60       # Postfix's default service_throttle_time
+
+    async def _stop_service(self, name: str, service: Any) -> None:
+        try:
+            await asyncio.wait_for(service.stop(), _STOP_TIMEOUT)
+        except asyncio.TimeoutError:
+            log.warning("service %s: stop timed out after %ds", name, _STOP_TIMEOUT)
+        except Exception:
+            log.exception("service %s: stop failed", name)
+
+    async def _cancel_tasks(self, run: _Running) -> None:
+        tasks = list(run.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        run.tasks.clear()
+
+    async def _stop_one(self, run: _Running) -> None:
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+        if run.listener is not None:
+            run.listener.close()
+            run.listener = None
+        if run.service is not None:
+            await self._stop_service(run.name, run.service)
+            self.services.pop(run.name, None)
+            run.service = None
+        await self._cancel_tasks(run)
+
+    async def _stop_all(self) -> None:
+        self._stopping = True
+        # Reverse start order: front doors (pickup, smtpd) stop taking mail
+        # before the services they hand it to.
+        for name in reversed(list(self._running)):
+            await self._stop_one(self._running.pop(name))
+        closer = getattr(self.store, "close", None)
+        if callable(closer):
+            closer()
+
+    # -- pid file ---------------------------------------------------------
+    def _lock_pid_file(self, qdir: str) -> None:
+        path = pid_file_path(qdir)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise RuntimeError("the mail system is already running") from None
+        # Postfix's layout: the pid right-aligned in 32 columns, then newline.
+        os.ftruncate(fd, 0)
+        os.write(fd, b"%32d\n" % os.getpid())
+        os.fsync(fd)
+        self._pid_fd = fd
+
+    def _unlock_pid_file(self, qdir: str) -> None:
+        if self._pid_fd is None:
+            return
+        try:
+            os.unlink(pid_file_path(qdir))
+        except FileNotFoundError:
+            pass
+        os.close(self._pid_fd)
+        self._pid_fd = None
