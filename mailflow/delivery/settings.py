@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["Settings", "DELIVERY_DEFAULTS"]
+__all__ = ["Settings", "DELIVERY_DEFAULTS", "seconds"]
 
 # Values from `postconf -d` of Postfix 3.7.11, except alias_maps: mailflow has
 # no NIS, so "nis:mail.aliases" is left out.
@@ -101,10 +101,7 @@ class Settings:
         return self.text(name).lower() in ("yes", "true", "1")
 
     def time(self, name: str) -> int:
-        m = re.fullmatch(r"(\d+)([smhdw]?)", self.text(name))
-        if not m:
-            return 0
-        return int(m.group(1)) * _TIME_UNITS[m.group(2) or "s"]
+        return seconds(self.text(name))
 
     def transport(self, transport: str, suffix: str, fallback: str) -> str:
         """``TRANSPORT_suffix`` when set, else the parameter ``fallback``
@@ -114,6 +111,18 @@ class Settings:
         if self.is_set(name):
             return self.text(name)
         return self.text(fallback)
+
+
+def seconds(text: str, unit: str = "s") -> int:
+    """``"1000s"``, ``"2m"``, ``"30"`` -> seconds (0 when it does not parse).
+
+    >>> seconds("2m"), seconds("30"), seconds("x")
+    (120, 30, 0)
+    """
+    m = re.fullmatch(r"(\d+)([smhdw]?)", text.strip())
+    if not m:
+        return 0
+    return int(m.group(1)) * _TIME_UNITS[m.group(2) or unit]
 
 
 def _expand_defaults(text: str, depth: int = 0) -> str:
