@@ -142,9 +142,34 @@ def open_list_tables(value: str | list, config: Any) -> list[Table]:
     except ImportError:
         open_maps = None
     specs = split_list(value) if isinstance(value, str) else list(value)
-    if open_maps is not None and specs:
-        return [open_maps(spec, config) for spec in specs]
-    return [open_table(spec, config) for spec in specs]
+    opener = open_maps if open_maps is not None else open_table
+    tables: list[Table] = []
+    for spec in specs:
+        try:
+            tables.append(opener(spec, config))
+        except TableError as exc:
+            # A table that cannot be opened defers every lookup through it
+            # instead of stopping the whole service (Postfix: "table
+            # unavailable", mail deferred until it is fixed).
+            log.warning("%s", exc)
+            tables.append(BrokenTable(str(exc)))
+    return tables
+
+
+class BrokenTable:
+    """A table that could not be opened: every lookup raises TableError.
+
+    >>> BrokenTable("hash:/x: no such file").get("k")
+    Traceback (most recent call last):
+    ...
+    mailflow.errors.TableError: hash:/x: no such file
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def get(self, key: str) -> str | None:
+        raise TableError(self.reason)
 
 
 def lookup_first(tables: list[Table], key: str, partial: bool = False) -> str | None:
@@ -189,7 +214,7 @@ class DomainList:
             negate = item.startswith("!")
             pattern = item.lstrip("!")
             if _is_table_spec(pattern):
-                items.append((negate, open_table(pattern, config)))
+                items.append((negate, open_list_tables([pattern], config)[0]))
             elif pattern.startswith("/"):
                 # A file of patterns, read once (Postfix reads it at startup).
                 with open(pattern, encoding="utf-8") as fh:

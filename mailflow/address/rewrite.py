@@ -91,10 +91,20 @@ def config_value(cfg: Any, name: str) -> str:
     'smtp'
     """
     if cfg is None:
-        return DEFAULTS.get(name, "")
+        cfg = _default_config()
     if cfg.raw(name) is not None:
         return cfg.expand(name).strip()
     return cfg.expand_text(DEFAULTS.get(name, "")).strip()
+
+
+_DEFAULT_CONFIG: list = []
+
+
+def _default_config() -> Any:
+    if not _DEFAULT_CONFIG:
+        from mailflow.config import Config
+        _DEFAULT_CONFIG.append(Config())
+    return _DEFAULT_CONFIG[0]
 
 
 def config_bool(cfg: Any, name: str) -> bool:
