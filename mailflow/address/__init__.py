@@ -12,7 +12,10 @@ values. Rewriting to canonical form and resolving to a transport live in
 """
 
 from mailflow.address.quote import quote_address, split_address, unquote_address
+from mailflow.address.parse import (AddressSyntaxError, HeaderAddress, parse_header_addresses, parse_path,
+                                    rewrite_header_addresses)
 from mailflow.address.virtual import Expansion, expand_virtual
 
 __all__ = ["quote_address", "unquote_address", "split_address",
-           "Expansion", "expand_virtual"]
+           "parse_path", "parse_header_addresses", "rewrite_header_addresses",
+           "HeaderAddress", "AddressSyntaxError", "Expansion", "expand_virtual"]
