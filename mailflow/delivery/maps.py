@@ -55,7 +55,16 @@ class Maps:
         elif not isinstance(specs, Iterable) or hasattr(specs, "get"):
             specs = [specs] if specs != "" else []
         self.specs = list(specs)
-        self.tables = [open_table(s, config) for s in self.specs]
+        self.config = config
+        self._tables: list | None = None
+
+    @property
+    def tables(self) -> list:
+        """The opened tables; opened on first use, so a table that cannot be
+        opened defers the mail (TableError) instead of stopping the agent."""
+        if self._tables is None:
+            self._tables = [open_table(s, self.config) for s in self.specs]
+        return self._tables
 
     def get(self, key: str) -> str | None:
         for table in self.tables:
@@ -65,7 +74,7 @@ class Maps:
         return None
 
     def __bool__(self) -> bool:
-        return bool(self.tables)
+        return bool(self.specs)
 
     def __repr__(self) -> str:
         return f"Maps({self.specs!r})"
