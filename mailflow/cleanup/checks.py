@@ -1,0 +1,97 @@
+"""header_checks, mime_header_checks, nested_header_checks and body_checks
+as rules: Postfix lookup tables whose answer is an action.
+
+This module owns turning a list of ``type:name`` tables into a
+:class:`~mailflow.cleanup.rules.HeaderRule` or
+:class:`~mailflow.cleanup.rules.BodyRule`. A table is asked with the whole
+logical header (``Subject: hello``, folded lines included) or the body line;
+its value is the action text (header_checks(5)). The tables are searched in
+the order given and the first one that answers decides. Tables are opened
+once, when the rule is made; a table that cannot answer raises
+:class:`~mailflow.errors.TableError` (the pipeline then defers the message).
+
+>>> rule = TableHeaderRule.open(["inline:{ {Subject: spam = REJECT go away} }"], kinds=("header",))
+>>> from mailflow.cleanup.headers import Header
+>>> rule.check_header(Header.make("Subject", "spam"), "header")
+Verdict(action='REJECT', text='go away')
+>>> rule.check_header(Header.make("Subject", "spam"), "nested") is None
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import attrs
+
+from mailflow.cleanup.headers import Header
+from mailflow.cleanup.rules import Verdict
+from mailflow.interfaces import Table
+from mailflow.tables import open_table
+
+__all__ = ["TableHeaderRule", "TableBodyRule", "open_tables"]
+
+
+def open_tables(specs: Sequence[Any], config: Any = None) -> tuple[Table, ...]:
+    """Open each ``type:name`` (or mapping, callable, Table) once.
+
+    >>> len(open_tables(["static:DUNNO", {"a": "b"}]))
+    2
+    """
+    return tuple(open_table(spec, config) for spec in specs)
+
+
+def _lookup(tables: Sequence[Table], key: str) -> Verdict | None:
+    for table in tables:
+        value = table.get(key)
+        if value is not None:
+            return Verdict.parse(value)
+    return None
+
+
+@attrs.frozen
+class TableHeaderRule:
+    """Header checks from lookup tables, for the header kinds in ``kinds``.
+
+    >>> r = TableHeaderRule.open([{"X-Hold: yes": "HOLD"}])
+    >>> r.check_header(Header.make("X-Hold", "yes"), "mime")
+    Verdict(action='HOLD', text='')
+    """
+
+    tables: tuple
+    kinds: frozenset = frozenset({"header", "mime", "nested"})
+    name: str = "header_checks"
+
+    @classmethod
+    def open(cls, specs: Sequence[Any], config: Any = None, *,
+             kinds: Sequence[str] = ("header", "mime", "nested"),
+             name: str = "header_checks") -> "TableHeaderRule":
+        """Open the tables in ``specs`` and make the rule."""
+        return cls(open_tables(specs, config), frozenset(kinds), name)
+
+    def check_header(self, header: Header, kind: str) -> Verdict | None:
+        if kind not in self.kinds:
+            return None
+        return _lookup(self.tables, header.text)
+
+
+@attrs.frozen
+class TableBodyRule:
+    """body_checks from lookup tables.
+
+    >>> r = TableBodyRule.open([lambda line: "WARN" if "lottery" in line else None])
+    >>> r.check_body("you won the lottery")
+    Verdict(action='WARN', text='')
+    """
+
+    tables: tuple
+    name: str = "body_checks"
+
+    @classmethod
+    def open(cls, specs: Sequence[Any], config: Any = None,
+             name: str = "body_checks") -> "TableBodyRule":
+        """Open the tables in ``specs`` and make the rule."""
+        return cls(open_tables(specs, config), name)
+
+    def check_body(self, line: str) -> Verdict | None:
+        return _lookup(self.tables, line)

@@ -1,0 +1,675 @@
+"""The cleanup pipeline: one message in, one :class:`CleanupResult` out.
+
+This module owns the order of cleanup(8)'s work on a message and what each
+check action does. It is pure: tables are opened and regexps compiled once
+in :meth:`CleanupPipeline.from_config`, and :meth:`CleanupPipeline.process`
+does no I/O, reads no clock (``now`` is passed in) and logs nothing itself
+(log lines come back in ``CleanupResult.log``). Writing the result to the
+spool is :mod:`mailflow.services.cleanup`'s job.
+
+Order of work, as in Postfix's cleanup:
+
+1. size: content over ``message_size_limit`` is rejected (5.3.4);
+2. envelope: the sender, then each recipient, rewritten in the ``local``
+   context, through ``sender_``/``recipient_canonical_maps`` then
+   ``canonical_maps`` and masquerading, per the ``*_classes`` parameters;
+3. a ``Received:`` header for pickup or smtpd is put in front;
+4. headers, in order: counted for ``hopcount_limit``; checked by the rules
+   (``header_checks``/``mime_header_checks`` first, then rules added from
+   Python, in the order added; the first rule with a verdict decides for that
+   header); removed when in ``message_drop_headers``; addresses rewritten;
+5. missing headers added (local submissions, or always with
+   ``always_add_missing_headers``): ``Message-Id``, ``Date``, ``From``, then
+   ``undisclosed_recipients_header``; the ``Resent-`` forms when the message
+   has any ``Resent-`` header;
+6. the body: MIME part headers to ``mime_header_checks``, headers of an
+   attached message to ``nested_header_checks``, body lines (up to
+   ``body_checks_size_limit`` per part) to ``body_checks`` and body rules;
+7. recipients: virtual alias expansion, duplicate elimination.
+
+>>> from mailflow.model import Envelope, Message, Recipient
+>>> p = CleanupPipeline.from_config(None, header_rules=[
+...     header_rule(lambda name, value: "HOLD" if value == "park me" else None)])
+>>> r = p.process(Envelope("alice", (Recipient("bob@example.com"),)),
+...               Message(b"Subject: park me\\n\\nhi\\n"), queue_id="ABC", now=0)
+>>> r.action, r.envelope.sender
+('hold', 'alice@localhost.localdomain')
+>>> r.log[0]
+'ABC: hold: header Subject: park me from local; from=<alice@localhost.localdomain> to=<bob@example.com>'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable, Sequence
+
+import attrs
+
+from mailflow.address.quote import quote_address
+from mailflow.cleanup import addresses as addr
+from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule, open_tables
+from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail_date,
+                                      message_id, received_pickup, received_smtpd,
+                                      split_message)
+from mailflow.cleanup.result import DISCARD, HOLD, QUEUE, REJECT, CleanupResult
+from mailflow.cleanup.rules import BodyRule, HeaderRule, Verdict, body_rule, header_rule
+from mailflow.cleanup.settings import CleanupSettings
+from mailflow.errors import TableError
+from mailflow.model import ClientInfo, DsnStatus, Envelope, Message, Outcome, Recipient
+
+__all__ = ["CleanupPipeline", "header_rule", "body_rule"]
+
+# cleanup_strerror.c: the replies for cleanup's own failures.
+CONTENT_REJECTED = "message content rejected"
+TOO_BIG = DsnStatus("5.3.4", "message file too big")
+TOO_MANY_HOPS = DsnStatus("5.4.0", "too many hops")
+NO_RECIPIENTS = DsnStatus("5.1.0", "no recipients specified")
+WRITE_ERROR = DsnStatus("4.3.0", "queue file write error")
+_DSN_PREFIX = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s+(.*)$", re.S)
+_BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]*)"|([^\s;]+))', re.I)
+# Origins whose mail is a local submission (rewrite context "local").
+LOCAL_ORIGINS = frozenset({"pickup", "sendmail", "local", "bounce", "postsuper", "forward"})
+
+
+class _ChainTable:
+    """Several tables searched in order, as Postfix's maps_find() does."""
+
+    def __init__(self, tables: Sequence[Any]) -> None:
+        self.tables = tuple(tables)
+
+    def get(self, key: str) -> str | None:
+        for table in self.tables:
+            value = table.get(key)
+            if value is not None:
+                return value
+        return None
+
+
+@attrs.define
+class _State:
+    """What one process() call has decided so far."""
+
+    queue_id: str
+    client: str
+    smtp: ClientInfo | None
+    sender: str = ""
+    first_rcpt: str = ""
+    action: str = QUEUE
+    status: DsnStatus | None = None
+    reason: str = ""
+    filter: str | None = None
+    redirect: str | None = None
+    bcc: list = attrs.Factory(list)
+    log: list = attrs.Factory(list)
+
+    @property
+    def stopped(self) -> bool:
+        return self.action in (REJECT, DISCARD)
+
+    def act_log(self, action: str, where: str, text: str, extra: str = "") -> None:
+        # cleanup_act_log(): "QID: action: header TEXT from CLIENT; from=<s> to=<r>: extra"
+        line = f"{self.queue_id}: {action}: {where} {text[:200]} from {self.client};"
+        line += f" from=<{self.sender}>"
+        if self.first_rcpt:
+            line += f" to=<{self.first_rcpt}>"
+        if self.smtp is not None:
+            line += f" proto={self.smtp.protocol}"
+            if self.smtp.helo:
+                line += f" helo=<{self.smtp.helo}>"
+        if extra:
+            line += f": {extra}"
+        self.log.append(line)
+
+    def reject(self, status: DsnStatus) -> None:
+        if not self.stopped:
+            self.action, self.status = REJECT, status
+
+
+class CleanupPipeline:
+    """cleanup(8) as a pure object: build once, then :meth:`process` messages.
+
+    ``rewrite(address, context)`` is trivial-rewrite's rewrite (contexts
+    ``local`` and ``remote``); by default :mod:`mailflow.address.rewrite`
+    with the config's settings. Add rules with :meth:`add_rule`.
+    """
+
+    def __init__(self, settings: CleanupSettings, *, config: Any = None,
+                 rewrite: Callable[[str, str], str] | None = None,
+                 header_rules: Iterable[HeaderRule] = (),
+                 body_rules: Iterable[BodyRule] = ()) -> None:
+        self.settings = s = settings
+        self.config = config
+        if rewrite is None:
+            from mailflow.address.rewrite import RewriteSettings, rewrite_address
+            rws = RewriteSettings.from_config(config)
+            if config is None:
+                rws = attrs.evolve(rws, myorigin=s.myorigin, mydomain=s.mydomain)
+            rewrite = lambda a, ctx: rewrite_address(a, ctx, rws)  # noqa: E731
+        self.rewrite = rewrite
+        self._local_domains = frozenset(d.lower() for d in s.mydestination if ":" not in d)
+        self.canonical = open_tables(s.canonical_maps, config)
+        self.sender_canonical = open_tables(s.sender_canonical_maps, config)
+        self.recipient_canonical = open_tables(s.recipient_canonical_maps, config)
+        self.virtual = _ChainTable(open_tables(s.virtual_alias_maps, config)) \
+            if s.virtual_alias_maps else None
+        self.header_rules: list[HeaderRule] = []
+        self.body_rules: list[BodyRule] = []
+        # header_checks for primary headers; mime_header_checks for MIME
+        # headers; nested_header_checks for attached messages (header_checks(5)).
+        # The same tables are opened once when the parameters name the same specs.
+        for specs, kinds, name in ((s.header_checks, ("header",), "header_checks"),
+                                   (s.mime_header_checks, ("mime",), "mime_header_checks"),
+                                   (s.nested_header_checks, ("nested",), "nested_header_checks")):
+            if specs:
+                self.header_rules.append(TableHeaderRule.open(specs, config, kinds=kinds, name=name))
+        if s.body_checks:
+            self.body_rules.append(TableBodyRule.open(s.body_checks, config))
+        for rule in header_rules:
+            self.add_rule(rule)
+        for rule in body_rules:
+            self.add_rule(rule)
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, rewrite: Callable[[str, str], str] | None = None,
+                    header_rules: Iterable[HeaderRule] = (),
+                    body_rules: Iterable[BodyRule] = ()) -> "CleanupPipeline":
+        """Compile a pipeline from a Config (None: Postfix's defaults)."""
+        return cls(CleanupSettings.from_config(cfg), config=cfg, rewrite=rewrite,
+                   header_rules=header_rules, body_rules=body_rules)
+
+    def add_rule(self, rule: HeaderRule | BodyRule) -> "CleanupPipeline":
+        """Add a rule after the ones already there; returns the pipeline.
+
+        A rule may implement ``check_header``, ``check_body`` or both.
+        """
+        added = False
+        if callable(getattr(rule, "check_header", None)):
+            self.header_rules.append(rule)  # type: ignore[arg-type]
+            added = True
+        if callable(getattr(rule, "check_body", None)):
+            self.body_rules.append(rule)  # type: ignore[arg-type]
+            added = True
+        if not added:
+            raise TypeError(f"{rule!r} has neither check_header nor check_body")
+        return self
+
+    # --- addresses ----------------------------------------------------------
+    def _is_local(self, domain: str) -> bool:
+        return domain.lower() in self._local_domains
+
+    def _canonical(self, address: str, kind: str, specific: tuple, specific_classes: frozenset) -> str:
+        s = self.settings
+        propagate = "canonical" in s.propagate_unmatched_extensions
+        if specific and kind in specific_classes:
+            address = addr.canonical_lookup(address, specific, delimiter=s.recipient_delimiter,
+                                            local_domain=self._is_local, propagate_extension=propagate)
+        if self.canonical and kind in s.canonical_classes:
+            address = addr.canonical_lookup(address, self.canonical, delimiter=s.recipient_delimiter,
+                                            local_domain=self._is_local, propagate_extension=propagate)
+        if s.masquerade_domains and kind in s.masquerade_classes:
+            address = addr.masquerade(address, s.masquerade_domains, s.masquerade_exceptions)
+        return address
+
+    def rewrite_sender(self, address: str, kind: str = "envelope_sender", context: str = "local") -> str:
+        """One sender address through context rewrite, canonical maps and masquerading.
+
+        >>> CleanupPipeline.from_config(None).rewrite_sender("joe")
+        'joe@localhost.localdomain'
+        """
+        if not address:
+            return address
+        return self._canonical(self.rewrite(address, context), kind, self.sender_canonical,
+                               self.settings.sender_canonical_classes)
+
+    def rewrite_recipient(self, address: str, kind: str = "envelope_recipient", context: str = "local") -> str:
+        """One recipient address through context rewrite, canonical maps and masquerading.
+
+        >>> CleanupPipeline.from_config(None).rewrite_recipient("bob@Example.COM")
+        'bob@Example.COM'
+        """
+        if not address:
+            return address
+        return self._canonical(self.rewrite(address, context), kind, self.recipient_canonical,
+                               self.settings.recipient_canonical_classes)
+
+    def expand(self, recipient: Recipient, state: _State | None = None
+               ) -> tuple[list[Recipient], Outcome | None]:
+        """Virtual alias expansion of one recipient: the final recipients, and
+        an Outcome with a 4.x.x status when expansion could not finish (the
+        recipient is then returned unexpanded)."""
+        if self.virtual is None:
+            return [recipient], None
+        from mailflow.address.virtual import expand_virtual
+        s = self.settings
+        qid = state.queue_id if state else ""
+        try:
+            tree = expand_virtual(
+                recipient.address, self.virtual,
+                recursion_limit=s.virtual_alias_recursion_limit,
+                expansion_limit=s.virtual_alias_expansion_limit,
+                delimiter=s.recipient_delimiter, local_domain=self._is_local,
+                propagate_extension="virtual" in s.propagate_unmatched_extensions,
+                rewrite=lambda a: self.rewrite(a, "local"),
+                address_length_limit=s.virtual_alias_address_length_limit)
+        except TableError as exc:
+            if state:
+                state.log.append(f"warning: {qid}: virtual_alias_maps map lookup problem for "
+                                 f"{recipient.address} -- recipient deferred: {exc}")
+            return [recipient], Outcome(recipient, WRITE_ERROR)
+        errors = tree.errors()
+        if errors:
+            node = errors[0]
+            why = "alias loop" if node.looped else "unreasonable virtual_alias_maps map expansion"
+            if state:
+                state.log.append(f"warning: {qid}: {why} for {recipient.address} -- recipient deferred")
+            return [recipient], Outcome(recipient, node.error or DsnStatus("4.6.0", "Alias expansion error"))
+        return [attrs.evolve(recipient, address=leaf) for leaf in tree.leaves()], None
+
+    # --- checks ---------------------------------------------------------------
+    def _header_verdict(self, header: Header, kind: str, state: _State) -> Verdict | None:
+        for rule in self.header_rules:
+            try:
+                verdict = rule.check_header(header, kind)
+            except TableError:
+                name = getattr(rule, "name", "header_checks")
+                state.log.append(f"warning: {state.queue_id}: {name} map lookup problem"
+                                 " -- message not accepted, try again later")
+                state.reject(WRITE_ERROR)
+                return None
+            except Exception as exc:  # a user's rule: fail safe, never accept
+                state.log.append(f"warning: {state.queue_id}: cleanup rule {rule!r} failed: {exc!r}"
+                                 " -- message not accepted, try again later")
+                state.reject(WRITE_ERROR)
+                return None
+            if verdict is not None:
+                return verdict
+        return None
+
+    def _body_verdict(self, line: str, state: _State) -> Verdict | None:
+        for rule in self.body_rules:
+            try:
+                verdict = rule.check_body(line)
+            except TableError:
+                state.log.append(f"warning: {state.queue_id}: body_checks map lookup problem"
+                                 " -- message not accepted, try again later")
+                state.reject(WRITE_ERROR)
+                return None
+            except Exception as exc:
+                state.log.append(f"warning: {state.queue_id}: cleanup rule {rule!r} failed: {exc!r}"
+                                 " -- message not accepted, try again later")
+                state.reject(WRITE_ERROR)
+                return None
+            if verdict is not None:
+                return verdict
+        return None
+
+    def _act(self, verdict: Verdict, where: str, text: str, state: _State) -> str | None:
+        """Carry out a verdict's effect on the message as a whole; return
+        ``"ignore"``, ``"replace"`` or ``"prepend"`` for line edits, else None."""
+        action, vtext = verdict.action, verdict.text
+        if state.stopped:
+            return None
+        if action in ("DUNNO", "OK"):
+            return None
+        if action in ("REJECT", "DEFER"):
+            default = "4.7.1" if action == "DEFER" else "5.7.1"
+            m = _DSN_PREFIX.match(vtext)
+            if m and m.group(1)[0] == default[0]:
+                status = DsnStatus(m.group(1), m.group(2))
+            else:
+                status = DsnStatus(default, vtext or ("Service unavailable" if action == "DEFER"
+                                                      else CONTENT_REJECTED))
+            state.act_log(action.lower(), where, text, str(status))
+            state.reject(status)
+            state.reason = vtext
+        elif action == "DISCARD":
+            state.act_log("discard", where, text, vtext)
+            state.action, state.reason = DISCARD, vtext
+        elif action == "HOLD":
+            state.act_log("hold", where, text, vtext)
+            state.action, state.reason = HOLD, vtext
+        elif action == "REDIRECT":
+            state.act_log("redirect", where, text, vtext)
+            state.redirect = vtext
+        elif action == "FILTER":
+            state.act_log("filter", where, text, vtext)
+            state.filter = vtext
+        elif action == "BCC":
+            state.bcc.append(vtext)
+        elif action == "WARN":
+            state.act_log("warning", where, text, vtext)
+        elif action == "INFO":
+            state.act_log("info", where, text, vtext)
+        elif action == "PREPEND":
+            state.act_log("prepend", where, text, vtext)
+            return "prepend"
+        elif action == "REPLACE":
+            state.act_log("replace", where, text, vtext)
+            return "replace"
+        elif action == "IGNORE":
+            return "ignore"
+        return None
+
+    # --- the pipeline ---------------------------------------------------------
+    def process(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
+                now: float = 0.0, queue_id: str | None = None, local: bool | None = None,
+                uid: int | None = None, fullname: str = "",
+                client: ClientInfo | None = None) -> CleanupResult:
+        """Run one message through cleanup; see the module docstring for the order.
+
+        ``origin`` is who hands the message in (``pickup``, ``smtpd``,
+        ``bounce``, ...); ``local`` says whether headers get the ``local``
+        rewriting context and missing headers (default: pickup and other
+        local origins yes, smtpd no; smtpd passes True for clients in
+        ``local_header_rewrite_clients``). ``uid`` and ``fullname`` describe a
+        local submitter (pickup's ``Received:`` and the ``From:`` phrase);
+        ``client`` an SMTP client (defaults to ``envelope.client``).
+        """
+        s = self.settings
+        qid = queue_id or envelope.queue_id or ""
+        arrival = envelope.arrival_time or now
+        client = client or envelope.client
+        is_smtp = origin == "smtpd"
+        if local is None:
+            local = origin in LOCAL_ORIGINS or not is_smtp and client is None
+        context = "local" if local else "remote"
+        state = _State(qid, f"{client.name}[{client.address}]" if is_smtp and client else "local",
+                       client if is_smtp else None)
+
+        # 1. Size (cleanup_out.c: the queue file may not grow past the limit).
+        if s.message_size_limit and len(message.data) > s.message_size_limit:
+            state.log.append(f"warning: {qid}: queue file size limit exceeded")
+            state.reject(TOO_BIG)
+            return self._result(state, envelope, message, ())
+
+        # 2. Envelope: always the "local" context (cleanup_envelope.c).
+        sender = self.rewrite_sender(envelope.sender)
+        state.sender = sender
+        rcpts = []
+        for r in envelope.recipients:
+            new = self.rewrite_recipient(r.address)
+            rcpts.append(attrs.evolve(r, address=new) if new != r.address else r)
+        if rcpts:
+            state.first_rcpt = rcpts[0].address
+
+        # 3. The Received: header the receiving service adds.
+        headers, body = split_message(message.data, s.header_size_limit)
+        if origin == "pickup":
+            headers.insert(0, received_pickup(s.myhostname, qid, arrival, uid, s.mail_name))
+        elif is_smtp and client is not None:
+            one = envelope.recipients[0].address if len(envelope.recipients) == 1 else None
+            headers.insert(0, received_smtpd(
+                s.myhostname, qid, arrival, helo=client.helo, client_name=client.name,
+                client_addr=client.address, protocol=client.protocol, recipient=one,
+                mail_name=s.mail_name))
+
+        # 4. Primary headers.
+        out, seen, hops = self._headers(headers, context, state)
+        if hops >= s.hopcount_limit and not state.stopped:
+            state.log.append(f"warning: {qid}: message rejected: hopcount exceeded")
+            state.reject(TOO_MANY_HOPS)
+
+        # 5. Missing headers.
+        if local or s.always_add_missing_headers:
+            self._add_missing(out, seen, state, sender, fullname, arrival)
+        msgid = next((h.value for h in out if h.lname == "message-id"), "")
+        if not state.stopped:
+            state.log.append(f"{qid}: message-id={msgid}" if msgid else f"{qid}: message-id=<>")
+
+        # 6. Body and MIME parts.
+        if not state.stopped and (self.body_rules or self._wants_mime_headers()):
+            body = self._body(body, headers, state)
+
+        # 7. Recipients: Bcc actions, virtual aliases, duplicates.
+        for extra in state.bcc:
+            rcpts.append(Recipient(self.rewrite_recipient(extra)))
+        if not rcpts and not state.stopped:
+            state.reject(NO_RECIPIENTS)
+        final, deferred = self._recipients(rcpts, state)
+        new_env = attrs.evolve(envelope, sender=sender, recipients=tuple(final),
+                               arrival_time=arrival, queue_id=qid or envelope.queue_id)
+        return self._result(state, new_env, Message(join_message(out, body)), deferred)
+
+    def _wants_mime_headers(self) -> bool:
+        return any(not isinstance(r, TableHeaderRule) or (r.kinds & {"mime", "nested"})
+                   for r in self.header_rules)
+
+    def _headers(self, headers: list[Header], context: str, state: _State
+                 ) -> tuple[list[Header], set, int]:
+        s = self.settings
+        out: list[Header] = []
+        seen: set[str] = set()
+        hops = 0
+        for h in headers:
+            lname = h.lname
+            if lname in ("received", "delivered-to"):
+                hops += 1
+            kind = "mime" if is_mime_header(lname) else "header"
+            verdict = self._header_verdict(h, kind, state) if self.header_rules else None
+            if verdict is not None:
+                edit = self._act(verdict, "header", h.text, state)
+                if edit == "ignore":
+                    continue
+                if edit == "prepend":
+                    out.append(Header.parse(verdict.text))
+                elif edit == "replace":
+                    out.append(Header.parse(verdict.text))
+                    continue
+            seen.add(lname)
+            if lname in s.message_drop_headers:
+                continue
+            out.append(self._rewrite_header(h, context, state))
+        return out, seen, hops
+
+    def _rewrite_header(self, h: Header, context: str, state: _State) -> Header:
+        lname = h.lname
+        if lname in addr.SENDER_HEADERS:
+            fn = lambda a: self.rewrite_sender(a, "header_sender", context)  # noqa: E731
+        elif lname in addr.RECIPIENT_HEADERS:
+            fn = lambda a: self.rewrite_recipient(a, "header_recipient", context)  # noqa: E731
+        else:
+            return h
+        value = h.value
+        if addr.count_tokens(value) > self.settings.header_address_token_limit:
+            # Postfix discards what exceeds the limit; we leave the header
+            # as it is rather than rewrite half of it.
+            state.log.append(f"warning: {state.queue_id}: header {h.name}: too many address tokens;"
+                             " not rewritten")
+            return h
+        try:
+            new = addr.rewrite_header_value(value, fn)
+        except TableError:
+            state.log.append(f"warning: {state.queue_id}: canonical_maps map lookup problem"
+                             " -- message not accepted, try again later")
+            state.reject(WRITE_ERROR)
+            return h
+        if new == value:
+            return h
+        return Header(h.name, h.text[: len(h.text) - len(value)] + new)
+
+    def _add_missing(self, out: list[Header], seen: set, state: _State, sender: str,
+                     fullname: str, arrival: float) -> None:
+        s = self.settings
+        # cleanup_message.c: with any Resent- header, the Resent- versions are
+        # the ones added.
+        resent = "Resent-" if any(n.startswith("resent-") for n in seen) else ""
+        low = resent.lower()
+        if low + "message-id" not in seen:
+            out.append(Header.make(resent + "Message-Id", message_id(arrival, state.queue_id, s.myhostname)))
+        if low + "date" not in seen:
+            out.append(Header.make(resent + "Date", mail_date(arrival)))
+        if low + "from" not in seen:
+            if not sender:
+                value = "MAILER-DAEMON"
+            elif fullname:
+                value = f"{_phrase(fullname)} <{quote_address(sender)}>"
+            else:
+                value = quote_address(sender)
+            out.append(Header.make(resent + "From", value))
+        if s.undisclosed_recipients_header and not seen & {low + "to", low + "cc", low + "bcc"}:
+            text = s.undisclosed_recipients_header
+            out.append(Header.parse(resent + text if resent else text))
+
+    def _recipients(self, rcpts: list[Recipient], state: _State
+                    ) -> tuple[list[Recipient], list[Outcome]]:
+        s = self.settings
+        final: list[Recipient] = []
+        deferred: list[Outcome] = []
+        dups: set = set()
+        for r in rcpts:
+            expanded, problem = self.expand(r, state)
+            if problem is not None:
+                deferred.append(problem)
+            for x in expanded:
+                if not s.enable_original_recipient:
+                    x = attrs.evolve(x, original=x.address, orcpt=None)
+                # cleanup_out_recipient.c: a duplicate is the same address
+                # with the same original recipient and DSN settings.
+                key = (x.address.lower(), x.original.lower() if s.enable_original_recipient else "",
+                       x.notify, x.orcpt)
+                if key in dups:
+                    continue
+                if len(dups) < s.duplicate_filter_limit:
+                    dups.add(key)
+                final.append(x)
+        return final, deferred
+
+    def _result(self, state: _State, envelope: Envelope, message: Message,
+                deferred: Sequence[Outcome]) -> CleanupResult:
+        return CleanupResult(state.action, envelope, message, status=state.status,
+                             reason=state.reason, filter=state.filter, redirect=state.redirect,
+                             deferred=tuple(deferred), log=tuple(state.log))
+
+    # --- body -------------------------------------------------------------------
+    def _body(self, body: bytes, headers: list[Header], state: _State) -> bytes:
+        """Walk the body line by line as far as the rules need it; apply
+        line edits (IGNORE, REPLACE, PREPEND) only when there are any."""
+        s = self.settings
+        mime = not s.disable_mime_input_processing
+        ctype = next((h.value for h in headers if h.lname == "content-type"), "") if mime else ""
+        boundaries: list[bytes] = []
+        mode = "body"            # "body", "part" (multipart part headers), "nested"
+        pending_ctype = ctype
+        push_after = _boundary(ctype)
+        if push_after:
+            boundaries.append(b"--" + push_after)
+        elif mime and ctype.lower().startswith("message/rfc822"):
+            mode = "nested"
+        need_all = bool(boundaries) or mode == "nested"
+        edits: list[tuple[int, int, bytes]] = []
+        segment = 0
+        limit = s.body_checks_size_limit
+        hdr_lines: list[tuple[int, int]] = []
+        pos, n = 0, len(body)
+        while pos < n and not state.stopped:
+            nl = body.find(b"\n", pos)
+            end = n if nl < 0 else nl
+            nxt = n if nl < 0 else nl + 1
+            line = body[pos:end]
+            if mode != "body":
+                if line[:1] in (b" ", b"\t") and hdr_lines:
+                    hdr_lines[-1] = (hdr_lines[-1][0], end)
+                elif line:
+                    hdr_lines.append((pos, end))
+                else:
+                    pending_ctype = self._part_headers(body, hdr_lines, mode, state, edits)
+                    hdr_lines = []
+                    mode, segment = "body", 0
+                    sub = _boundary(pending_ctype)
+                    if sub:
+                        boundaries.append(b"--" + sub)
+                    elif pending_ctype.lower().startswith("message/rfc822"):
+                        mode = "nested"
+                pos = nxt
+                continue
+            if boundaries and line.startswith(b"--"):
+                hit = _match_boundary(line, boundaries)
+                if hit is not None:
+                    index, closing = hit
+                    del boundaries[index + 1:]
+                    if closing:
+                        boundaries.pop()
+                    else:
+                        mode, hdr_lines, pending_ctype = "part", [], ""
+                    segment = 0
+                    pos = nxt
+                    continue
+            if self.body_rules and segment < limit:
+                segment += len(line) + 1
+                text = line.decode("utf-8", "surrogateescape")
+                verdict = self._body_verdict(text, state)
+                if verdict is not None:
+                    edit = self._act(verdict, "body", text, state)
+                    if edit == "ignore":
+                        edits.append((pos, nxt, b""))
+                    elif edit == "replace":
+                        edits.append((pos, nxt, _line(verdict.text)))
+                    elif edit == "prepend":
+                        edits.append((pos, pos, _line(verdict.text)))
+            elif not need_all:
+                break
+            pos = nxt
+        if not edits:
+            return body
+        out, last = [], 0
+        for start, stop, new in edits:
+            out.append(body[last:start])
+            out.append(new)
+            last = stop
+        out.append(body[last:])
+        return b"".join(out)
+
+    def _part_headers(self, body: bytes, spans: list[tuple[int, int]], mode: str,
+                      state: _State, edits: list) -> str:
+        """Check the headers of one MIME part or attached message; return its
+        Content-Type value."""
+        ctype = ""
+        for start, stop in spans:
+            h = Header.parse(body[start:stop].decode("utf-8", "surrogateescape"))
+            if h.lname == "content-type":
+                ctype = h.value
+            kind = "mime" if mode == "part" or is_mime_header(h.lname) else "nested"
+            verdict = self._header_verdict(h, kind, state)
+            if verdict is None:
+                continue
+            edit = self._act(verdict, "header", h.text, state)
+            if edit == "ignore":
+                edits.append((start, stop + 1, b""))
+            elif edit == "replace":
+                edits.append((start, stop + 1, _line(verdict.text)))
+            elif edit == "prepend":
+                edits.append((start, start, _line(verdict.text)))
+        return ctype
+
+
+def _line(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape") + b"\n"
+
+
+def _boundary(ctype: str) -> bytes | None:
+    if not ctype.lower().startswith("multipart/"):
+        return None
+    m = _BOUNDARY.search(ctype)
+    if not m:
+        return None
+    return (m.group(1) if m.group(1) is not None else m.group(2)).encode("utf-8", "surrogateescape")
+
+
+def _match_boundary(line: bytes, boundaries: list[bytes]) -> tuple[int, bool] | None:
+    """Which open boundary a ``--...`` line is (innermost first), and
+    whether it closes its multipart (RFC 2046 section 5.1.1)."""
+    stripped = line.rstrip(b" \t")
+    for index in range(len(boundaries) - 1, -1, -1):
+        b = boundaries[index]
+        if stripped == b:
+            return index, False
+        if stripped == b + b"--":
+            return index, True
+    return None
+
+
+def _phrase(name: str) -> str:
+    """A display name, quoted when it holds RFC 5322 specials."""
+    if re.search(r'[()<>\[\]:;@\\,."]', name):
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name

@@ -1,0 +1,160 @@
+"""cleanup service: run the pure pipeline, write the result to the spool.
+
+This module owns the I/O around :class:`~mailflow.cleanup.CleanupPipeline`:
+it assigns the queue ID, writes accepted mail durably into ``incoming/`` (or
+``hold/``), records recipients whose virtual alias expansion must be retried
+in the message's ``defer`` log, writes cleanup's log lines, and wakes the
+queue manager. It never inspects or rewrites mail itself.
+
+A caller (pickup, smtpd, bounce, local's forwarding) gets a
+:class:`CleanupReply` only after the queue file is on disk, so it may then
+acknowledge the message (sendmail exit 0, SMTP ``250``).
+
+>>> from mailflow.queue.memory import MemoryQueueStore
+>>> from mailflow.model import Envelope, Message, Recipient
+>>> svc = CleanupService(None, MemoryQueueStore(), wake=False)
+>>> reply = svc.submit(Envelope("a@example.com", (Recipient("b@example.com"),)),
+...                    Message(b"Subject: hi\\n\\nhello\\n"), origin="pickup")
+>>> reply.action, reply.status.code, reply.queue_id is not None
+('queue', '2.0.0', True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable
+
+import attrs
+
+from mailflow.cleanup import CleanupPipeline, CleanupResult
+from mailflow.cleanup.result import DISCARD, HOLD, REJECT
+from mailflow.interfaces import QueueName, QueueStore
+from mailflow.model import DsnStatus, Envelope, Message
+
+__all__ = ["CleanupService", "CleanupReply", "DEFER"]
+
+log = logging.getLogger("mailflow.cleanup")
+
+#: CleanupReply.action for a temporary rejection (a 4.x.x status): the
+#: submitter keeps the message and tries again later (pickup leaves the
+#: maildrop file, smtpd answers 451).
+DEFER = "defer"
+
+
+@attrs.frozen
+class CleanupReply:
+    """What the submitter learns: the queue ID (None when not accepted), a
+    status to report, and the action (``queue``, ``hold``, ``discard``,
+    ``reject`` for a 5.x.x refusal, ``defer`` for a 4.x.x one).
+
+    >>> CleanupReply(None, DsnStatus("5.7.1", "no"), "reject").accepted
+    False
+    """
+
+    queue_id: str | None
+    status: DsnStatus
+    action: str
+    result: CleanupResult | None = attrs.field(default=None, repr=False, eq=False)
+
+    @property
+    def accepted(self) -> bool:
+        return self.action not in (REJECT, DEFER)
+
+
+class CleanupService:
+    """Cleanup as a callable service: ``submit(envelope, message, origin=...)``.
+
+    ``store`` is any :class:`~mailflow.interfaces.QueueStore`; ``pipeline``
+    defaults to one compiled from ``cfg``. ``wake`` kicks the queue manager
+    through the master's wake-up channel after each accepted message.
+    """
+
+    def __init__(self, cfg: Any, store: QueueStore, *, pipeline: CleanupPipeline | None = None,
+                 clock: Callable[[], float] = time.time, wake: bool = True) -> None:
+        from mailflow.queue.store_api import QueueIdSource
+        self.cfg = cfg
+        self.store = store
+        self.pipeline = pipeline if pipeline is not None else CleanupPipeline.from_config(cfg)
+        self.clock = clock
+        self.wake = wake
+        self._ids = QueueIdSource()
+
+    def __repr__(self) -> str:
+        return f"<CleanupService store={self.store!r}>"
+
+    # --- the two halves: pure processing, then store I/O --------------------
+    def process(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
+                **info: Any) -> CleanupResult:
+        """Run the pipeline with a fresh queue ID and the current time."""
+        now = self.clock()
+        queue_id = envelope.queue_id or self._ids.next()
+        envelope = attrs.evolve(envelope, queue_id=queue_id,
+                                arrival_time=envelope.arrival_time or now)
+        return self.pipeline.process(envelope, message, origin=origin, now=now,
+                                     queue_id=queue_id, **info)
+
+    def commit(self, result: CleanupResult) -> CleanupReply:
+        """Write an accepted result durably and log it; reply to the submitter."""
+        planned = result.envelope.queue_id or ""
+        if result.action == REJECT:
+            self._log(result.log, planned, planned)
+            status = result.status or DsnStatus("4.3.0", "queue file write error")
+            return CleanupReply(None, status, DEFER if status.is_temporary else REJECT, result)
+        if result.action == DISCARD:
+            self._log(result.log, planned, planned)
+            return CleanupReply(planned, DsnStatus("2.0.0", f"Ok: queued as {planned}"),
+                                DISCARD, result)
+        queue = QueueName.HOLD if result.action == HOLD else QueueName.INCOMING
+        queue_id = self.store.enqueue(queue, result.envelope, result.message)
+        for outcome in result.deferred:
+            # Recipients whose expansion must be retried: the queue manager
+            # defers them with this status (docs/cleanup.md).
+            self.store.append_log("defer", queue_id, outcome)
+        self._log(result.log, planned, queue_id)
+        if self.wake and queue is QueueName.INCOMING:
+            self._kick()
+        return CleanupReply(queue_id, DsnStatus("2.0.0", f"Ok: queued as {queue_id}"),
+                            result.action, result)
+
+    def submit(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
+               **info: Any) -> CleanupReply:
+        """Clean up one message and, unless rejected, write it to the spool.
+
+        ``info`` goes to :meth:`CleanupPipeline.process` (``uid``,
+        ``fullname``, ``client``, ``local``).
+        """
+        return self.commit(self.process(envelope, message, origin=origin, **info))
+
+    async def submit_async(self, envelope: Envelope, message: Message, *,
+                           origin: str = "pickup", **info: Any) -> CleanupReply:
+        """:meth:`submit` for an event loop: the pipeline runs here, the
+        store write (and its fsync) in a worker thread."""
+        result = self.process(envelope, message, origin=origin, **info)
+        if result.action == REJECT or result.action == DISCARD:
+            return self.commit(result)
+        return await asyncio.to_thread(self.commit, result)
+
+    # --- edges -------------------------------------------------------------
+    def _log(self, lines: tuple, planned: str, queue_id: str) -> None:
+        for line in lines:
+            if planned and queue_id != planned:
+                # The store chose another ID: the log follows the spool's.
+                for head in (planned + ":", "warning: " + planned + ":"):
+                    if line.startswith(head):
+                        line = head.replace(planned, queue_id) + line[len(head):]
+            if line.startswith("warning: "):
+                log.warning("%s", line[len("warning: "):])
+            else:
+                log.info("%s", line)
+
+    def _kick(self) -> None:
+        queue_directory = getattr(self.store, "queue_directory", None)
+        if not queue_directory:
+            return
+        try:
+            from mailflow.adapters.kick import kick
+        except ImportError:  # the master's wake-up channel is optional
+            return
+        kick(queue_directory, "qmgr")
