@@ -47,6 +47,12 @@ DELIVERY_DEFAULTS: dict[str, str] = {
     "myhostname": "localhost.localdomain",
     "default_destination_recipient_limit": "50",
     "local_destination_recipient_limit": "1",
+    "deliver_lock_attempts": "20",
+    "deliver_lock_delay": "1s",
+    "stale_lock_time": "500s",
+    "mydomain": "localdomain",
+    "myorigin": "$myhostname",
+    "mydestination": "$myhostname, localhost.$mydomain, localhost",
 }
 
 _SPLIT = re.compile(r"[\s,]+")
