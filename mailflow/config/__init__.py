@@ -1,6 +1,10 @@
 """Configuration: main.cf parameters with Postfix names, defaults and ``$name``
 expansion, plus the master.cf service table.
 
+This package owns reading and interpreting configuration text; it never
+writes files (``postconf -e`` editing is :mod:`mailflow.config.edit` plus
+the CLI) and never starts services.
+
 >>> cfg = Config(myhostname="mx.example.com", mydomain="example.com")
 >>> cfg.myorigin
 'mx.example.com'
@@ -8,30 +12,57 @@ expansion, plus the master.cf service table.
 432000
 >>> cfg.mydestination
 ['mx.example.com', 'localhost.example.com', 'localhost']
+>>> Config.from_string("relay_host = x\\n", log_warnings=False).warnings
+['main.cf, line 1: unknown parameter "relay_host"; did you mean "relayhost"? (ignored)']
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from mailflow.config.expand import expand_value
+from mailflow.config.host import default_mydomain, default_myhostname
 from mailflow.config.main_cf import Entry, parse_main_cf
-from mailflow.config.params import PARAMS, TRANSPORT_DEFAULTS, TRANSPORT_SUFFIXES, Kind
+from mailflow.config.master_cf import MasterConfig, Service, parse_master_cf
+from mailflow.config.params import PARAMS, TRANSPORT_DEFAULTS, TRANSPORT_SUFFIXES, Kind, Param
+from mailflow.config.values import convert, parse_time, split_list
 from mailflow.errors import ConfigError, ExpansionLoopError
 
-__all__ = ["Config", "ConfigError", "DEFAULT_CONFIG_DIR", "find_config_dir"]
+__all__ = ["Config", "ConfigError", "DEFAULT_CONFIG_DIR", "Entry", "ExpansionLoopError",
+           "Kind", "MasterConfig", "PARAMS", "Param", "Service", "find_config_dir",
+           "parse_main_cf", "parse_master_cf", "parse_time", "split_list"]
+
+log = logging.getLogger("mailflow.config")
 
 DEFAULT_CONFIG_DIR = "/etc/mailflow"
-_TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_LIST_SPLIT = re.compile(r"[\s,]+")
-_EXPAND = re.compile(r"\$(?:\{([A-Za-z0-9_]+)(?:([?:])(\{[^}]*\}|[^}]*))?\}|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))")
+_REFERENCE = re.compile(r"\$[{(]?([A-Za-z0-9_]+)")
+_SUFFIXES_LONGEST_FIRST = sorted(TRANSPORT_SUFFIXES, key=len, reverse=True)
 
 
 def find_config_dir(explicit: str | None = None) -> str:
-    """``-c DIR``, else ``$MAILFLOW_CONFIG_DIR``, else /etc/mailflow."""
+    """``-c DIR``, else ``$MAILFLOW_CONFIG_DIR``, else /etc/mailflow.
+
+    >>> find_config_dir("/srv/mail")
+    '/srv/mail'
+    """
     return explicit or os.environ.get("MAILFLOW_CONFIG_DIR") or DEFAULT_CONFIG_DIR
+
+
+def transport_suffix(name: str) -> str | None:
+    """The per-transport suffix of ``TRANSPORT_suffix`` names, else None.
+
+    >>> transport_suffix("pipe_destination_recipient_limit"), transport_suffix("relayhost")
+    ('destination_recipient_limit', None)
+    """
+    for suffix in _SUFFIXES_LONGEST_FIRST:
+        if name.endswith("_" + suffix) and len(name) > len(suffix) + 1:
+            return suffix
+    return None
 
 
 class Config:
@@ -39,11 +70,16 @@ class Config:
 
     Attribute and item access give typed values (lists as lists, times in
     seconds, sizes and numbers as int, booleans as bool); :meth:`raw` and
-    :meth:`expand` give text.
+    :meth:`expand` give text. ``warnings`` holds the unknown-parameter and
+    syntax warnings of the files read; ``master`` is the master.cf table.
+
+    >>> Config(delay_warning_time="4").delay_warning_time
+    14400
     """
 
     def __init__(self, _entries: Mapping[str, Entry] | None = None, *,
                  _filename: str = "main.cf", _config_dir: str | None = None,
+                 _master: MasterConfig | None = None, _warnings: list[str] | None = None,
                  **params: Any) -> None:
         entries = dict(_entries or {})
         for name, value in params.items():
@@ -51,73 +87,183 @@ class Config:
                 value = "yes" if value else "no"
             elif isinstance(value, (list, tuple)):
                 value = ", ".join(map(str, value))
+            entries.pop(name, None)
             entries[name] = Entry(name, str(value), 0)
         self._entries = entries
         self.filename = _filename
         self.config_dir = _config_dir
+        self.master = _master if _master is not None else MasterConfig()
+        self.warnings: list[str] = list(_warnings or [])
         self._cache: dict[str, Any] = {}
+        self._expanded: dict[str, str] = {}
+        self._refs: set[str] | None = None
+        # (master.cf path, names) when -o overrides are applied: errors name master.cf
+        self._override_file: tuple[str, set[str]] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Config {self.filename!r}: {len(self._entries)} parameters set>"
 
     # --- construction -------------------------------------------------
     @classmethod
-    def from_string(cls, text: str, filename: str = "main.cf", **overrides: Any) -> "Config":
-        return cls(parse_main_cf(text, filename), _filename=filename, **overrides)
+    def from_string(cls, text: str, filename: str = "main.cf", *,
+                    master: str | MasterConfig | None = None, log_warnings: bool = True,
+                    **overrides: Any) -> "Config":
+        """Parse main.cf text (and optionally master.cf text); warnings are logged.
+
+        >>> Config.from_string("myorigin = $mydomain\\nmydomain = example.org\\n").myorigin
+        'example.org'
+        """
+        warnings: list[str] = []
+        entries = parse_main_cf(text, filename, warnings)
+        cfg = cls(entries, _filename=filename, **overrides)
+        if isinstance(master, str):
+            master = parse_master_cf(master, "master.cf", warnings, cfg._process_limit())
+        return cfg._finish(master, warnings, log_warnings)
 
     @classmethod
-    def from_directory(cls, path: str | os.PathLike, **overrides: Any) -> "Config":
+    def from_directory(cls, path: str | os.PathLike, *, log_warnings: bool = True,
+                       **overrides: Any) -> "Config":
+        """Read ``DIR/main.cf`` and ``DIR/master.cf`` (a missing file reads as empty).
+
+        Warnings are kept in ``warnings`` and, unless ``log_warnings`` is
+        false, logged on the ``mailflow.config`` logger.
+        """
         main = Path(path) / "main.cf"
+        warnings: list[str] = []
+        entries = parse_main_cf(_read(main), str(main), warnings)
+        overrides.setdefault("config_directory", os.path.abspath(path))
+        cfg = cls(entries, _filename=str(main), _config_dir=str(path), **overrides)
+        master_path = Path(path) / "master.cf"
+        master = parse_master_cf(_read(master_path), str(master_path), warnings,
+                                 cfg._process_limit())
+        return cfg._finish(master, warnings, log_warnings)
+
+    def _process_limit(self) -> int:
         try:
-            text = main.read_text()
-        except FileNotFoundError:
-            text = ""
-        return cls(parse_main_cf(text, str(main)), _filename=str(main),
-                   _config_dir=str(path), config_directory=os.path.abspath(path), **overrides)
+            return int(self["default_process_limit"])
+        except ConfigError:
+            return 100  # reported by validate(); master.cf still parses
+
+    def _finish(self, master: MasterConfig | None, warnings: list[str],
+                log_warnings: bool) -> "Config":
+        if master is not None:
+            self.master = master
+        warnings += self._unknown_warnings()
+        self.warnings = warnings
+        for text in warnings if log_warnings else ():
+            log.warning("%s", text)
+        return self
 
     def with_overrides(self, **params: Any) -> "Config":
-        """A copy with some parameters replaced (master.cf ``-o`` overrides)."""
-        return Config(self._entries, _filename=self.filename, _config_dir=self.config_dir, **params)
+        """A copy with some parameters replaced (master.cf ``-o`` overrides).
+
+        >>> Config(relayhost="a").with_overrides(relayhost="b").relayhost
+        'b'
+        """
+        return Config(self._entries, _filename=self.filename, _config_dir=self.config_dir,
+                      _master=self.master, _warnings=self.warnings, **params)
+
+    def for_service(self, service: Service | str) -> "Config":
+        """The config a master.cf service runs with: main.cf plus its ``-o`` overrides.
+
+        >>> cfg = Config.from_string("", master="relay unix - - n - - smtp -o relayhost=x\\n")
+        >>> cfg.for_service("relay/unix").relayhost
+        'x'
+        """
+        if isinstance(service, str):
+            service = self.master[service]
+        entries = dict(self._entries)
+        for name, value in service.overrides.items():
+            entries.pop(name, None)
+            entries[name] = Entry(name, value, service.lineno)
+        cfg = Config(entries, _filename=self.filename, _config_dir=self.config_dir,
+                     _master=self.master, _warnings=self.warnings)
+        cfg._override_file = (self.master.filename, set(service.overrides))
+        return cfg
 
     # --- text views ---------------------------------------------------
     def raw(self, name: str) -> str | None:
-        """The unexpanded text: as set in main.cf, else the default, else None."""
-        if name in self._entries:
-            return self._entries[name].value
+        """The unexpanded text: as set, else the default, else None (unknown).
+
+        >>> Config().raw("myorigin"), Config().raw("no_such_thing")
+        ('$myhostname', None)
+        """
+        entry = self._entries.get(name)
+        if entry is not None:
+            return entry.value
+        if name == "myhostname":
+            return default_myhostname(self.expand("mydomain") if self.is_set("mydomain") else None)
+        if name == "mydomain":
+            return default_mydomain(self.expand("myhostname"))
         param = PARAMS.get(name)
         if param is not None:
             return param.default
-        for suffix, default in TRANSPORT_DEFAULTS.items():
-            if name.endswith("_" + suffix) and default != "$" + name:
-                return default
+        suffix = transport_suffix(name)
+        if suffix is not None and TRANSPORT_DEFAULTS[suffix] != "$" + name:
+            return TRANSPORT_DEFAULTS[suffix]
         return None
 
+    def default(self, name: str) -> str | None:
+        """The built-in default text (``postconf -d``), ignoring main.cf.
+
+        >>> Config(relayhost="x").default("relayhost")
+        ''
+        """
+        return Config(_config_dir=self.config_dir).raw(name)
+
     def is_set(self, name: str) -> bool:
+        """Whether main.cf (or a keyword, or an override) sets ``name``."""
         return name in self._entries
 
+    def entry(self, name: str) -> Entry | None:
+        """The definition of ``name`` with its line number, if set."""
+        return self._entries.get(name)
+
+    def names_set(self) -> list[str]:
+        """Names set in main.cf (or by keyword), in file order."""
+        return list(self._entries)
+
+    def is_known(self, name: str) -> bool:
+        """A built-in parameter, a per-transport name, or one that a value refers to."""
+        return (name in PARAMS or transport_suffix(name) is not None
+                or name in self._referenced())
+
     def expand(self, name: str, _seen: tuple[str, ...] = ()) -> str:
-        """The value with ``$name`` references expanded."""
+        """The value with ``$name`` references expanded (unknown names: empty).
+
+        >>> Config(a="$b", b="${c:x}").expand("a")
+        'x'
+        """
+        if name in self._expanded:
+            return self._expanded[name]
         if name in _seen:
-            raise ExpansionLoopError("parameter expansion loop: " + " -> ".join(_seen + (name,)),
-                                     filename=self.filename, name=_seen[0])
-        return self.expand_text(self.raw(name) or "", _seen + (name,))
+            chain = _seen[_seen.index(name):] + (name,)
+            entry = self._entries.get(chain[0])
+            raise ExpansionLoopError(
+                "parameter expansion loop: " + " -> ".join("$" + n for n in chain),
+                filename=self._file_of(chain[0]), lineno=entry.lineno if entry and entry.lineno else None,
+                name=chain[0])
+        text = self.expand_text(self.raw(name) or "", _seen + (name,))
+        self._expanded[name] = text
+        return text
 
     def expand_text(self, text: str, _seen: tuple[str, ...] = ()) -> str:
-        def sub(m: re.Match) -> str:
-            ref = m.group(1) or m.group(4) or m.group(5)
-            value = self.expand(ref, _seen) if self.raw(ref) is not None else ""
-            if m.group(2):
-                alt = m.group(3)
-                if alt.startswith("{") and alt.endswith("}"):
-                    alt = alt[1:-1]
-                if m.group(2) == "?":
-                    return self.expand_text(alt, _seen) if value else ""
-                return value or self.expand_text(alt, _seen)
-            return value
-        return _EXPAND.sub(sub, text)
+        """Expand ``$name`` expressions in any text against this config.
+
+        >>> Config(mydomain="example.com").expand_text("postmaster@$mydomain")
+        'postmaster@example.com'
+        """
+        def lookup(ref: str) -> str | None:
+            return self.expand(ref, _seen) if self.raw(ref) is not None else None
+        return expand_value(text, lookup)
 
     # --- typed view ---------------------------------------------------
     def __getitem__(self, name: str) -> Any:
-        if name not in self._cache:
-            self._cache[name] = self._typed(name)
-        return self._cache[name]
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = self._cache[name] = self._typed(name)
+            return value
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -127,59 +273,123 @@ class Config:
         except KeyError:
             raise AttributeError(f"unknown parameter {name!r}") from None
 
-    def _kind(self, name: str) -> tuple[Kind, str]:
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.raw(name) is not None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The typed value, or ``default`` when the name is unknown."""
+        return self[name] if name in self else default
+
+    def kind(self, name: str) -> tuple[Kind, str]:
+        """The type and default time unit of a parameter (unknown names: string).
+
+        >>> Config().kind("delay_warning_time")
+        (<Kind.TIME: 'time'>, 'h')
+        """
         param = PARAMS.get(name)
         if param is not None:
             return param.kind, param.unit
-        for suffix, kind in TRANSPORT_SUFFIXES.items():
-            if name.endswith("_" + suffix):
-                return kind, "s"
+        suffix = transport_suffix(name)
+        if suffix is not None:
+            return TRANSPORT_SUFFIXES[suffix], "s"
         return Kind.STR, "s"
 
     def _typed(self, name: str) -> Any:
         if self.raw(name) is None:
             raise KeyError(name)
-        kind, unit = self._kind(name)
-        text = self.expand(name).strip()
+        kind, unit = self.kind(name)
+        text = self.expand(name)
+        try:
+            return convert(text, kind, unit)
+        except ConfigError as exc:
+            origin = self._origin(name)
+            entry = self._entries.get(origin)
+            raise ConfigError(exc.reason, filename=self._file_of(origin),
+                              lineno=entry.lineno if entry and entry.lineno else None,
+                              name=origin, value=text.strip()) from None
+
+    def _origin(self, name: str) -> str:
+        """Where a bad value was written: follow ``$other`` defaults to a set name."""
+        seen = {name}
+        while not self.is_set(name):
+            m = re.fullmatch(r"\$\{?([A-Za-z0-9_]+)\}?", (self.raw(name) or "").strip())
+            if m is None or m.group(1) in seen:
+                break
+            name = m.group(1)
+            seen.add(name)
+        return name
+
+    def _file_of(self, name: str) -> str | None:
         entry = self._entries.get(name)
-        where = dict(filename=self.filename if entry and entry.lineno else None,
-                     lineno=entry.lineno if entry and entry.lineno else None,
-                     name=name, value=text)
-        if kind is Kind.LIST:
-            return [item for item in _LIST_SPLIT.split(text) if item]
-        if kind in (Kind.INT, Kind.SIZE):
-            try:
-                return int(text)
-            except ValueError:
-                raise ConfigError("not a number", **where) from None
-        if kind is Kind.BOOL:
-            lowered = text.lower()
-            if lowered in ("yes", "true", "1"):
-                return True
-            if lowered in ("no", "false", "0", ""):
-                return False
-            raise ConfigError("expected yes or no", **where)
-        if kind is Kind.TIME:
-            return parse_time(text, unit, where)
-        return text
+        if entry is None or not entry.lineno:
+            return None
+        if self._override_file is not None and name in self._override_file[1]:
+            return self._override_file[0]
+        return self.filename
 
     def transport_param(self, transport: str, suffix: str) -> Any:
-        """``TRANSPORT_suffix`` if set, else ``default_suffix`` (qmgr's rule)."""
-        name = f"{transport}_{suffix}"
-        return self[name] if self.is_set(name) else self[f"default_{suffix}"]
+        """``TRANSPORT_suffix`` if set, else its default (qmgr's rule).
 
-    def names_set(self) -> list[str]:
-        return list(self._entries)
+        >>> Config(pipe_destination_recipient_limit=1).transport_param("pipe", "destination_recipient_limit")
+        1
+        >>> Config().transport_param("smtp", "initial_destination_concurrency")
+        5
+        """
+        return self[f"{transport}_{suffix}"]
+
+    # --- checking -----------------------------------------------------
+    def validate(self) -> list[ConfigError]:
+        """Type-check every parameter set in main.cf and master.cf ``-o``; all errors.
+
+        >>> [str(e) for e in Config.from_string("maximal_queue_lifetime = soon\\n").validate()]
+        ['main.cf, line 1: maximal_queue_lifetime = soon: not a time value (expected a number with an optional unit s, m, h, d or w)']
+        """
+        errors: list[ConfigError] = []
+        for name in self._entries:
+            try:
+                self[name]
+            except ConfigError as exc:
+                errors.append(exc)
+        for service in self.master:
+            if not service.overrides:
+                continue
+            cfg = self.for_service(service)
+            for name in service.overrides:
+                try:
+                    cfg[name]
+                except ConfigError as exc:
+                    errors.append(exc)
+        return errors
+
+    def check(self) -> None:
+        """Raise the first error :meth:`validate` finds (for daemon start)."""
+        errors = self.validate()
+        if errors:
+            raise errors[0]
+
+    def _referenced(self) -> set[str]:
+        found = self._refs
+        if found is None:
+            texts = [e.value for e in self._entries.values()]
+            for service in self.master:
+                texts += list(service.argv) + list(service.overrides.values())
+            found = self._refs = {m.group(1) for t in texts for m in _REFERENCE.finditer(t)}
+        return found
+
+    def _unknown_warnings(self) -> list[str]:
+        warnings = []
+        for entry in self._entries.values():
+            if not entry.lineno or self.is_known(entry.name):
+                continue
+            where = f"{self.filename}, line {entry.lineno}"
+            close = difflib.get_close_matches(entry.name, PARAMS, n=1, cutoff=0.75)
+            hint = f"; did you mean \"{close[0]}\"?" if close else ""
+            warnings.append(f"{where}: unknown parameter \"{entry.name}\"{hint} (ignored)")
+        return warnings
 
 
-def parse_time(text: str, unit: str = "s", where: dict | None = None) -> int:
-    """``300s``, ``5d``, ``1h`` → seconds; a bare number uses ``unit``.
-
-    >>> parse_time("5d"), parse_time("90"), parse_time("2", "h")
-    (432000, 90, 7200)
-    """
-    m = re.fullmatch(r"(\d+)([smhdw]?)", text.strip())
-    if not m:
-        raise ConfigError("not a time value (expected a number with an optional unit s, m, h, d or w)",
-                          **(where or {}))
-    return int(m.group(1)) * _TIME_UNITS[m.group(2) or unit]
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""

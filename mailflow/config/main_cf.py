@@ -1,8 +1,13 @@
-"""main.cf text → ordered ``name → (value, line)`` entries, as Postfix reads it.
+"""main.cf text → ordered ``name → Entry`` definitions, as Postfix reads it.
 
-Pure: takes text, returns data. Comments, continuation lines (a line that
-starts with whitespace continues the previous one), ``name = value``; the last
-definition of a name wins.
+Pure: takes text, returns data; it never opens files and never expands
+``$name`` (that is :mod:`mailflow.config.expand`). The rules are postconf(5)
+"DESCRIPTION": a logical line is ``name = value``; a line that starts with
+whitespace continues the previous logical line (joined with one space);
+empty lines and lines whose first non-blank character is ``#`` are ignored
+(also inside a continued line); whitespace around ``=`` and at the end of a
+logical line is ignored; the last definition of a name wins. There are no
+trailing comments: ``a = b # c`` sets ``a`` to ``b # c``.
 """
 
 from __future__ import annotations
@@ -11,37 +16,88 @@ import attrs
 
 from mailflow.errors import ConfigError
 
+__all__ = ["Entry", "parse_main_cf", "logical_lines"]
+
 
 @attrs.frozen
 class Entry:
+    """One ``name = value`` definition and the line it starts on (0: not from a file).
+
+    >>> Entry("myorigin", "$mydomain", 3).lineno
+    3
+    """
+
     name: str
     value: str
     lineno: int
 
 
-def parse_main_cf(text: str, filename: str = "main.cf") -> dict[str, Entry]:
-    """Parse main.cf text; later definitions replace earlier ones.
+def logical_lines(text: str, filename: str = "main.cf",
+                  warnings: list[str] | None = None) -> list[tuple[int, int, str]]:
+    """Join continuation lines: ``(first line, last line, text)`` per logical line.
 
-    >>> parse_main_cf("a = 1\\n# c\\nb = x\\n  y\\n")["b"].value
-    'x y'
+    A logical line that starts with whitespace (a continuation with nothing
+    to continue) is skipped with Postfix's warning.
+
+    >>> logical_lines("a = 1\\n# c\\nb = x\\n  y\\n")
+    [(1, 1, 'a = 1'), (3, 4, 'b = x y')]
     """
-    entries: dict[str, Entry] = {}
-    logical: list[tuple[int, str]] = []
+    result: list[tuple[int, int, str]] = []
+    orphan = False  # inside a whitespace-led block at the start of the file
     for lineno, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        if line[0].isspace() and logical:
-            logical[-1] = (logical[-1][0], logical[-1][1] + " " + stripped)
-        else:
-            logical.append((lineno, stripped))
-    for lineno, line in logical:
-        name, sep, value = line.partition("=")
-        name = name.strip()
-        if not sep or not name or any(c.isspace() for c in name):
-            raise ConfigError(f"missing '=' after parameter name" if not sep
-                              else "bad parameter name", filename=filename, lineno=lineno,
-                              name=None)
+        if line[0].isspace():
+            if result and not orphan:
+                first, _, joined = result[-1]
+                result[-1] = (first, lineno, joined + " " + stripped)
+            elif not orphan:
+                orphan = True
+                if warnings is not None:
+                    # Postfix warns and ignores the whole logical line.
+                    warnings.append(f"{filename}, line {lineno}: logical line must not"
+                                    f" start with whitespace: \"{line.rstrip()}\"")
+            continue
+        orphan = False
+        result.append((lineno, lineno, stripped))
+    return result
+
+
+def parse_main_cf(text: str, filename: str = "main.cf",
+                  warnings: list[str] | None = None) -> dict[str, Entry]:
+    """Parse main.cf text; later definitions replace earlier ones.
+
+    A line without ``=`` or without a name is a fatal error, worded as
+    Postfix's (``missing '=' after attribute name: "myhostname"``).
+
+    >>> parse_main_cf("a = 1\\n# c\\nb = x\\n  y\\n")["b"].value
+    'x y'
+    >>> parse_main_cf("myhostname\\n", "main.cf")
+    Traceback (most recent call last):
+    ...
+    mailflow.errors.ConfigError: main.cf, line 1: missing '=' after attribute name: "myhostname"
+    """
+    entries: dict[str, Entry] = {}
+    for lineno, _last, line in logical_lines(text, filename, warnings):
+        name, value = split_assignment(line, filename, lineno)
         entries.pop(name, None)  # keep file order of the winning definition
-        entries[name] = Entry(name, value.strip(), lineno)
+        entries[name] = Entry(name, value, lineno)
     return entries
+
+
+def split_assignment(line: str, filename: str | None = "main.cf",
+                     lineno: int | None = None) -> tuple[str, str]:
+    """``"name = value"`` → ``("name", "value")`` with Postfix's errors.
+
+    >>> split_assignment("relayhost = [mail.example]:587")
+    ('relayhost', '[mail.example]:587')
+    """
+    head, sep, value = line.partition("=")
+    name = head.strip()
+    if not name:
+        raise ConfigError(f"missing attribute name: \"{line}\"", filename=filename, lineno=lineno)
+    if not sep or any(c.isspace() for c in name):
+        raise ConfigError(f"missing '=' after attribute name: \"{line}\"",
+                          filename=filename, lineno=lineno)
+    return name, value.strip()
