@@ -1,5 +1,12 @@
 """Lookup tables by Postfix's ``type:name``, through one registry.
 
+Importing this package registers every built-in type: ``hash`` and
+``btree`` (``FILE.db`` built by postmap), ``texthash``, ``inline``,
+``static``, ``regexp``, ``pcre``, ``cidr``, ``sqlite``, ``unionmap``,
+``pipemap``, ``proxy``, ``fail``, ``environ``, ``unix`` and ``memory``
+(named Python mappings). A plain mapping or callable also works anywhere a
+table does.
+
 >>> t = open_table("inline:{ alice=a@example.com, { bob = b at example } }")
 >>> t.get("bob"), t.get("carol")
 ('b at example', None)
@@ -10,108 +17,110 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-from mailflow.errors import TableError
+from mailflow.errors import TableError, TableSyntaxError
 from mailflow.interfaces import Table
+from mailflow.tables.addresses import AddressMatch, lookup_address, search_keys, split_extension
+from mailflow.tables.compose import PipeTable, UnionTable, member_specs
+from mailflow.tables.maps import Maps, TableCache, default_cache, open_maps, split_maps
+from mailflow.tables.memory import (CallableTable, EnvironTable, FailTable, InlineTable,
+                                    MemoryTable, StaticTable, strip_braces)
+from mailflow.tables.registry import open_table, register_table_type, split_spec, table_types
 
-__all__ = ["Table", "TableError", "open_table", "register_table_type",
-           "MemoryTable", "CallableTable", "StaticTable"]
+__all__ = ["Table", "TableError", "TableSyntaxError", "open_table", "register_table_type",
+           "table_types", "MemoryTable", "CallableTable", "StaticTable", "InlineTable",
+           "FailTable", "EnvironTable", "UnionTable", "PipeTable", "Maps", "TableCache",
+           "open_maps", "default_cache", "AddressMatch", "lookup_address", "search_keys",
+           "split_extension", "register_memory_table", "split_maps", "split_spec"]
 
-Opener = Callable[[str, Any], Table]
-_REGISTRY: dict[str, Opener] = {}
-
-
-def register_table_type(type_name: str, opener: Opener) -> None:
-    """Make ``type_name:...`` open through ``opener(name, config)``."""
-    _REGISTRY[type_name] = opener
-
-
-def open_table(spec: "str | Table | Mapping[str, str] | Callable[[str], str | None]",
-               config: Any = None) -> Table:
-    """Open ``type:name`` (or wrap a mapping or callable) as a Table."""
-    if isinstance(spec, str):
-        type_name, sep, name = spec.partition(":")
-        if not sep:
-            raise TableError(f"{spec}: table name needs the form type:name")
-        opener = _REGISTRY.get(type_name)
-        if opener is None:
-            raise TableError(f"{spec}: unsupported dictionary type: {type_name}")
-        return opener(name, config)
-    if isinstance(spec, Mapping):
-        return MemoryTable(spec)
-    if hasattr(spec, "get") and not isinstance(spec, type):
-        return spec  # already a Table
-    if callable(spec):
-        return CallableTable(spec)
-    raise TableError(f"cannot use {spec!r} as a lookup table")
+_MEMORY: dict[str, Mapping[str, str]] = {}
 
 
-class MemoryTable:
-    """A Python mapping as a table (``memory:`` for embedding and tests)."""
+def register_memory_table(name: str, mapping: Mapping[str, str]) -> None:
+    """Make ``memory:NAME`` open ``mapping`` (for embedding and tests).
 
-    def __init__(self, mapping: Mapping[str, str]) -> None:
-        self.mapping = mapping
-
-    def get(self, key: str) -> str | None:
-        return self.mapping.get(key)
-
-    def __repr__(self) -> str:
-        return f"MemoryTable({len(self.mapping)} keys)"
+    >>> register_memory_table("users", {"alice": "yes"})
+    >>> open_table("memory:users").get("alice")
+    'yes'
+    """
+    _MEMORY[name] = mapping
 
 
-class CallableTable:
-    """A function ``key -> value or None`` as a table."""
-
-    def __init__(self, func: Callable[[str], str | None]) -> None:
-        self.func = func
-
-    def get(self, key: str) -> str | None:
-        return self.func(key)
+def _open_memory(name: str, config: Any) -> Table:
+    try:
+        return MemoryTable(_MEMORY[name])
+    except KeyError:
+        raise TableError(f"memory:{name}: no such memory table "
+                         "(register it with register_memory_table)") from None
 
 
-class StaticTable:
-    """``static:value``: every key maps to the same value."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def get(self, key: str) -> str | None:
-        return self.value
+def _open_db(type_name: str):
+    def opener(name: str, config: Any, *, fold: bool = True) -> Table:
+        from mailflow.adapters.sqlite_table import DbTable
+        return DbTable(name, fold=fold)
+    return opener
 
 
-def _parse_inline(name: str) -> dict[str, str]:
-    body = name.strip()
-    if not (body.startswith("{") and body.endswith("}")):
-        raise TableError(f"inline:{name}: expected inline:{{ key=value, ... }}")
-    body = body[1:-1]
-    items, depth, cur = [], 0, ""
-    for ch in body:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        if depth == 0 and (ch == "," or ch.isspace()) and not cur.strip().startswith("{"):
-            if cur.strip():
-                items.append(cur.strip())
-            cur = ""
-            continue
-        cur += ch
-        if depth == 0 and cur.strip().startswith("{") and ch == "}":
-            items.append(cur.strip())
-            cur = ""
-    if cur.strip():
-        items.append(cur.strip())
-    out = {}
-    for item in items:
-        if item.startswith("{"):
-            item = item[1:-1]
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise TableError(f"inline:{name}: missing '=' in {item!r}")
-        out[key.strip()] = value.strip()
-    return out
+def _open_texthash(name: str, config: Any, *, fold: bool = True) -> Table:
+    from mailflow.tables.source import TextHashTable
+    table = TextHashTable(name, fold=fold)
+    table.get("")  # load now: a missing file or bad lines are reported at open
+    return table
 
 
-register_table_type("static", lambda name, cfg: StaticTable(name.strip("{} ")))
-register_table_type("inline", lambda name, cfg: MemoryTable(_parse_inline(name)))
+def _open_regexp(kind: str):
+    def opener(name: str, config: Any, **_: Any) -> Table:
+        from mailflow.tables.regexp import RegexpTable
+        return RegexpTable.open(name, kind)
+    return opener
+
+
+def _open_cidr(name: str, config: Any, **_: Any) -> Table:
+    from mailflow.tables.cidr import CidrTable
+    return CidrTable.open(name)
+
+
+def _open_sqlite(name: str, config: Any, *, fold: bool = True) -> Table:
+    from mailflow.tables.sqlite import SqliteTable
+    return SqliteTable.open(name, config, fold=fold)
+
+
+def _open_unix(name: str, config: Any, *, fold: bool = True) -> Table:
+    from mailflow.tables.unix import UnixTable
+    return UnixTable(name, fold=fold)
+
+
+def _members(type_name: str, name: str, config: Any, options: dict) -> list[Table]:
+    return [open_table(spec, config, **options) for spec in member_specs(name, type_name)]
+
+
+def _open_union(name: str, config: Any, **options: Any) -> Table:
+    return UnionTable(_members("unionmap", name, config, options))
+
+
+def _open_pipe(name: str, config: Any, **options: Any) -> Table:
+    return PipeTable(_members("pipemap", name, config, options))
+
+
+def _open_proxy(name: str, config: Any, **options: Any) -> Table:
+    # proxymap(8) only shares connections; in process the table is opened directly.
+    return open_table(name, config, **options)
+
+
+register_table_type("static", lambda name, cfg: StaticTable(strip_braces(name)))
+register_table_type("inline", lambda name, cfg, *, fold=True: InlineTable.parse(name, fold=fold))
+register_table_type("memory", _open_memory)
+register_table_type("fail", lambda name, cfg: FailTable(name))
+register_table_type("environ", lambda name, cfg: EnvironTable())
+register_table_type("hash", _open_db("hash"))
+register_table_type("btree", _open_db("btree"))
+register_table_type("texthash", _open_texthash)
+register_table_type("regexp", _open_regexp("regexp"))
+register_table_type("pcre", _open_regexp("pcre"))
+register_table_type("cidr", _open_cidr)
+register_table_type("sqlite", _open_sqlite)
+register_table_type("unix", _open_unix)
+register_table_type("unionmap", _open_union)
+register_table_type("pipemap", _open_pipe)
+register_table_type("proxy", _open_proxy)

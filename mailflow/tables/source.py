@@ -1,0 +1,186 @@
+"""Postfix's table source format (postmap(1) "INPUT FILE FORMAT"), and
+``texthash:`` which reads that format directly.
+
+Owns the logical-line reader (continuation lines, comments) shared by every
+text table type, and the ``key whitespace value`` split. It never writes a
+file; problems are reported through the ``warn`` callback in Postfix's words
+and the bad line is skipped, as postmap does.
+
+>>> text = "# c\\nAlice  a@example\\n   continued\\n\\nbob\\tb\\n"
+>>> list(logical_lines(text))
+[(2, 'Alice  a@example   continued'), (5, 'bob\\tb')]
+>>> list(parse_source(text, "t"))
+[(2, 'alice', 'a@example   continued'), (5, 'bob', 'b')]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable, Iterator
+
+from mailflow.errors import TableError
+
+__all__ = ["logical_lines", "split_entry", "parse_source", "read_source", "TextHashTable",
+           "Warn", "log"]
+
+# Postfix's dict_* code logs under the name of the program that uses it.
+log = logging.getLogger("mailflow.tables")
+
+Warn = Callable[[str], None]
+
+
+def _default_warn(message: str) -> None:
+    log.warning("%s", message)
+
+
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(first line number, logical line)`` (Postfix readlline(3)).
+
+    A line starting with whitespace continues the previous logical line and
+    is appended as is (its leading whitespace kept); empty lines and lines
+    whose first non-blank character is ``#`` are skipped, even inside a
+    continuation.
+
+    >>> list(logical_lines("a 1\\n\\tmore\\n # note\\nb 2"))
+    [(1, 'a 1\\tmore'), (4, 'b 2')]
+    """
+    start, buf = 0, None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line[0].isspace() and buf is not None:
+            buf += line.rstrip()
+            continue
+        if buf is not None:
+            yield start, buf
+        start, buf = lineno, line.rstrip()
+    if buf is not None:
+        yield start, buf
+
+
+def split_entry(line: str) -> tuple[str, str]:
+    """Split ``key whitespace value``; a key may be ``"quoted with spaces"``.
+
+    The quotes stay part of the key, as in Postfix 3.2+ (they only group).
+    Raises ValueError with Postfix's reason when the line has no value or an
+    unbalanced quote.
+
+    >>> split_entry('"a b"  c d ')
+    ('"a b"', 'c d')
+    >>> split_entry("novalue")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected format: key whitespace value
+    """
+    line = line.strip()
+    if line.startswith('"'):
+        i, end = 1, -1
+        while i < len(line):
+            if line[i] == "\\":
+                i += 2
+                continue
+            if line[i] == '"':
+                end = i
+                break
+            i += 1
+        if end < 0:
+            raise ValueError(f"unbalanced '\"' in '{line}'")
+        key, rest = line[:end + 1], line[end + 1:]
+        if rest and not rest[0].isspace():
+            raise ValueError("expected format: key whitespace value")
+    else:
+        parts = line.split(None, 1)
+        key, rest = parts[0], (parts[1] if len(parts) > 1 else "")
+    value = rest.strip()
+    if not value:
+        raise ValueError("expected format: key whitespace value")
+    return key, value
+
+
+def parse_source(text: str, filename: str, *, fold: bool = True,
+                 warn: Warn | None = None, ignoring_suffix: str = "") -> Iterator[tuple[int, str, str]]:
+    """Yield ``(line number, key, value)`` for each good entry of a source file.
+
+    Bad lines are reported as ``FILE, line N: reason`` and skipped. Keys are
+    folded to lowercase unless ``fold=False`` (``postmap -f``).
+
+    >>> list(parse_source("A 1\\nnovalue\\n", "f", warn=print))
+    f, line 2: expected format: key whitespace value
+    [(1, 'a', '1')]
+    """
+    warn = warn or _default_warn
+    for lineno, line in logical_lines(text):
+        try:
+            key, value = split_entry(line)
+        except ValueError as exc:
+            warn(f"{filename}, line {lineno}: {exc}{ignoring_suffix}")
+            continue
+        yield lineno, (key.lower() if fold else key), value
+
+
+def read_source(path: str) -> str:
+    """Read a table source file; TableError when it cannot be read.
+
+    >>> read_source("/nonexistent/x")
+    Traceback (most recent call last):
+    ...
+    mailflow.errors.TableError: open /nonexistent/x: No such file or directory
+    """
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise TableError(f"open {path}: {exc.strerror}") from None
+
+
+class TextHashTable:
+    """``texthash:FILE``: the source file read into memory (Postfix 2.8+).
+
+    Duplicate keys keep the first value and warn with file and line. The
+    file is re-read when its mtime or inode changes.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t")
+    >>> with open(p, "w") as fh: _ = fh.write("Key value\\n")
+    >>> TextHashTable(p).get("KEY")
+    'value'
+    """
+
+    def __init__(self, path: str, *, fold: bool = True, warn: Warn | None = None) -> None:
+        self.path = path
+        self.fold = fold
+        self.warn = warn or _default_warn
+        self._stamp: tuple[int, int] | None = None
+        self._data: dict[str, str] = {}
+
+    def _load(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise TableError(f"open database {self.path}: {exc.strerror}") from None
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if stamp == self._stamp:
+            return
+        data: dict[str, str] = {}
+        for lineno, key, value in parse_source(read_source(self.path), self.path, fold=self.fold,
+                                               warn=self.warn,
+                                               ignoring_suffix=" -- ignoring this line"):
+            if key in data:
+                self.warn(f'{self.path}, line {lineno}: duplicate entry: "{key}"')
+                continue
+            data[key] = value
+        self._data, self._stamp = data, stamp
+
+    def get(self, key: str) -> str | None:
+        self._load()
+        return self._data.get(key.lower() if self.fold else key)
+
+    def items(self):
+        """All entries in file order (``postmap -s``)."""
+        self._load()
+        return list(self._data.items())
+
+    def __repr__(self) -> str:
+        return f"TextHashTable({self.path!r})"
