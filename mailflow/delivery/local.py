@@ -19,8 +19,10 @@ callable. It never writes to the queue itself.
 ...                       Message(b"Subject: hi\\n\\nhello\\n"))
 >>> str(asyncio.run(agent.deliver(req))[0].status)
 '2.0.0 delivered to mailbox'
->>> [m["delivered-to"] for m in mailbox.mbox(spool + "/alice")]
+>>> box = mailbox.mbox(spool + "/alice")
+>>> [m["delivered-to"] for m in box]
 ['postmaster@localhost']
+>>> box.close()
 """
 
 from __future__ import annotations

@@ -60,25 +60,26 @@ def dotlock(path: str, *, attempts: int = 20, delay: float = 1.0,
     lock = path + ".lock"
     # O_CREAT|O_EXCL: the dot-lock protocol mail readers (mutt, procmail's
     # lockfile, Postfix's dot_lockfile.c) use on local file systems.
-    for attempt in range(max(attempts, 1)):
+    attempt = 0
+    while True:
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             try:
                 if time.time() - os.stat(lock).st_mtime > stale:
-                    os.unlink(lock)
+                    os.unlink(lock)   # stale: its owner died (stale_lock_time)
                     continue
             except FileNotFoundError:
                 continue
-            if attempt + 1 < attempts:
-                time.sleep(delay)
+            attempt += 1
+            if attempt >= max(attempts, 1):
+                raise LockError(errno.EAGAIN, f"unable to create lock file {lock}: file exists") from None
+            time.sleep(delay)
             continue
         except OSError as exc:
             raise LockError(exc.errno, f"unable to create lock file {lock}: {exc.strerror}") from None
         os.close(fd)
         break
-    else:
-        raise LockError(errno.EAGAIN, f"unable to create lock file {lock}: file exists")
     try:
         yield lock
     finally:

@@ -8,8 +8,10 @@ come from :func:`mailcopy.render`. Blocking: agents call it in a thread.
 >>> import tempfile, os, mailbox
 >>> path = os.path.join(tempfile.mkdtemp(), "alice")
 >>> append_mbox(path, b"From a@example.com  Thu Jan  1 00:00:00 1970\\nSubject: hi\\n\\nbody\\n\\n")
->>> [m["subject"] for m in mailbox.mbox(path)]
+>>> box = mailbox.mbox(path)
+>>> [m["subject"] for m in box]
 ['hi']
+>>> box.close()
 """
 
 from __future__ import annotations
