@@ -138,26 +138,22 @@ def _lower_domain(address: str) -> str:
 
 
 def split_alias_value(value: str) -> list[str]:
-    """aliases(5) right-hand side: comma-separated, quotes kept together.
+    """aliases(5) right-hand side: addresses separated by commas or spaces.
 
-    >>> split_alias_value('bob, "|/usr/bin/vacation bob", /var/mail/archive')
+    Postfix parses the value as a list of RFC 822 addresses, so a command or
+    file name with spaces must be quoted; the quotes are removed here.
+
+    >>> split_alias_value('bob, "|/usr/bin/vacation bob" /var/mail/archive')
     ['bob', '|/usr/bin/vacation bob', '/var/mail/archive']
     """
-    out, cur, in_quote = [], "", False
-    for ch in value:
-        if ch == '"':
-            in_quote = not in_quote
-            cur += ch
-        elif ch == "," and not in_quote:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
+    try:
+        from mailflow.address.canonical import split_result
+    except ImportError:
+        from mailflow.address.virtual import split_result
     items = []
-    for item in (i.strip() for i in out):
+    for item in split_result(value):
         if len(item) > 1 and item[0] == '"' and item[-1] == '"' and item[1:2] in ("|", "/"):
-            item = item[1:-1]   # "|command args" quoted to keep its spaces
+            item = item[1:-1]
         if item:
             items.append(item)
     return items
@@ -248,7 +244,7 @@ class Explainer:
             trail = list(steps)
             if leaf != current:
                 trail.append(f"virtual_alias_maps: {current} -> {leaf}")
-            entries.extend(self._route(address, leaf, sender, trail, set(), 0))
+            entries.extend(self._route(address, leaf, sender, trail))
         return _Trace(address, tuple(steps), expansion, tuple(entries))
 
     # --- steps ---------------------------------------------------------
@@ -291,7 +287,8 @@ class Explainer:
         return _Trace(given, tuple(steps) + (step,), None, (entry,))
 
     def _route(self, given: str, address: str, sender: str | None, trail: list[str],
-               seen: set[str], depth: int, parent: str | None = None) -> list[ExplainEntry]:
+               seen: tuple = (), depth: int = 0,
+               parent: str | None = None) -> list[ExplainEntry]:
         res: Resolution = self.tr.resolve(address, sender)
         final = _lower_domain(res.recipient)
         if not (res.ok and res.transport == "local" and self.aliases is not None):
@@ -312,11 +309,17 @@ class Explainer:
             # delivers to the user's mailbox "just like sendmail" (alias.c).
             return [ExplainEntry(given, final, res.address_class, res.transport,
                                  res.nexthop, tuple(trail))]
-        if key in seen or depth >= _ALIAS_DEPTH:
-            # local(8) gives up past 100 nested aliases and bounces; a name
-            # already being expanded higher up can only get there.
-            return [ExplainEntry(given, final, res.address_class, "error",
-                                 f"5.4.6 alias database loop for {key}", tuple(trail))]
+        chain = seen + ((key, final),)
+        if key in (k for k, _ in seen) or depth > _ALIAS_DEPTH:
+            # local(8) bounces at nesting level 101 ("alias database loop");
+            # a name already being expanded higher up can only get there, so
+            # find which name of the cycle sits at that level.
+            start = next((i for i, (k, _) in enumerate(seen) if k == key), depth)
+            period = max(1, depth - start)
+            name, where = chain[start + (_ALIAS_DEPTH + 1 - start) % period] if (
+                depth < _ALIAS_DEPTH + 1) else chain[-1]
+            return [ExplainEntry(given, where, res.address_class, "error",
+                                 f"5.4.6 alias database loop for {name}", tuple(trail))]
         out: list[ExplainEntry] = []
         for target in split_alias_value(value):
             step = trail + [f"alias_maps: {key} -> {target}"]
@@ -326,7 +329,7 @@ class Explainer:
                 continue
             from mailflow.address.quote import unquote_address
             target_addr = self.tr.rewrite(unquote_address(target), "local")
-            out.extend(self._route(given, target_addr, sender, step, seen | {key}, depth + 1,
+            out.extend(self._route(given, target_addr, sender, step, chain, depth + 1,
                                    parent=key))
         return out
 
