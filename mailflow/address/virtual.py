@@ -51,7 +51,8 @@ from typing import Callable, Iterator
 
 import attrs
 
-from mailflow.address.quote import quote_address, split_address, unquote_address
+from mailflow.address.canonical import map_address, split_result
+from mailflow.address.quote import quote_address
 from mailflow.interfaces import Table
 from mailflow.model import DsnStatus
 
@@ -147,141 +148,6 @@ class Expansion:
         return "\n".join(lines)
 
 
-def split_result(value: str) -> list[str]:
-    """Split a table result into external-form addresses.
-
-    Commas and whitespace separate addresses outside quoted strings; angle
-    brackets are dropped. An empty result or ``<>`` is the null address
-    (Postfix mail_addr_crunch).
-
-    >>> split_result('a@x, "b c"@y  <d@z>')
-    ['a@x', '"b c"@y', 'd@z']
-    >>> split_result("<>")
-    ['']
-    """
-    text = value.strip()
-    if text in ("", "<>"):
-        return [""]
-    out: list[str] = []
-    cur: list[str] = []
-    in_quote = escaped = False
-    for ch in text:
-        if escaped:
-            cur.append(ch)
-            escaped = False
-        elif ch == "\\":
-            cur.append(ch)
-            escaped = True
-        elif ch == '"':
-            cur.append(ch)
-            in_quote = not in_quote
-        elif in_quote:
-            cur.append(ch)
-        elif ch in ", \t\r\n":
-            if cur:
-                out.append("".join(cur))
-                cur = []
-        elif ch not in "<>":
-            cur.append(ch)
-    if cur:
-        out.append("".join(cur))
-    return out
-
-
-@attrs.frozen
-class _Match:
-    value: str
-    extension: str | None
-
-
-def _fallback_lookup(table: Table, address: str, *, delimiter: str,
-                     local_domain: Callable[[str], bool] | None) -> _Match | None:
-    """virtual(5) search order over ``table`` (used until the shared
-    address-lookup module is available; same order, keys lowercased)."""
-    local, domain = split_address(address)
-    if not domain:
-        local, domain = address, ""
-
-    def get(key: str) -> str | None:
-        return table.get(key.lower())
-
-    bare_local = ext = None
-    if delimiter:
-        # Postfix split_addr: cut at the first delimiter, never leaving an
-        # empty user part.
-        cut = min((i for i in (local.find(d) for d in delimiter) if i > 0), default=-1)
-        if cut > 0:
-            bare_local, ext = local[:cut], local[cut:]
-    at = "@" + domain if domain else ""
-    value = get(local + at)
-    if value is not None:
-        return _Match(value, None)
-    if bare_local is not None:
-        value = get(bare_local + at)
-        if value is not None:
-            return _Match(value, ext)
-    if domain and local_domain is not None and local_domain(domain):
-        value = get(local)
-        if value is not None:
-            return _Match(value, None)
-        if bare_local is not None:
-            value = get(bare_local)
-            if value is not None:
-                return _Match(value, ext)
-    if domain:
-        value = get("@" + domain)
-        if value is not None:
-            return _Match(value, None)
-    return None
-
-
-def _lookup(table: Table, address: str, delimiter: str,
-            local_domain: Callable[[str], bool] | None) -> _Match | None:
-    try:
-        from mailflow.tables.addresses import lookup_address
-    except ImportError:
-        return _fallback_lookup(table, address, delimiter=delimiter, local_domain=local_domain)
-    match = lookup_address(table, address, delimiter=delimiter,
-                           local_domain=local_domain, style="virtual")
-    return None if match is None else _Match(match.value, match.extension)
-
-
-def _map_once(address: str, table: Table, delimiter: str,
-              local_domain: Callable[[str], bool] | None, propagate: bool,
-              rewrite: Callable[[str], str] | None) -> list[str] | None:
-    """One ``mail_addr_map`` step: the internal-form results, or None.
-
-    Returns an empty list for a result that holds no address. Each result is
-    canonicalized, then gets the unmatched extension (mail_addr_crunch.c).
-    """
-    # Postfix queries with the external (quoted) form first, then with the
-    # internal form when the two differ (MA_FORM_EXTERNAL_FIRST).
-    external = quote_address(address)
-    match = _lookup(table, external, delimiter, local_domain)
-    if match is None and external != address:
-        match = _lookup(table, address, delimiter, local_domain)
-    if match is None:
-        return None
-    value = match.value
-    if value.startswith("@"):
-        # "@otherdomain": the original user (with an unmatched extension,
-        # which is then not propagated a second time) in otherdomain.
-        local = address.rpartition("@")[0] if "@" in address else address
-        if match.extension and local.endswith(match.extension):
-            local = local[: len(local) - len(match.extension)]
-        value = quote_address(local + value)
-    results = []
-    for external_result in split_result(value):
-        internal = unquote_address(external_result)
-        if rewrite is not None:
-            internal = rewrite(internal)
-        if propagate and match.extension:
-            local, at_domain = split_address(internal)
-            internal = local + match.extension + ("@" + at_domain if at_domain else "")
-        results.append(internal)
-    return results
-
-
 class _Node:
     """Mutable node used while expanding; frozen into Expansion at the end."""
 
@@ -361,8 +227,10 @@ def expand_virtual(address: str, table: Table, *, recursion_limit: int = 1000,
                 return fail(node)
             if _loops(node, len(seen)):
                 return fail(node, looped=True)
-            results = _map_once(node.address, table, delimiter, local_domain,
-                                propagate_extension, rewrite)
+            results = map_address(node.address, table, delimiter=delimiter,
+                                  local_domain=local_domain,
+                                  propagate_extension=propagate_extension,
+                                  rewrite=rewrite, style="virtual")
             if results is None:
                 break
             if not results:

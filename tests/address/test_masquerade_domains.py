@@ -1,0 +1,98 @@
+"""Address masquerading (postconf(5) masquerade_domains, cleanup_masquerade.c).
+
+The POSTFIX_CASES table was obtained from Postfix 3.7.11 on a private
+instance with ``masquerade_domains = !sub.example.com, foo.example.com,
+example.com`` and ``masquerade_exceptions = root``: each address was used as
+envelope sender (``sendmail -f ADDRESS discard@example.net``; envelope_sender
+is in the default masquerade_classes) and the ``from=<...>`` that qmgr
+logged was recorded. The DOCUMENTED cases are the examples in postconf(5).
+"""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import mailflow.address.masquerade
+from mailflow.address.masquerade import masquerade
+
+DOMAINS = ["!sub.example.com", "foo.example.com", "example.com"]
+EXCEPTIONS = ["root"]
+
+POSTFIX_CASES = [
+    ("user@any.thing.foo.example.com", "user@foo.example.com"),
+    ("user@host.sub.example.com", "user@host.sub.example.com"),
+    ("user@host.example.com", "user@example.com"),
+    ("root@host.example.com", "root@host.example.com"),
+    ("user@example.com", "user@example.com"),
+    ("user@notexample.com", "user@notexample.com"),
+    ("User@Host.EXAMPLE.com", "User@example.com"),
+    ("user@sub.example.com", "user@sub.example.com"),
+]
+
+
+@pytest.mark.parametrize("address,expected", POSTFIX_CASES, ids=[a for a, _ in POSTFIX_CASES])
+def test_matches_postfix(address, expected):
+    """Each sender is masqueraded as Postfix logged it."""
+    assert masquerade(address, DOMAINS, EXCEPTIONS) == expected
+
+
+# postconf(5), masquerade_domains: "masquerade_domains = foo.example.com
+# example.com" strips user@any.thing.foo.example.com to user@foo.example.com
+# and user@any.thing.example.com to user@example.com; with
+# "!sub.example.com, example.com" user@host.sub.example.com is not stripped.
+DOCUMENTED = [
+    (["foo.example.com", "example.com"], "user@any.thing.foo.example.com", "user@foo.example.com"),
+    (["foo.example.com", "example.com"], "user@any.thing.example.com", "user@example.com"),
+    (["!sub.example.com", "example.com"], "user@host.sub.example.com", "user@host.sub.example.com"),
+    (["!sub.example.com", "example.com"], "user@host.example.com", "user@example.com"),
+]
+
+
+@pytest.mark.parametrize("domains,address,expected", DOCUMENTED,
+                         ids=["foo-first", "parent", "exception", "exception-elsewhere"])
+def test_documented_examples(domains, address, expected):
+    """postconf(5)'s masquerade_domains examples give the documented results."""
+    assert masquerade(address, domains) == expected
+
+
+def test_order_matters():
+    """The first matching entry decides: a parent listed first hides a more specific one."""
+    assert masquerade("u@a.foo.example.com", ["example.com", "foo.example.com"]) == "u@example.com"
+
+
+def test_double_bang_toggles_back():
+    """Each '!' toggles, so '!!example.com' masquerades again (as Postfix's loop does)."""
+    assert masquerade("u@h.example.com", ["!!example.com"]) == "u@example.com"
+
+
+def test_label_boundary_required():
+    """A domain that merely ends with the text of a listed domain is not a subdomain."""
+    assert masquerade("u@myexample.com", ["example.com"]) == "u@myexample.com"
+
+
+def test_exceptions_ignore_case():
+    """masquerade_exceptions match local parts without regard to case."""
+    assert masquerade("ROOT@h.example.com", ["example.com"], ["root"]) == "ROOT@h.example.com"
+
+
+def test_exception_is_whole_local_part():
+    """An exception does not cover an extended local part (no extension stripping)."""
+    assert masquerade("root+x@h.example.com", ["example.com"], ["root"]) == "root+x@example.com"
+
+
+def test_address_without_domain_unchanged():
+    """A bare local part has no domain to masquerade."""
+    assert masquerade("user", ["example.com"]) == "user"
+
+
+def test_empty_entries_are_skipped():
+    """Empty list entries (a lone '!') are ignored."""
+    assert masquerade("u@h.example.com", ["!", "", "example.com"]) == "u@example.com"
+
+
+def test_docstring_examples_run():
+    """The masquerade module's docstring examples run as shown."""
+    result = doctest.testmod(mailflow.address.masquerade)
+    assert result.attempted > 0 and result.failed == 0
