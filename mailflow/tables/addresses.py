@@ -50,7 +50,8 @@ STYLES = ("virtual", "canonical", "alias", "transport")
 @attrs.frozen
 class AddressMatch:
     """A hit: the table's value, the key that matched, and the extension
-    that the key did not contain (None when the key kept it or there was none)."""
+    that the key did not contain (None when the key kept it, when there was
+    none, and for ``@domain`` and transport domain keys, as Postfix)."""
 
     value: str
     key: str
@@ -108,11 +109,11 @@ def search_keys(address: str, *, delimiter: str = "",
         yield f"{user}@{domain}", ext, True
     if style == "transport":
         if domain:
-            yield domain, ext, True
+            yield domain, None, True
             labels = domain.split(".")
             for i in range(1, len(labels)):
-                yield "." + ".".join(labels[i:]), ext, True
-        yield "*", ext, True
+                yield "." + ".".join(labels[i:]), None, True
+        yield "*", None, True
         return
     if not at or (local_domain is not None and local_domain(domain)):
         if ext is not None:
@@ -122,7 +123,9 @@ def search_keys(address: str, *, delimiter: str = "",
         elif at:
             yield local, None, True
     if at and domain:
-        yield f"@{domain}", ext, True
+        # mail_addr_find.c reports an unmatched extension only for the
+        # user@domain and user keys, never for @domain.
+        yield f"@{domain}", None, True
 
 
 def _is_pattern(table: Table) -> bool:

@@ -86,7 +86,8 @@ def split_entry(line: str) -> tuple[str, str]:
                 break
             i += 1
         if end < 0:
-            raise ValueError(f"unbalanced '\"' in '{line}'")
+            # Postfix says "-- ignoring this line" here for every table type.
+            raise ValueError(f"unbalanced '\"' in '{line}' -- ignoring this line")
         key, rest = line[:end + 1], line[end + 1:]
         if rest and not rest[0].isspace():
             raise ValueError("expected format: key whitespace value")
@@ -115,7 +116,8 @@ def parse_source(text: str, filename: str, *, fold: bool = True,
         try:
             key, value = split_entry(line)
         except ValueError as exc:
-            warn(f"{filename}, line {lineno}: {exc}{ignoring_suffix}")
+            suffix = "" if str(exc).endswith(ignoring_suffix) else ignoring_suffix
+            warn(f"{filename}, line {lineno}: {exc}{suffix}")
             continue
         yield lineno, (key.lower() if fold else key), value
 
