@@ -14,8 +14,11 @@ values. Rewriting to canonical form and resolving to a transport live in
 from mailflow.address.quote import quote_address, split_address, unquote_address
 from mailflow.address.parse import (AddressSyntaxError, HeaderAddress, parse_header_addresses, parse_path,
                                     rewrite_header_addresses)
+from mailflow.address.canonical import canonical_map
+from mailflow.address.masquerade import masquerade
 from mailflow.address.virtual import Expansion, expand_virtual
 
 __all__ = ["quote_address", "unquote_address", "split_address",
            "parse_path", "parse_header_addresses", "rewrite_header_addresses",
-           "HeaderAddress", "AddressSyntaxError", "Expansion", "expand_virtual"]
+           "HeaderAddress", "AddressSyntaxError", "canonical_map", "masquerade",
+           "Expansion", "expand_virtual"]

@@ -40,6 +40,7 @@ from typing import Callable
 
 import attrs
 
+from mailflow.address.parse import AddressSyntaxError, externalize, parse_header_addresses
 from mailflow.address.quote import quote_address, unquote_address
 from mailflow.errors import TableError
 from mailflow.interfaces import Table
@@ -61,10 +62,20 @@ def split_result(value: str) -> list[str]:
     ['a@x', '"b c"@y', 'd@z']
     >>> split_result("<>")
     ['']
+    >>> split_result("Sales Team <sales@example.com> (desk), b@y")
+    ['sales@example.com', 'b@y']
     """
     text = value.strip()
     if text in ("", "<>"):
         return [""]
+    if "<" in text or "(" in text:
+        # RFC 5322 syntax with display names or comments: only the
+        # addresses count (Postfix parses results with tok822).
+        try:
+            return [externalize(a.address) for a in parse_header_addresses(text)
+                    if a.address is not None]
+        except AddressSyntaxError:
+            pass
     out: list[str] = []
     cur: list[str] = []
     in_quote = escaped = False

@@ -260,7 +260,10 @@ def test_rewrite_applies_to_each_result():
     ("<a@x>", ["a@x"]),
     ("", [""]),
     ("<>", [""]),
-], ids=["one", "comma", "whitespace", "quoted-comma", "angle", "empty", "null"])
+    ("Sales <s@x> (desk), b@y", ["s@x", "b@y"]),
+    ("<a@x> <b@y>", ["a@x", "b@y"]),
+], ids=["one", "comma", "whitespace", "quoted-comma", "angle", "empty", "null", "display-name",
+        "angles-without-comma"])
 def test_split_result(value, expected):
     """Table results split into addresses on commas and whitespace outside quotes."""
     assert split_result(value) == expected
