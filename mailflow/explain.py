@@ -253,12 +253,13 @@ class Explainer:
             from mailflow.address.canonical import canonical_map
         except ImportError:
             canonical_map = None
-        if canonical_map is not None:
+        if canonical_map is None:
+            mapped = _canonical_fallback(address, table, self._local_domain)
+        else:
             mapped = canonical_map(address, table, delimiter=self.tr.delimiter,
                                    local_domain=self._local_domain,
                                    propagate_extension=self.propagate_canonical)
-        else:
-            mapped = _canonical_fallback(address, table, self._local_domain)
+        # cleanup_map11_internal: the result is canonicalized again.
         return self.tr.rewrite(mapped, "local") if mapped and mapped != address else mapped
 
     def _expand(self, address: str):
