@@ -104,6 +104,8 @@ def split_message(data: bytes, header_size_limit: int = 102400
         if nl < 0:
             nl = n
         line = block[pos:nl]
+        if not line:
+            return headers, data[pos + 1:]       # an empty first line: no headers
         if line[:1] in (b" ", b"\t") and current:
             if size + len(line) + 1 <= header_size_limit:
                 current.append(line)
@@ -121,8 +123,6 @@ def split_message(data: bytes, header_size_limit: int = 102400
         pos = nl + 1
     if current:
         headers.append(Header.parse(_decode(b"\n".join(current))))
-    if end < 0 and data.startswith(b"\n"):
-        return headers, data[1:]
     return headers, after
 
 
@@ -194,12 +194,13 @@ def received_smtpd(myhostname: str, queue_id: str, when: float, *, helo: str,
     ``recipient`` is given when the message has exactly one recipient
     (Postfix then adds ``for <rcpt>``).
 
-    >>> print(received_smtpd("mx.example.com", "ABC", 0, helo="client.example",
-    ...     client_name="client.example", client_addr="192.0.2.1",
-    ...     recipient="bob@example.com").text.replace(mail_date(0), "DATE"))
-    Received: from client.example (client.example [192.0.2.1])
-    	by mx.example.com (mailflow) with ESMTP id ABC
-    	for <bob@example.com>; DATE
+    >>> for line in received_smtpd("mx.example.com", "ABC", 0, helo="client.example",
+    ...         client_name="client.example", client_addr="192.0.2.1",
+    ...         recipient="bob@example.com").text.replace(mail_date(0), "DATE").splitlines():
+    ...     print(repr(line))
+    'Received: from client.example (client.example [192.0.2.1])'
+    '\\tby mx.example.com (mailflow) with ESMTP id ABC'
+    '\\tfor <bob@example.com>; DATE'
     """
     addr = f"IPv6:{client_addr}" if ":" in client_addr else client_addr
     text = (f"Received: from {helo or client_name} ({client_name} [{addr}])\n"

@@ -45,6 +45,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import attrs
 
+from mailflow.address.canonical import canonical_map
+from mailflow.address.masquerade import masquerade
+from mailflow.address.parse import rewrite_header_addresses
 from mailflow.address.quote import quote_address
 from mailflow.cleanup import addresses as addr
 from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule, open_tables
@@ -69,20 +72,6 @@ _DSN_PREFIX = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s+(.*)$", re.S)
 _BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]*)"|([^\s;]+))', re.I)
 # Origins whose mail is a local submission (rewrite context "local").
 LOCAL_ORIGINS = frozenset({"pickup", "sendmail", "local", "bounce", "postsuper", "forward"})
-
-
-class _ChainTable:
-    """Several tables searched in order, as Postfix's maps_find() does."""
-
-    def __init__(self, tables: Sequence[Any]) -> None:
-        self.tables = tuple(tables)
-
-    def get(self, key: str) -> str | None:
-        for table in self.tables:
-            value = table.get(key)
-            if value is not None:
-                return value
-        return None
 
 
 @attrs.define
@@ -147,11 +136,10 @@ class CleanupPipeline:
             rewrite = lambda a, ctx: rewrite_address(a, ctx, rws)  # noqa: E731
         self.rewrite = rewrite
         self._local_domains = frozenset(d.lower() for d in s.mydestination if ":" not in d)
-        self.canonical = open_tables(s.canonical_maps, config)
-        self.sender_canonical = open_tables(s.sender_canonical_maps, config)
-        self.recipient_canonical = open_tables(s.recipient_canonical_maps, config)
-        self.virtual = _ChainTable(open_tables(s.virtual_alias_maps, config)) \
-            if s.virtual_alias_maps else None
+        self.canonical = _maps(s.canonical_maps, config)
+        self.sender_canonical = _maps(s.sender_canonical_maps, config)
+        self.recipient_canonical = _maps(s.recipient_canonical_maps, config)
+        self.virtual = _maps(s.virtual_alias_maps, config)
         self.header_rules: list[HeaderRule] = []
         self.body_rules: list[BodyRule] = []
         # header_checks for primary headers; mime_header_checks for MIME
@@ -197,18 +185,22 @@ class CleanupPipeline:
     def _is_local(self, domain: str) -> bool:
         return domain.lower() in self._local_domains
 
-    def _canonical(self, address: str, kind: str, specific: tuple, specific_classes: frozenset) -> str:
+    def _canonical(self, address: str, kind: str, specific: Any, specific_classes: frozenset) -> str:
+        # cleanup_envelope.c/cleanup_message.c: the sender_ or recipient_
+        # table first, then canonical_maps, then masquerading.
         s = self.settings
         propagate = "canonical" in s.propagate_unmatched_extensions
-        if specific and kind in specific_classes:
-            address = addr.canonical_lookup(address, specific, delimiter=s.recipient_delimiter,
-                                            local_domain=self._is_local, propagate_extension=propagate)
-        if self.canonical and kind in s.canonical_classes:
-            address = addr.canonical_lookup(address, self.canonical, delimiter=s.recipient_delimiter,
-                                            local_domain=self._is_local, propagate_extension=propagate)
+        for table, classes in ((specific, specific_classes), (self.canonical, s.canonical_classes)):
+            if table is not None and kind in classes:
+                address = canonical_map(address, table, delimiter=s.recipient_delimiter,
+                                        local_domain=self._is_local, propagate_extension=propagate,
+                                        rewrite=self._local_rewrite)
         if s.masquerade_domains and kind in s.masquerade_classes:
-            address = addr.masquerade(address, s.masquerade_domains, s.masquerade_exceptions)
+            address = masquerade(address, s.masquerade_domains, s.masquerade_exceptions)
         return address
+
+    def _local_rewrite(self, address: str) -> str:
+        return self.rewrite(address, "local")
 
     def rewrite_sender(self, address: str, kind: str = "envelope_sender", context: str = "local") -> str:
         """One sender address through context rewrite, canonical maps and masquerading.
@@ -249,7 +241,7 @@ class CleanupPipeline:
                 expansion_limit=s.virtual_alias_expansion_limit,
                 delimiter=s.recipient_delimiter, local_domain=self._is_local,
                 propagate_extension="virtual" in s.propagate_unmatched_extensions,
-                rewrite=lambda a: self.rewrite(a, "local"),
+                rewrite=self._local_rewrite,
                 address_length_limit=s.virtual_alias_address_length_limit)
         except TableError as exc:
             if state:
@@ -477,7 +469,7 @@ class CleanupPipeline:
                              " not rewritten")
             return h
         try:
-            new = addr.rewrite_header_value(value, fn)
+            new = rewrite_header_addresses(value, fn)
         except TableError:
             state.log.append(f"warning: {state.queue_id}: canonical_maps map lookup problem"
                              " -- message not accepted, try again later")
@@ -640,6 +632,11 @@ class CleanupPipeline:
             elif edit == "prepend":
                 edits.append((start, start, _line(verdict.text)))
         return ctype
+
+
+def _maps(specs: Sequence[str], config: Any) -> addr.ChainTable | None:
+    """A map list parameter (``hash:a, regexp:b``) opened once, or None."""
+    return addr.ChainTable(open_tables(specs, config)) if specs else None
 
 
 def _line(text: str) -> bytes:
