@@ -94,7 +94,9 @@ class LocalAgent:
         self.recipient_maps = self._recipient_maps(s, local_recipient_maps, cfg)
         self.spool = s.text("mail_spool_directory") if mail_spool_directory is None else mail_spool_directory
         self.home_mailbox = s.text("home_mailbox") if home_mailbox is None else home_mailbox
-        self.mailbox_command = (s.text("mailbox_command") if mailbox_command is None
+        # postconf(5): mailbox_command is not subject to $parameter
+        # expansion, so that shell syntax ($HOME, $EXTENSION) survives.
+        self.mailbox_command = (s.raw("mailbox_command").strip() if mailbox_command is None
                                 else mailbox_command)
         self.size_limit = s.int("mailbox_size_limit")
         self.locks = parse_lock_styles(s.text("mailbox_delivery_lock"))
@@ -162,6 +164,9 @@ class LocalAgent:
                 statuses.append(item.status)
             elif item.kind == "command":
                 statuses.append(await self._command(request, rcpt, item))
+            elif item.kind == "mailbox" and self.mailbox_command:
+                statuses.append(await self._command(
+                    request, rcpt, attrs.evolve(item, target=self.mailbox_command), mailbox=True))
             else:
                 statuses.append(await in_thread(self._write, request, rcpt, item))
         if forwards:
@@ -241,10 +246,11 @@ class LocalAgent:
                        SASL_USERNAME=client.sasl_username)
         return env
 
-    async def _command(self, request: DeliveryRequest, rcpt: Recipient, item: Delivery) -> DsnStatus:
+    async def _command(self, request: DeliveryRequest, rcpt: Recipient, item: Delivery,
+                       mailbox: bool = False) -> DsnStatus:
         sender = item.sender if item.sender is not None else request.envelope.sender
         flags = CopyFlags.FROM | CopyFlags.RETURN_PATH | CopyFlags.ORIG_RCPT
-        if "command" in self.prepend:
+        if mailbox or "command" in self.prepend:
             flags |= CopyFlags.DELIVERED
         user = item.user
         cwd = user.home if user is not None and os.path.isdir(user.home) else None

@@ -1,10 +1,9 @@
-"""Fixtures for the delivery agent tests: requests and a helper to run agents."""
+"""Helpers for the delivery agent tests: requests and a runner for agents."""
 
 from __future__ import annotations
 
 import asyncio
 
-import pytest
 
 from mailflow.model import DeliveryRequest, Envelope, Message, Recipient
 
@@ -24,6 +23,3 @@ def deliver(agent, request):
     return list(asyncio.run(agent.deliver(request)))
 
 
-@pytest.fixture
-def request_for():
-    return make_request

@@ -1,0 +1,87 @@
+"""discard, error and retry, and finding agents by name."""
+
+import pytest
+
+from mailflow.config import Config
+from mailflow.delivery import ServiceEntry, create_agent, register_agent, unregister_agent
+from mailflow.errors import ConfigError
+
+from delivery_helpers import deliver, make_request
+
+
+@pytest.mark.parametrize("service,nexthop,want", [
+    ("discard", "example.com", "2.0.0 example.com"),
+    ("error", "mail for this domain is not accepted", "5.0.0 mail for this domain is not accepted"),
+    ("error", "5.1.1 User unknown in virtual alias table", "5.1.1 User unknown in virtual alias table"),
+    ("error", "4.7.1 try again", "5.7.1 try again"),
+    ("retry", "4.4.1 host down", "4.4.1 host down"),
+    ("retry", "not now", "4.0.0 not now"),
+], ids=["discard", "error-default", "error-with-code", "error-forces-5", "retry-with-code",
+        "retry-default"])
+def test_nexthop_is_the_reason(service, nexthop, want):
+    """The nexthop text (with an optional leading code) becomes every recipient's status."""
+    agent = create_agent(service, None, ServiceEntry(service, "error" if service == "retry" else service))
+    outs = deliver(agent, make_request("a@example.com", "b@example.com", nexthop=nexthop))
+    assert [str(o.status) for o in outs] == [want, want]
+    assert {o.relay for o in outs} == {"none"}
+
+
+def test_user_agent_registered_by_transport_name():
+    """register_agent makes a Python class the agent for a transport name."""
+    class Capture:
+        def __init__(self, cfg, service):
+            self.cfg = cfg
+
+        async def deliver(self, request):
+            return []
+    register_agent("capture", Capture)
+    try:
+        assert isinstance(create_agent("capture"), Capture)
+    finally:
+        unregister_agent("capture")
+
+
+def test_master_cf_command_column_names_the_agent():
+    """A master.cf service is built by the agent its command column names,
+    with its -o overrides applied to the agent's configuration."""
+    seen = {}
+
+    class Capture:
+        def __init__(self, cfg, service):
+            seen["limit"] = cfg.raw("mailbox_size_limit")
+            seen["service"] = service
+
+        async def deliver(self, request):
+            return []
+    register_agent("capturing", Capture)
+    try:
+        entry = ServiceEntry("archive", "capturing", ("a=b",), {"mailbox_size_limit": "123"})
+        create_agent("archive", Config(), entry)
+    finally:
+        unregister_agent("capturing")
+    assert seen["limit"] == "123"
+    assert seen["service"].name == "archive" and seen["service"].args == ("a=b",)
+
+
+def test_pipe_service_from_master_cf_entry():
+    """A `name unix - n n - - pipe flags=.. argv=..` entry builds a pipe agent."""
+    agent = create_agent("myfilter", Config(), ServiceEntry("myfilter", "pipe",
+                                                            ("flags=Rq", "argv=/bin/cat")))
+    assert agent.name == "myfilter" and agent.spec.argv == ("/bin/cat",)
+
+
+def test_entry_objects_from_the_config_layer_are_accepted():
+    """Any object with name/command/args/overrides works as a service entry."""
+    class Entry:
+        name = "mydiscard"
+        command = "discard"
+        args = ()
+        overrides = {}
+    out = deliver(create_agent("mydiscard", Config(), Entry()), make_request("a@x", nexthop="x"))
+    assert out[0].status.is_success
+
+
+def test_unknown_agent_is_a_config_error():
+    """A transport nobody registered is a ConfigError naming the fix."""
+    with pytest.raises(ConfigError, match="register_agent"):
+        create_agent("nosuchtransport")
