@@ -377,15 +377,22 @@ class Config:
         return found
 
     def _unknown_warnings(self) -> list[str]:
-        warnings = []
-        for entry in self._entries.values():
-            if not entry.lineno or self.is_known(entry.name):
-                continue
-            where = f"{self.filename}, line {entry.lineno}"
-            close = difflib.get_close_matches(entry.name, PARAMS, n=1, cutoff=0.75)
-            hint = f"; did you mean \"{close[0]}\"?" if close else ""
-            warnings.append(f"{where}: unknown parameter \"{entry.name}\"{hint} (ignored)")
-        return warnings
+        found = [(f"{self.filename}, line {e.lineno}", e.name)
+                 for e in self._entries.values() if e.lineno and not self.is_known(e.name)]
+        found += [(f"{self.master.filename}, line {s.lineno}", name)
+                  for s in self.master for name in s.overrides if not self.is_known(name)]
+        return [unknown_parameter_warning(where, name) for where, name in found]
+
+
+def unknown_parameter_warning(where: str, name: str) -> str:
+    """The warning for a name that no parameter has, with a suggestion (difflib).
+
+    >>> unknown_parameter_warning("main.cf, line 3", "mydestinations")
+    'main.cf, line 3: unknown parameter "mydestinations"; did you mean "mydestination"? (ignored)'
+    """
+    close = difflib.get_close_matches(name, PARAMS, n=1, cutoff=0.75)
+    hint = f"; did you mean \"{close[0]}\"?" if close else ""
+    return f"{where}: unknown parameter \"{name}\"{hint} (ignored)"
 
 
 def _read(path: Path) -> str:

@@ -3,7 +3,9 @@
 Pure: takes text, returns data; it never opens files and never expands
 ``$name`` (that is :mod:`mailflow.config.expand`). The rules are postconf(5)
 "DESCRIPTION": a logical line is ``name = value``; a line that starts with
-whitespace continues the previous logical line (joined with one space);
+whitespace continues the previous logical line (the newline is dropped and
+the continuation's leading whitespace kept, as Postfix's readllines does;
+``postconf`` shows runs of whitespace as one space);
 empty lines and lines whose first non-blank character is ``#`` are ignored
 (also inside a continued line); whitespace around ``=`` and at the end of a
 logical line is ignored; the last definition of a name wins. There are no
@@ -40,7 +42,7 @@ def logical_lines(text: str, filename: str = "main.cf",
     to continue) is skipped with Postfix's warning.
 
     >>> logical_lines("a = 1\\n# c\\nb = x\\n  y\\n")
-    [(1, 1, 'a = 1'), (3, 4, 'b = x y')]
+    [(1, 1, 'a = 1'), (3, 4, 'b = x  y')]
     """
     result: list[tuple[int, int, str]] = []
     orphan = False  # inside a whitespace-led block at the start of the file
@@ -51,7 +53,7 @@ def logical_lines(text: str, filename: str = "main.cf",
         if line[0].isspace():
             if result and not orphan:
                 first, _, joined = result[-1]
-                result[-1] = (first, lineno, joined + " " + stripped)
+                result[-1] = (first, lineno, joined + line.rstrip())
             elif not orphan:
                 orphan = True
                 if warnings is not None:
@@ -72,7 +74,7 @@ def parse_main_cf(text: str, filename: str = "main.cf",
     Postfix's (``missing '=' after attribute name: "myhostname"``).
 
     >>> parse_main_cf("a = 1\\n# c\\nb = x\\n  y\\n")["b"].value
-    'x y'
+    'x  y'
     >>> parse_main_cf("myhostname\\n", "main.cf")
     Traceback (most recent call last):
     ...
@@ -81,7 +83,10 @@ def parse_main_cf(text: str, filename: str = "main.cf",
     entries: dict[str, Entry] = {}
     for lineno, _last, line in logical_lines(text, filename, warnings):
         name, value = split_assignment(line, filename, lineno)
-        entries.pop(name, None)  # keep file order of the winning definition
+        earlier = entries.pop(name, None)  # keep file order of the winning definition
+        if earlier is not None and warnings is not None:
+            warnings.append(f"{filename}, line {lineno}: overriding earlier entry:"
+                            f" {name}={earlier.value}")
         entries[name] = Entry(name, value, lineno)
     return entries
 

@@ -27,7 +27,8 @@ import attrs
 from mailflow.config.main_cf import logical_lines
 from mailflow.errors import ConfigError
 
-__all__ = ["Service", "MasterConfig", "parse_master_cf", "format_service", "split_args"]
+__all__ = ["Service", "MasterConfig", "parse_master_cf", "format_service", "command_text",
+           "split_args"]
 
 TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
 _FIELDS = ("service", "type", "private", "unpriv", "chroot", "wakeup", "process_limit")
@@ -261,6 +262,15 @@ def format_service(service: Service) -> str:
     out = ""
     for column, field in zip(_COLUMNS, service.fields or _default_fields(service)):
         out = _pad(out, column) + field
+    return _pad(out, _COLUMNS[7]) + command_text(service)
+
+
+def command_text(service: Service) -> str:
+    """The command and its arguments as ``postconf -M`` prints them.
+
+    >>> command_text(parse_master_cf("x unix - - n - - pipe argv=/bin/x { a b }\\n")["x/unix"])
+    'pipe argv=/bin/x {a b}'
+    """
     words = []
     previous = ""
     for word in service.argv or (service.command,) + service.args:
@@ -272,7 +282,7 @@ def format_service(service: Service) -> str:
             word = "{" + word + "}"
         words.append(word)
         previous = word
-    return _pad(out, _COLUMNS[7]) + " ".join(words)
+    return " ".join(words)
 
 
 def _pad(text: str, column: int) -> str:
