@@ -265,3 +265,11 @@ def test_header_address_is_frozen():
     a = HeaderAddress("", "a@x")
     with pytest.raises(AttributeError):
         a.address = "b@x"  # type: ignore[misc]
+
+
+def test_addresses_doc_examples_run():
+    """Every example in docs/addresses.md runs as shown."""
+    from pathlib import Path
+    page = Path(__file__).resolve().parents[2] / "docs" / "addresses.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted > 0 and result.failed == 0
