@@ -28,10 +28,11 @@ from typing import Any, Callable, Iterable
 
 import attrs
 
-from mailflow.address.resolve import (Resolution, TrivialRewrite, lookup_first,
-                                      open_list_tables, split_list)
+from mailflow.address.resolve import Resolution, TrivialRewrite, open_list_tables, split_list
 from mailflow.address.rewrite import config_value
 from mailflow.errors import AddressError, TableError
+from mailflow.tables.addresses import lookup_address
+from mailflow.tables.maps import Maps
 
 __all__ = ["ExplainEntry", "Explainer", "explain", "explain_report", "parse_explain_address"]
 
@@ -117,19 +118,9 @@ def parse_explain_address(text: str) -> str:
     return unquote_address(s)
 
 
-class _FirstOf:
-    """Several tables searched in order, as one table (a ``*_maps`` list)."""
-
-    def __init__(self, tables: list) -> None:
-        self.tables = tables
-
-    def get(self, key: str) -> str | None:
-        return lookup_first(self.tables, key)
-
-
-def _maps(cfg: Any, name: str) -> _FirstOf | None:
+def _maps(cfg: Any, name: str) -> Maps | None:
     tables = open_list_tables(config_value(cfg, name), cfg)
-    return _FirstOf(tables) if tables else None
+    return Maps(tables) if tables else None
 
 
 def _lower_domain(address: str) -> str:
@@ -335,19 +326,9 @@ class Explainer:
         return out
 
     def _alias_lookup(self, local: str) -> tuple[str | None, str]:
-        key = local.lower()
-        value = self.aliases.get(key)
-        if value is not None:
-            return value, key
-        delim = self.tr.delimiter
-        if delim:
-            cut = min((i for i in (key.find(c) for c in delim) if i > 0), default=-1)
-            if cut > 0:
-                base = key[:cut]
-                value = self.aliases.get(base)
-                if value is not None:
-                    return value, base
-        return None, key
+        match = lookup_address(self.aliases, local.lower(), delimiter=self.tr.delimiter,
+                               style="alias")
+        return (None, local.lower()) if match is None else (match.value, match.key)
 
 
 def _canonical_fallback(address: str, table: Any,

@@ -36,6 +36,9 @@ from mailflow.address.rewrite import (RewriteSettings, config_bool, config_value
 from mailflow.errors import TableError
 from mailflow.model import DsnStatus
 from mailflow.tables import Table, open_table
+from mailflow.tables.addresses import lookup_address, split_extension
+from mailflow.tables.maps import Maps
+from mailflow.tables.memory import split_braced
 
 __all__ = ["Resolution", "TrivialRewrite", "DomainList", "split_list", "valid_hostname",
            "valid_mailhost_literal", "ADDRESS_CLASSES"]
@@ -99,21 +102,7 @@ def split_list(value: str) -> list[str]:
     >>> split_list("a, b  inline:{ x=1, y=2 } !c")
     ['a', 'b', 'inline:{ x=1, y=2 }', '!c']
     """
-    items, cur, depth = [], "", 0
-    for ch in value:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth = max(0, depth - 1)
-        if depth == 0 and (ch == "," or ch.isspace()):
-            if cur:
-                items.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    if cur:
-        items.append(cur)
-    return items
+    return split_braced(value)
 
 
 def _is_table_spec(item: str) -> bool:
@@ -146,7 +135,9 @@ def open_list_tables(value: str | list, config: Any) -> list[Table]:
     tables: list[Table] = []
     for spec in specs:
         try:
-            tables.append(opener(spec, config))
+            table = opener(spec, config)
+            # Keep the members of a Maps, so pattern tables stay visible.
+            tables.extend(table.tables if getattr(table, "is_maps", False) else [table])
         except TableError as exc:
             # A table that cannot be opened defers every lookup through it
             # instead of stopping the whole service (Postfix: "table
@@ -693,24 +684,9 @@ class TrivialRewrite:
 
     def _find_address(self, tables: list[Table], address: str) -> str | None:
         """Postfix mail_addr_find(): user+ext@domain, user@domain, user (local), @domain."""
-        local, at, domain = address.rpartition("@")
-        if not at:
-            local, domain = address, ""
-        keys = [address]
-        base = _strip_extension(local, self.delimiter)
-        if base != local and at:
-            keys.append(f"{base}@{domain}")
-        if at and self.is_local(domain) or not at:
-            keys.append(local)
-            if base != local:
-                keys.append(base)
-        if at:
-            keys.append("@" + domain)
-        for i, key in enumerate(keys):
-            found = lookup_first(tables, key.lower() if at else key, partial=i > 0)
-            if found is not None:
-                return found
-        return None
+        match = lookup_address(Maps(tables), address.lower(), delimiter=self.delimiter,
+                               local_domain=self.is_local, style="virtual")
+        return None if match is None else match.value
 
     def _relocated(self, rcpt: str) -> str | None:
         return self._find_address(self.relocated_maps, rcpt)
@@ -747,11 +723,8 @@ _BLAME = {"local": "local_transport", "virtual_mailbox": "virtual_transport",
 
 
 def _strip_extension(local: str, delimiter: str) -> str:
-    """``user+ext`` -> ``user`` at the first of the delimiter characters."""
-    if not delimiter:
-        return local
-    cut = min((i for i in (local.find(c) for c in delimiter) if i > 0), default=-1)
-    return local if cut < 0 else local[:cut]
+    """``user+ext`` -> ``user`` (Postfix split_addr rules)."""
+    return split_extension(local, delimiter)[0]
 
 
 def _update_entry(value: str, domain: str, transport: str, nexthop: str) -> tuple[str, str]:
