@@ -27,6 +27,7 @@ import attrs
 from mailflow.delivery.pipe_argv import expand, split_recipient
 from mailflow.delivery.users import LocalUser
 from mailflow.model import DsnStatus
+from mailflow.tables.aliases import alias_targets
 
 __all__ = ["Target", "Delivery", "LocalPolicy", "parse_alias_value", "parse_include",
            "forward_files", "plan_local", "ALIAS", "FORWARD", "INCLUDE"]
@@ -79,32 +80,18 @@ class LocalPolicy:
     max_depth: int = 100
 
 
-def _split_items(value: str) -> list[str]:
-    # aliases(5): commas separate items; double quotes protect commas and
-    # spaces inside a command or file name.
-    items, cur, quoted = [], [], False
-    for ch in value:
-        if ch == '"':
-            quoted = not quoted
-            cur.append(ch)
-        elif ch == "," and not quoted:
-            items.append("".join(cur))
-            cur = []
-        elif ch == "\n" and not quoted:
-            items.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    items.append("".join(cur))
-    return [item.strip() for item in items if item.strip()]
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1].replace('\\"', '"')
+    return text
 
 
 def _classify(item: str) -> Target:
-    text = item
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"' and text[1:2] in ("|", "/", ":"):
-        text = text[1:-1]
+    # aliases(5): the whole item or just the command may be quoted:
+    # "|/bin/prog a" and |"/bin/prog a" (the form postalias stores).
+    text = _unquote(item) if item[1:2] in ("|", "/", ":") else item
     if text.startswith("|"):
-        return Target("command", text[1:].strip())
+        return Target("command", _unquote(text[1:].strip()))
     if text.startswith("/"):
         return Target("file", text)
     if text.lower().startswith(":include:"):
@@ -121,8 +108,10 @@ def parse_alias_value(value: str) -> list[Target]:
 
     >>> [(t.kind, t.text) for t in parse_alias_value('bob, "|/bin/x -a, b", /var/log/m, :include:/etc/l, \\\\me')]
     [('address', 'bob'), ('command', '/bin/x -a, b'), ('file', '/var/log/m'), ('include', '/etc/l'), ('mailbox', 'me')]
+    >>> parse_alias_value('|"/usr/bin/procmail -a x"')
+    [Target(kind='command', text='/usr/bin/procmail -a x')]
     """
-    return [_classify(item) for item in _split_items(value)]
+    return [_classify(item) for item in alias_targets(value)]
 
 
 def parse_include(text: str) -> list[Target]:
@@ -133,7 +122,7 @@ def parse_include(text: str) -> list[Target]:
     [('mailbox', 'alice'), ('address', 'bob@example.net'), ('command', '/bin/v')]
     """
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return parse_alias_value("\n".join(lines))
+    return parse_alias_value(", ".join(lines))
 
 
 def forward_files(policy: LocalPolicy, user: LocalUser, recipient: str) -> list[str]:

@@ -1,47 +1,28 @@
-"""An ordered list of lookup tables (Postfix's ``maps``), as agents use them.
+"""Lookup tables as the delivery agents hold them: opened on first use.
 
-Owns opening a parameter's tables once and asking them in order: the first
-table that knows the key answers. A table that cannot answer raises
-TableError, which the agents turn into a deferral. Accepts ``type:name``
-strings, Python mappings, callables and Table objects alike.
+Owns only the laziness: an agent is built once per master.cf service, and a
+table that cannot be opened then (a missing ``hash:/etc/aliases``) must
+defer the mail that needs it, not stop the agent from being built. The
+tables themselves, their order and their sharing come from
+:func:`mailflow.tables.maps.open_maps`. Accepts ``type:name`` text, Python
+mappings, callables and Table objects alike.
 
 >>> m = Maps(["inline:{a=1}", {"b": "2"}])
 >>> m.get("b"), m.get("c"), bool(m)
 ('2', None, True)
+>>> Maps("nosuch:/x").get("k")
+Traceback (most recent call last):
+...
+mailflow.errors.TableError: nosuch:/x: unsupported dictionary type: nosuch
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from mailflow.tables import open_table
+from mailflow.tables.maps import open_maps, split_maps
 
 __all__ = ["Maps", "split_maps"]
-
-
-def split_maps(text: str) -> list[str]:
-    """Split a maps parameter into ``type:name`` items; braces group.
-
-    >>> split_maps("hash:/etc/aliases, inline:{ a=b, c=d } static:x")
-    ['hash:/etc/aliases', 'inline:{ a=b, c=d }', 'static:x']
-    """
-    out: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth = max(depth - 1, 0)
-        if depth == 0 and (ch == "," or ch.isspace()):
-            if cur:
-                out.append("".join(cur))
-                cur = []
-            continue
-        cur.append(ch)
-    if cur:
-        out.append("".join(cur))
-    return out
 
 
 class Maps:
@@ -53,25 +34,15 @@ class Maps:
         elif isinstance(specs, str):
             specs = split_maps(specs)
         elif not isinstance(specs, Iterable) or hasattr(specs, "get"):
-            specs = [specs] if specs != "" else []
+            specs = [specs]
         self.specs = list(specs)
         self.config = config
-        self._tables: list | None = None
-
-    @property
-    def tables(self) -> list:
-        """The opened tables; opened on first use, so a table that cannot be
-        opened defers the mail (TableError) instead of stopping the agent."""
-        if self._tables is None:
-            self._tables = [open_table(s, self.config) for s in self.specs]
-        return self._tables
+        self._maps = None
 
     def get(self, key: str) -> str | None:
-        for table in self.tables:
-            value = table.get(key)
-            if value is not None:
-                return value
-        return None
+        if self._maps is None:
+            self._maps = open_maps(self.specs, self.config)
+        return self._maps.get(key)
 
     def __bool__(self) -> bool:
         return bool(self.specs)

@@ -212,3 +212,21 @@ def test_broken_alias_table_defers(tmp_path, homes):
     agent = local_agent(tmp_path, homes, alias_maps="nosuchtype:/etc/aliases")
     [out] = deliver(agent, make_request("alice@localhost"))
     assert out.status.is_temporary
+
+
+def test_aliases_file_built_by_postalias(tmp_path, homes, config_dir, run_cli):
+    """An aliases(5) file compiled with `mailflow postalias` drives local delivery."""
+    script = tmp_path / "save.py"
+    script.write_text("import sys\nopen(sys.argv[1], 'wb').write(sys.stdin.buffer.read())\n")
+    aliases = tmp_path / "aliases"
+    aliases.write_text(f"postmaster: root\nroot: alice,\n  bob\n"
+                       f"saver: |\"{sys.executable} {script} {tmp_path}/saved\"\n")
+    result = run_cli("-c", config_dir, "postalias", f"hash:{aliases}")
+    assert result.status == 0, result.err
+    cfg = Config(alias_maps=f"hash:{aliases}")
+    agent = LocalAgent(cfg, None, users=homes, mail_spool_directory=str(tmp_path / "spool"))
+    (tmp_path / "spool").mkdir()
+    outs = deliver(agent, make_request("postmaster@localhost", "saver@localhost"))
+    assert [o.status.code for o in outs] == ["2.0.0", "2.0.0"], outs
+    assert len(spool_messages(tmp_path, "alice")) == len(spool_messages(tmp_path, "bob")) == 1
+    assert (tmp_path / "saved").read_bytes().endswith(b"Subject: test\n\nhello\n")

@@ -85,3 +85,22 @@ def test_unknown_agent_is_a_config_error():
     """A transport nobody registered is a ConfigError naming the fix."""
     with pytest.raises(ConfigError, match="register_agent"):
         create_agent("nosuchtransport")
+
+
+def test_agents_from_parsed_master_cf():
+    """Entries parsed from master.cf text build the agents their command names,
+    with -o overrides and pipe arguments carried over."""
+    from mailflow.config.master_cf import parse_master_cf
+    master = parse_master_cf(
+        "retry     unix  -       -       n       -       -       error\n"
+        "filter    unix  -       n       n       -       10      pipe\n"
+        "  flags=Rq user=filter argv=/usr/bin/filter -f ${sender} -- ${recipient}\n"
+        "vbox      unix  -       n       n       -       -       virtual\n"
+        "  -o virtual_mailbox_limit=1234\n")
+    retry = create_agent("retry", Config(), master.transport("retry"))
+    pipe = create_agent("filter", Config(), master.transport("filter"))
+    vbox = create_agent("vbox", Config(), master.transport("vbox"))
+    assert type(retry).__name__ == "RetryAgent"
+    assert pipe.spec.argv == ("/usr/bin/filter", "-f", "${sender}", "--", "${recipient}")
+    assert (pipe.spec.flags, pipe.spec.user) == ("Rq", "filter")
+    assert vbox.limit == 1234
