@@ -44,6 +44,7 @@ from mailflow.address.parse import AddressSyntaxError, externalize, parse_header
 from mailflow.address.quote import quote_address, unquote_address
 from mailflow.errors import TableError
 from mailflow.interfaces import Table
+from mailflow.tables.addresses import lookup_address
 
 __all__ = ["canonical_map", "map_address", "split_result", "MAX_CANONICAL_RECURSION"]
 
@@ -108,50 +109,14 @@ class _Match:
     extension: str | None     # with its delimiter character, as Postfix keeps it
 
 
-def _fallback_lookup(table: Table, address: str, delimiter: str,
-                     local_domain: Callable[[str], bool] | None) -> _Match | None:
-    """canonical(5)/virtual(5) order, for when the shared lookup module is absent."""
-    local, at, domain = address.rpartition("@")
-    if not at:
-        local, domain = address, ""
-    bare = ext = None
-    if delimiter:
-        # Postfix split_addr: cut at the first delimiter, never leaving an
-        # empty user part.
-        cut = min((i for i in (local.find(d) for d in delimiter) if i > 0), default=-1)
-        if cut > 0:
-            bare, ext = local[:cut], local[cut:]
-    suffix = "@" + domain if at else ""
-    keys: list[tuple[str, str | None]] = [(local + suffix, None)]
-    if bare is not None:
-        keys.append((bare + suffix, ext))
-    if at and local_domain is not None and local_domain(domain):
-        keys.append((local, None))
-        if bare is not None:
-            keys.append((bare, ext))
-    if at:
-        keys.append(("@" + domain, None))
-    for key, key_ext in keys:
-        value = table.get(key)
-        if value is not None:
-            return _Match(value, key_ext)
-    return None
-
-
 def _lookup(table: Table, address: str, delimiter: str,
             local_domain: Callable[[str], bool] | None, style: str) -> _Match | None:
-    try:
-        from mailflow.tables.addresses import lookup_address
-    except ImportError:
-        return _fallback_lookup(table, address, delimiter, local_domain)
     match = lookup_address(table, address, delimiter=delimiter,
                            local_domain=local_domain, style=style)
     if match is None:
         return None
     ext = match.extension
-    if ext is None or match.key.startswith("@"):
-        # Postfix (mail_addr_find.c) reports no unmatched extension for an
-        # @domain match, so a catch-all result never gets one.
+    if ext is None:
         return _Match(match.value, None)
     local = address.rpartition("@")[0] if "@" in address else address
     # The shared lookup gives the extension without its delimiter; Postfix

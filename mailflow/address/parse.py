@@ -34,7 +34,7 @@ from mailflow.errors import AddressError
 
 __all__ = ["parse_path", "parse_header_addresses", "rewrite_header_addresses",
            "HeaderAddress", "AddressSyntaxError", "split_address", "quote_address",
-           "unquote_address", "externalize"]
+           "unquote_address", "quote_local_part", "externalize"]
 
 
 class AddressSyntaxError(AddressError):
@@ -462,6 +462,3 @@ def rewrite_header_addresses(value: str, func: Callable[[str], str]) -> str:
         out = out[:start] + externalize(new) + out[end:]
     return out
 
-
-# quote_local_part is re-exported for callers that quote a bare local part.
-__all__.append("quote_local_part")
