@@ -214,7 +214,9 @@ class _Parser:
         if re_flags is None:
             return None
         source = "".join(chars)
-        source = _translate_pcre(source) if self.kind == "pcre" else translate_posix(source)
+        source = translate_posix(source)  # both PCRE and POSIX know [[:alpha:]]
+        if self.kind == "pcre":
+            source = _translate_pcre(source)
         try:
             regex = re.compile(source, re_flags)
         except re.error as exc:
