@@ -204,3 +204,12 @@ def test_cli_usage(etc, run_cli):
     """No address, or an unknown option, is a usage error (64)."""
     assert run_cli("-c", etc, "explain").status == 64
     assert run_cli("-c", etc, "explain", "--bogus", "a@b").status == 64
+
+
+def test_routing_doc_examples_run():
+    """Every example in docs/routing.md runs as shown."""
+    import doctest
+    from pathlib import Path
+    page = Path(__file__).resolve().parents[1] / "docs" / "routing.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted > 0 and result.failed == 0
