@@ -68,7 +68,9 @@ class Expansion:
 
     ``children`` are the addresses this one expanded to (empty for a final
     recipient). ``error`` is set on the node where expansion failed;
-    ``looped`` says that the failure is an alias loop.
+    ``looped`` says that the failure is an alias loop, and ``reason`` is the
+    warning Postfix's cleanup logs for it (without the queue ID), e.g.
+    ``unreasonable virtual_alias_maps map nesting for a@example.com``.
 
     >>> leaf = Expansion("a@example.com")
     >>> Expansion("x@example.com", (leaf,)).leaves()
@@ -79,6 +81,7 @@ class Expansion:
     children: tuple["Expansion", ...] = ()
     error: DsnStatus | None = None
     looped: bool = False
+    reason: str = ""
 
     def walk(self) -> Iterator["Expansion"]:
         """This node and every node below it, depth first, in order.
@@ -151,7 +154,7 @@ class Expansion:
 class _Node:
     """Mutable node used while expanding; frozen into Expansion at the end."""
 
-    __slots__ = ("address", "parent", "children", "error", "looped", "seen_size")
+    __slots__ = ("address", "parent", "children", "error", "looped", "reason", "seen_size")
 
     def __init__(self, address: str, parent: "_Node | None") -> None:
         self.address = address
@@ -159,11 +162,12 @@ class _Node:
         self.children: list[_Node] = []
         self.error: DsnStatus | None = None
         self.looped = False
+        self.reason = ""
         self.seen_size = -1   # size of the been-here set when this node was expanded
 
     def freeze(self) -> Expansion:
         return Expansion(self.address, tuple(c.freeze() for c in self.children),
-                         self.error, self.looped)
+                         self.error, self.looped, self.reason)
 
 
 def _loops(node: _Node, seen_size: int) -> bool:
@@ -189,13 +193,15 @@ def expand_virtual(address: str, table: Table, *, recursion_limit: int = 1000,
                    local_domain: Callable[[str], bool] | None = None,
                    propagate_extension: bool = True,
                    rewrite: Callable[[str], str] | None = None,
-                   address_length_limit: int = 1000) -> Expansion:
+                   address_length_limit: int = 1000,
+                   title: str = "virtual_alias_maps") -> Expansion:
     """Expand ``address`` (internal form) through ``table``; return the tree.
 
     ``rewrite`` canonicalizes each result address as Postfix does through
     trivial-rewrite in the ``local`` context (for example appending
     ``@$myorigin`` to a bare user); without it results are used as found.
     ``address_length_limit`` is virtual_alias_address_length_limit.
+    ``title`` names the table in error reasons, as Postfix's maps title.
 
     >>> from mailflow.tables import MemoryTable
     >>> loop = MemoryTable({"a@x": "b@x", "b@x": "a@x"})
@@ -204,29 +210,35 @@ def expand_virtual(address: str, table: Table, *, recursion_limit: int = 1000,
     [('a@x', True, '4.6.0 Alias expansion error')]
     >>> e.leaves()
     ['a@x']
+    >>> e.errors()[0].reason
+    'unreasonable virtual_alias_maps map nesting for a@x'
     """
     root = _Node(address, None)
     slots: list[_Node] = [root]
     seen: set[str] = set()        # Postfix's been_here table (case folded)
 
-    def fail(node: _Node, looped: bool = False) -> Expansion:
+    def fail(node: _Node, reason: str, looped: bool = False) -> Expansion:
+        # cleanup_map1n.c's warnings name the address being expanded; a
+        # loop is what Postfix reports as nesting too deep.
         node.error = ALIAS_EXPANSION_ERROR
         node.looped = looped
+        node.reason = reason
         return root.freeze()
 
     arg = 0
     while arg < len(slots):
         if len(slots) > expansion_limit:
-            return fail(root)
+            return fail(root, f"unreasonable {title} map expansion size for {address}")
         count = 0
         while True:
             node = slots[arg]
             if node.address.lower() in seen:
                 break
             if count >= recursion_limit:
-                return fail(node)
+                return fail(node, f"unreasonable {title} map nesting for {address}")
             if _loops(node, len(seen)):
-                return fail(node, looped=True)
+                return fail(node, f"unreasonable {title} map nesting for {address}",
+                            looped=True)
             results = map_address(node.address, table, delimiter=delimiter,
                                   local_domain=local_domain,
                                   propagate_extension=propagate_extension,
@@ -234,12 +246,13 @@ def expand_virtual(address: str, table: Table, *, recursion_limit: int = 1000,
             if results is None:
                 break
             if not results:
-                return fail(node)        # a result that holds no address
+                return fail(node, f"{title} lookup of {node.address} returns non-address result")
             node.seen_size = len(seen)
             lhs = node.address.lower()
             for i, result in enumerate(results):
-                if len(quote_address(result)) > address_length_limit:
-                    return fail(node)
+                external = quote_address(result)
+                if len(external) > address_length_limit:
+                    return fail(node, f"unreasonable {title} result {external[:300]}...")
                 child = _Node(result, node)
                 node.children.append(child)
                 if i == 0:

@@ -267,3 +267,23 @@ def test_rewrite_applies_to_each_result():
 def test_split_result(value, expected):
     """Table results split into addresses on commas and whitespace outside quotes."""
     assert split_result(value) == expected
+
+
+# The warning texts Postfix's cleanup logged (maillog, after the queue ID and
+# before " -- message not accepted, try again later") for the runs above.
+@pytest.mark.parametrize("address,kwargs,reason", [
+    ("loop1@example.org", {}, "unreasonable virtual_alias_maps map nesting for loop1@example.org"),
+    ("chain1@example.org", {"recursion_limit": 3},
+     "unreasonable virtual_alias_maps map nesting for chain1@example.org"),
+    ("wide@example.org", {"expansion_limit": 3},
+     "unreasonable virtual_alias_maps map expansion size for wide@example.org"),
+], ids=["loop", "nesting", "expansion-size"])
+def test_error_reason_uses_postfix_wording(address, kwargs, reason):
+    """Each failure carries the warning Postfix logs for it."""
+    assert expand(address, **kwargs).errors()[0].reason == reason
+
+
+def test_error_reason_names_the_table():
+    """The title argument names the table in the reason, as Postfix's maps title."""
+    tree = expand_virtual("a@x", MemoryTable({"a@x": "b@x", "b@x": "a@x"}), title="alias_maps")
+    assert tree.errors()[0].reason == "unreasonable alias_maps map nesting for a@x"
