@@ -1,5 +1,5 @@
 """Address helpers for cleanup: which headers hold sender or recipient
-addresses, several tables as one, and the header address token count.
+addresses, and the header address token count.
 
 The rewriting itself comes from the address package:
 :func:`mailflow.address.rewrite.rewrite_address` (trivial-rewrite's local and
@@ -15,11 +15,7 @@ order and the classes. No I/O.
 
 from __future__ import annotations
 
-from typing import Sequence
-
-from mailflow.interfaces import Table
-
-__all__ = ["ChainTable", "SENDER_HEADERS", "RECIPIENT_HEADERS", "count_tokens"]
+__all__ = ["SENDER_HEADERS", "RECIPIENT_HEADERS", "count_tokens"]
 
 # Postfix's header_opts.c: headers flagged HDR_OPT_SENDER hold sender
 # addresses, HDR_OPT_RECIP/HDR_OPT_XRECIP recipient addresses (Reply-To is a
@@ -31,26 +27,6 @@ RECIPIENT_HEADERS = frozenset({
     "to", "cc", "bcc", "apparently-to", "reply-to", "return-receipt-to",
     "resent-to", "resent-cc", "resent-bcc", "resent-reply-to",
 })
-
-
-class ChainTable:
-    """Several tables searched in order, the first answer wins (Postfix's
-    maps_find(): ``canonical_maps = hash:a, regexp:b``).
-
-    >>> from mailflow.tables import MemoryTable
-    >>> ChainTable([MemoryTable({}), MemoryTable({"a": "2"})]).get("a")
-    '2'
-    """
-
-    def __init__(self, tables: Sequence[Table]) -> None:
-        self.tables = tuple(tables)
-
-    def get(self, key: str) -> str | None:
-        for table in self.tables:
-            value = table.get(key)
-            if value is not None:
-                return value
-        return None
 
 
 def count_tokens(value: str) -> int:

@@ -7,7 +7,7 @@ This module owns turning a list of ``type:name`` tables into a
 logical header (``Subject: hello``, folded lines included) or the body line;
 its value is the action text (header_checks(5)). The tables are searched in
 the order given and the first one that answers decides. Tables are opened
-once, when the rule is made; a table that cannot answer raises
+once, when the rule is made (through the shared table cache); a table that cannot answer raises
 :class:`~mailflow.errors.TableError` (the pipeline then defers the message).
 
 >>> rule = TableHeaderRule.open(["inline:{ {Subject: spam = REJECT go away} }"], kinds=("header",))
@@ -27,26 +27,14 @@ import attrs
 from mailflow.cleanup.headers import Header
 from mailflow.cleanup.rules import Verdict
 from mailflow.interfaces import Table
-from mailflow.tables import open_table
+from mailflow.tables.maps import open_maps
 
-__all__ = ["TableHeaderRule", "TableBodyRule", "open_tables"]
-
-
-def open_tables(specs: Sequence[Any], config: Any = None) -> tuple[Table, ...]:
-    """Open each ``type:name`` (or mapping, callable, Table) once.
-
-    >>> len(open_tables(["static:DUNNO", {"a": "b"}]))
-    2
-    """
-    return tuple(open_table(spec, config) for spec in specs)
+__all__ = ["TableHeaderRule", "TableBodyRule"]
 
 
-def _lookup(tables: Sequence[Table], key: str) -> Verdict | None:
-    for table in tables:
-        value = table.get(key)
-        if value is not None:
-            return Verdict.parse(value)
-    return None
+def _lookup(table: Table, key: str) -> Verdict | None:
+    value = table.get(key)
+    return None if value is None else Verdict.parse(value)
 
 
 @attrs.frozen
@@ -58,7 +46,7 @@ class TableHeaderRule:
     Verdict(action='HOLD', text='')
     """
 
-    tables: tuple
+    table: Table
     kinds: frozenset = frozenset({"header", "mime", "nested"})
     name: str = "header_checks"
 
@@ -67,12 +55,12 @@ class TableHeaderRule:
              kinds: Sequence[str] = ("header", "mime", "nested"),
              name: str = "header_checks") -> "TableHeaderRule":
         """Open the tables in ``specs`` and make the rule."""
-        return cls(open_tables(specs, config), frozenset(kinds), name)
+        return cls(open_maps(list(specs), config), frozenset(kinds), name)
 
     def check_header(self, header: Header, kind: str) -> Verdict | None:
         if kind not in self.kinds:
             return None
-        return _lookup(self.tables, header.text)
+        return _lookup(self.table, header.text)
 
 
 @attrs.frozen
@@ -84,14 +72,14 @@ class TableBodyRule:
     Verdict(action='WARN', text='')
     """
 
-    tables: tuple
+    table: Table
     name: str = "body_checks"
 
     @classmethod
     def open(cls, specs: Sequence[Any], config: Any = None,
              name: str = "body_checks") -> "TableBodyRule":
         """Open the tables in ``specs`` and make the rule."""
-        return cls(open_tables(specs, config), name)
+        return cls(open_maps(list(specs), config), name)
 
     def check_body(self, line: str) -> Verdict | None:
-        return _lookup(self.tables, line)
+        return _lookup(self.table, line)

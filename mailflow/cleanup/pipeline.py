@@ -50,7 +50,7 @@ from mailflow.address.masquerade import masquerade
 from mailflow.address.parse import rewrite_header_addresses
 from mailflow.address.quote import quote_address
 from mailflow.cleanup import addresses as addr
-from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule, open_tables
+from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule
 from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail_date,
                                       message_id, received_pickup, received_smtpd,
                                       split_message)
@@ -59,6 +59,7 @@ from mailflow.cleanup.rules import BodyRule, HeaderRule, Verdict, body_rule, hea
 from mailflow.cleanup.settings import CleanupSettings
 from mailflow.errors import TableError
 from mailflow.model import ClientInfo, DsnStatus, Envelope, Message, Outcome, Recipient
+from mailflow.tables.maps import Maps, open_maps
 
 __all__ = ["CleanupPipeline", "header_rule", "body_rule"]
 
@@ -251,9 +252,12 @@ class CleanupPipeline:
         errors = tree.errors()
         if errors:
             node = errors[0]
-            why = "alias loop" if node.looped else "unreasonable virtual_alias_maps map expansion"
+            # Postfix: "unreasonable virtual_alias_maps map nesting for X --
+            # message not accepted, try again later"; here only X waits.
+            why = "nesting" if node.looped else "expansion"
             if state:
-                state.log.append(f"warning: {qid}: {why} for {recipient.address} -- recipient deferred")
+                state.log.append(f"warning: {qid}: unreasonable virtual_alias_maps map {why} for "
+                                 f"{recipient.address} -- recipient deferred, try again later")
             return [recipient], Outcome(recipient, node.error or DsnStatus("4.6.0", "Alias expansion error"))
         return [attrs.evolve(recipient, address=leaf) for leaf in tree.leaves()], None
 
@@ -634,9 +638,9 @@ class CleanupPipeline:
         return ctype
 
 
-def _maps(specs: Sequence[str], config: Any) -> addr.ChainTable | None:
+def _maps(specs: Sequence[str], config: Any) -> Maps | None:
     """A map list parameter (``hash:a, regexp:b``) opened once, or None."""
-    return addr.ChainTable(open_tables(specs, config)) if specs else None
+    return open_maps(list(specs), config) if specs else None
 
 
 def _line(text: str) -> bytes:

@@ -17,6 +17,8 @@ from typing import Any
 
 import attrs
 
+from mailflow.tables.maps import split_maps
+
 __all__ = ["CleanupSettings", "DEFAULTS"]
 
 # Postfix 3.7 defaults (postconf -d, compatibility_level 3.6), except
@@ -62,6 +64,10 @@ DEFAULTS: dict[str, str] = {
 }
 
 _SPLIT = re.compile(r"[\s,]+")
+# Table-list parameters: split keeping inline:{ ... } whole.
+_MAPS = frozenset({"virtual_alias_maps", "canonical_maps", "sender_canonical_maps",
+                   "recipient_canonical_maps", "header_checks", "mime_header_checks",
+                   "nested_header_checks", "body_checks"})
 
 
 def _value(cfg: Any, name: str) -> str:
@@ -146,7 +152,7 @@ class CleanupSettings:
             elif field.type == "bool":
                 kw[field.name] = _bool(text)
             elif field.type == "tuple":
-                kw[field.name] = _list(text)
+                kw[field.name] = tuple(split_maps(text)) if field.name in _MAPS else _list(text)
             elif field.type == "frozenset":
                 kw[field.name] = frozenset(x.lower() for x in _list(text))
             else:

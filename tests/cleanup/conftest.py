@@ -2,69 +2,29 @@
 
 from __future__ import annotations
 
-import re
 import time
-from pathlib import Path
 
 import pytest
 
 from mailflow.cleanup import CleanupPipeline
 from mailflow.config import Config
-from mailflow.errors import TableError
 from mailflow.model import Envelope, Message, Recipient
-from mailflow.tables import MemoryTable, open_table, register_table_type
+from mailflow.tables import MemoryTable
 
 BASE = {"myhostname": "mx.example.test", "mydomain": "example.test",
         "mydestination": "$myhostname, localhost"}
 
 
-class _MiniRegexp:
-    """``/pattern/ result`` lines, first match wins: enough of regexp_table(5)
-    for these tests when the real ``regexp:`` type is not registered."""
-
-    def __init__(self, path: str) -> None:
-        self.rules = []
-        for line in Path(path).read_text().splitlines():
-            m = re.match(r"^/(.*)/(\w*)\s+(.*)$", line)
-            if m:
-                flags = 0 if "i" in m.group(2) else re.I
-                self.rules.append((re.compile(m.group(1), flags), m.group(3)))
-
-    def get(self, key: str):
-        for pattern, value in self.rules:
-            if pattern.search(key):
-                return value
-        return None
-
-
-def _regexp_type() -> str:
-    try:
-        open_table("regexp:/nonexistent/cleanup-probe")
-    except TableError as exc:
-        if "unsupported dictionary type" in str(exc):
-            register_table_type("cleanuptest-regexp", lambda name, cfg: _MiniRegexp(name))
-            return "cleanuptest-regexp"
-    except Exception:
-        pass
-    return "regexp"
-
-
-@pytest.fixture(scope="session")
-def regexp_type() -> str:
-    """The table type for regexp rule files (``regexp`` once it exists)."""
-    return _regexp_type()
-
-
 @pytest.fixture
-def rules_file(tmp_path, regexp_type):
-    """Write regexp rules to a file; return its ``type:path`` spec."""
+def rules_file(tmp_path):
+    """Write regexp_table(5) rules to a file; return its ``regexp:path`` spec."""
     count = [0]
 
     def write(text: str) -> str:
         count[0] += 1
         path = tmp_path / f"rules{count[0]}"
         path.write_text(text)
-        return f"{regexp_type}:{path}"
+        return f"regexp:{path}"
     return write
 
 
