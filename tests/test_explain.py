@@ -213,3 +213,40 @@ def test_routing_doc_examples_run():
     page = Path(__file__).resolve().parents[1] / "docs" / "routing.md"
     result = doctest.testfile(str(page), module_relative=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+CLASSES_CF = """\
+myhostname = mx.example.com
+mydomain = example.com
+mydestination = $myhostname, localhost
+inet_interfaces = 127.0.0.1
+alias_maps =
+virtual_alias_domains = va.example
+virtual_mailbox_domains = vm.example
+virtual_transport = lmtp:unix:private/dovecot-lmtp
+relay_domains = relay.example
+relay_transport = relay:[gw.example]
+relayhost = [smarthost.example]:587
+transport_maps = inline:{ {bounce.example=error:5.7.1 no mail here}, drop.example=discard: }
+"""
+
+
+@pytest.mark.parametrize("address, expected", [
+    pytest.param("u@mx.example.com", ("local", "local", "mx.example.com"), id="local"),
+    pytest.param("u@[127.0.0.1]", ("local", "local", "mx.example.com"), id="local-literal"),
+    pytest.param("u@va.example", ("virtual_alias", "error",
+                                  "5.1.1 User unknown in virtual alias table"), id="virtual-alias"),
+    pytest.param("u@vm.example", ("virtual_mailbox", "lmtp", "unix:private/dovecot-lmtp"),
+                 id="virtual-mailbox"),
+    pytest.param("u@relay.example", ("relay", "relay", "[gw.example]"), id="relay"),
+    pytest.param("u@other.example", ("default", "smtp", "[smarthost.example]:587"), id="relayhost"),
+    pytest.param("u@bounce.example", ("default", "error", "5.7.1 no mail here"), id="error-transport"),
+    pytest.param("u@drop.example", ("default", "discard", "drop.example"), id="discard-transport"),
+    pytest.param("u@-bad.example", ("default", "error", "5.1.3 bad address syntax"), id="bad-domain"),
+])
+def test_cli_classes_and_transports(config_dir, run_cli, address, expected):
+    """explain --json reports each class's transport and nexthop from main.cf."""
+    (config_dir / "main.cf").write_text((config_dir / "main.cf").read_text() + CLASSES_CF)
+    result = run_cli("-c", config_dir, "explain", "--json", address)
+    row = json.loads(result.out)
+    assert (result.status, row["class"], row["transport"], row["nexthop"]) == (0,) + expected
