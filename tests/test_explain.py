@@ -250,3 +250,12 @@ def test_cli_classes_and_transports(config_dir, run_cli, address, expected):
     result = run_cli("-c", config_dir, "explain", "--json", address)
     row = json.loads(result.out)
     assert (result.status, row["class"], row["transport"], row["nexthop"]) == (0,) + expected
+
+
+def test_docstring_examples_run():
+    """The examples in mailflow.explain's docstrings run as shown."""
+    import doctest
+
+    import mailflow.explain
+    result = doctest.testmod(mailflow.explain)
+    assert result.attempted > 0 and result.failed == 0

@@ -83,3 +83,12 @@ def test_unknown_context_is_an_error():
 def test_tokenizer_keeps_quoted_strings_and_literals():
     """Quoted strings and domain literals are single tokens."""
     assert tokenize('"a.b@c"@[1.2.3.4]') == [("q", "a.b@c"), ("@", "@"), ("d", "[1.2.3.4]")]
+
+
+@pytest.mark.parametrize("module", ["mailflow.address.rewrite", "mailflow.address.resolve"])
+def test_docstring_examples_run(module):
+    """The examples in the module docstrings run as shown."""
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
