@@ -231,14 +231,14 @@ def _fields(flags: set[str], args: list[str], config_dir: str) -> int:
                 values = list(zip(_FIELD_NAMES, service.fields))
                 values.append(("command", command_text(service)))
             else:
-                values = list(service.overrides.items())
+                values = sorted(service.overrides.items())
             for name, value in values:
                 if detail is not None and name != detail:
                     continue
                 if "h" in flags:
                     print(value)
                 else:
-                    print(f"{service.key}/{name} = {value}")
+                    print(f"{service.key}/{name} = {value}".rstrip())
     return 0
 
 

@@ -371,8 +371,10 @@ class Config:
         found = self._refs
         if found is None:
             texts = [e.value for e in self._entries.values()]
+            # Postfix counts references from main.cf and -o values only: the
+            # daemons' own arguments (pipe's argv=) are not main.cf expansions.
             for service in self.master:
-                texts += list(service.argv) + list(service.overrides.values())
+                texts += list(service.overrides.values())
             found = self._refs = {m.group(1) for t in texts for m in _REFERENCE.finditer(t)}
         return found
 

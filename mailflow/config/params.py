@@ -532,7 +532,7 @@ _TABLE: list[Param] = [
     _p("lmtp_nested_header_checks", "", L,
        doc="The LMTP-specific version of the smtp_nested_header_checks configuration "
            "parameter."),
-    _p("lmtp_per_record_deadline", "", B),
+    _p("lmtp_per_record_deadline", ""),
     _p("lmtp_per_request_deadline", "${lmtp_per_record_deadline?{$lmtp_per_record_deadline}:{no}}", B,
        doc="The LMTP-specific version of the smtp_per_request_deadline configuration "
            "parameter."),
@@ -596,6 +596,14 @@ _TABLE: list[Param] = [
     _p("local_delivery_status_filter", "$default_delivery_status_filter",
        doc="Optional filter for the local(8) delivery agent to change the status code or "
            "explanatory text of successful or unsuccessful deliveries."),
+    _p("local_destination_concurrency_limit", "2", I,
+       doc="The maximal number of parallel deliveries via the local mail delivery transport "
+           "to the same recipient (when \"local_destination_recipient_limit = 1\") or the "
+           "maximal number of parallel deliveries to the same local domain (when "
+           "\"local_destination_recipient_limit > 1\")."),
+    _p("local_destination_recipient_limit", "1", I,
+       doc="The maximal number of recipients per message delivery via the local mail "
+           "delivery transport."),
     _p("local_header_rewrite_clients", "permit_inet_interfaces", L,
        doc="Rewrite message header addresses in mail from these clients and update "
            "incomplete addresses with the domain name in $myorigin or $mydomain; either "
@@ -760,7 +768,8 @@ _TABLE: list[Param] = [
        host="$myhostname minus its first label, or localdomain",
        doc="The internet domain name of this mail system."),
     _p("myhostname", "localhost.localdomain",
-       host="the fully-qualified name from gethostname(), or that name plus .localdomain",
+       host="the name from gethostname(); without a dot, that name plus .$mydomain "
+            "(or .localdomain when mydomain is not set)",
        doc="The internet hostname of this mail system."),
     _p("mynetworks", "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128", L,
        host="Postfix (mynetworks_style = host) adds the host's own interface addresses; "
@@ -1050,7 +1059,7 @@ _TABLE: list[Param] = [
        doc="Restricted nested_header_checks(5) tables for the Postfix SMTP client."),
     _p("smtp_never_send_ehlo", "no", B,
        doc="Never send EHLO at the start of an SMTP session."),
-    _p("smtp_per_record_deadline", "", B),
+    _p("smtp_per_record_deadline", ""),
     _p("smtp_per_request_deadline", "${smtp_per_record_deadline?{$smtp_per_record_deadline}:{no}}", B,
        doc="Change the behavior of the smtp_*_timeout time limits, from a time limit per "
            "plaintext or TLS read or write call, to a combined time limit for sending a "
@@ -1250,7 +1259,7 @@ _TABLE: list[Param] = [
     _p("smtpd_peername_lookup", "yes", B,
        doc="Attempt to look up the remote SMTP client hostname, and verify that the name "
            "matches the client IP address."),
-    _p("smtpd_per_record_deadline", "", B),
+    _p("smtpd_per_record_deadline", ""),
     _p("smtpd_per_request_deadline", "${smtpd_per_record_deadline?{$smtpd_per_record_deadline}:{${stress?{yes}:{no}}}}", B,
        doc="Change the behavior of the smtpd_timeout and smtpd_starttls_timeout time "
            "limits, from a time limit per plaintext or TLS read or write call, to a "
