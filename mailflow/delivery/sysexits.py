@@ -4,8 +4,8 @@ Owns the table of Postfix's sys_exits.c (exit code -> RFC 3463 code and
 text) and the wording pipe(8) and local(8) use for a command's result. Pure:
 it never runs a program.
 
->>> command_status(75, "/usr/bin/deliver", "mailbox busy")
-DsnStatus(code='4.3.0', text='temporary failure. Command output: mailbox busy')
+>>> command_status(75, "/usr/bin/deliver", "mailbox busy\\n")
+DsnStatus(code='4.3.0', text='temporary failure. Command output: mailbox busy ')
 >>> command_status(1, "/usr/bin/deliver", "")
 DsnStatus(code='5.3.0', text='Command died with status 1: "/usr/bin/deliver"')
 """
@@ -69,10 +69,14 @@ def is_soft(code: int) -> bool:
     return exit_detail(code)[0].startswith("4")
 
 
+_CONTROL = {c: " " for c in range(32)} | {127: " "}
+
+
 def _with_output(text: str, output: str) -> str:
-    # pipe_command.c appends the program's (trimmed) output this way.
-    output = " ".join(output.split())
-    return f"{text}. Command output: {output}" if output else text
+    # pipe_command.c appends the program's output with control characters
+    # (newlines) made spaces: "out67\n" shows as "Command output: out67 ".
+    output = output.translate(_CONTROL)
+    return f"{text}. Command output: {output}" if output.strip() else text
 
 
 def command_status(code: int, command: str, output: str = "") -> DsnStatus:

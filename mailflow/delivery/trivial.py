@@ -40,9 +40,11 @@ def split_dsn(text: str, default: str) -> DsnStatus:
     return DsnStatus(default, text.strip())
 
 
-def _forced(status: DsnStatus, klass: str) -> DsnStatus:
-    # The service decides deliver/defer/bounce; the detail code is kept.
-    return DsnStatus(klass + status.code[1:], status.text)
+def _forced(status: DsnStatus, klass: str, default: str) -> DsnStatus:
+    # The service decides deliver/defer/bounce: a code of another class is
+    # replaced by the service's default (Postfix 3.7: "error:4.7.1 not now"
+    # bounces as "5.0.0 not now"; "retry:5.1.1 nope" defers as "4.0.0 nope").
+    return status if status.code[0] == klass else DsnStatus(default, status.text)
 
 
 class _NexthopAgent:
@@ -50,15 +52,16 @@ class _NexthopAgent:
 
     default = "5.0.0"
     klass = "5"
+    empty_text = "Address is undeliverable"   # trivial-rewrite's text for "error:"
 
     def __init__(self, cfg: Any = None, service: Any = None) -> None:
         self.cfg = cfg
         self.service = service
 
     async def deliver(self, request: DeliveryRequest) -> Sequence[Outcome]:
-        status = _forced(split_dsn(request.nexthop, self.default), self.klass)
+        status = _forced(split_dsn(request.nexthop, self.default), self.klass, self.default)
         if not status.text:
-            status = DsnStatus.parse(status.code)
+            status = DsnStatus(status.code, self.empty_text or DsnStatus.parse(status.code).text)
         return [Outcome(r, status, relay="none") for r in request.recipients]
 
     def __repr__(self) -> str:
@@ -78,6 +81,7 @@ class DiscardAgent(_NexthopAgent):
 
     default = "2.0.0"
     klass = "2"
+    empty_text = ""
 
 
 class ErrorAgent(_NexthopAgent):
@@ -93,9 +97,9 @@ class RetryAgent(_NexthopAgent):
     >>> import asyncio
     >>> from mailflow.model import DeliveryRequest, Envelope, Recipient
     >>> r = Recipient("x@example.com")
-    >>> req = DeliveryRequest("Q1", "retry", "5.4.6 mail loop", Envelope("", (r,)), (r,))
+    >>> req = DeliveryRequest("Q1", "retry", "4.4.1 host down", Envelope("", (r,)), (r,))
     >>> str(asyncio.run(RetryAgent().deliver(req))[0].status)
-    '4.4.6 mail loop'
+    '4.4.1 host down'
     """
 
     default = "4.0.0"

@@ -63,3 +63,37 @@ def test_flag_letters():
     """pipe(8) letters select the matching copy flags; others are ignored."""
     assert CopyFlags.from_letters("FR>Bhqu") == (CopyFlags.FROM | CopyFlags.RETURN_PATH
                                                  | CopyFlags.QUOTE | CopyFlags.BLANK)
+
+
+# What Postfix 3.7.11 local(8) wrote to mail_spool_directory/root for
+# `printf 'Subject: t\nFrom: x@example.org\n\nFrom here\nbody\n' |
+#  sendmail -f sender@example.org root` on a private instance
+# (myhostname = mx.example.test); the queued content is the same minus the
+# first four lines and the final blank line.
+POSTFIX_MBOX = (
+    b"From sender@example.org  Sun Nov 29 13:31:18 2026\n"
+    b"Return-Path: <sender@example.org>\n"
+    b"X-Original-To: root\n"
+    b"Delivered-To: root@mx.example.test\n"
+    b"Received: by mx.example.test (Postfix, from userid 0)\n"
+    b"\tid 570C720CE89; Sun, 29 Nov 2026 13:31:18 +0000 (UTC)\n"
+    b"Subject: t\n"
+    b"From: x@example.org\n"
+    b"Message-Id: <20261129133118.570C720CE89@mx.example.test>\n"
+    b"Date: Sun, 29 Nov 2026 13:31:18 +0000 (UTC)\n"
+    b"\n"
+    b">From here\n"
+    b"body\n"
+    b"\n"
+)
+
+
+def test_mbox_bytes_match_postfix_local():
+    """local's mbox copy is byte for byte what Postfix's local(8) writes."""
+    queued = POSTFIX_MBOX.split(b"\n", 4)[4][:-1].replace(b">From here", b"From here")
+    import calendar
+    import time
+    when = calendar.timegm(time.strptime("Sun Nov 29 13:31:18 2026", "%a %b %d %H:%M:%S %Y"))
+    out = render(queued, sender="sender@example.org", recipient="root@mx.example.test",
+                 original="root", flags=CopyFlags.MBOX, now=when, tz_utc=True)
+    assert out == POSTFIX_MBOX
