@@ -29,12 +29,21 @@ from mailflow.cleanup.rules import Verdict
 from mailflow.interfaces import Table
 from mailflow.tables.maps import open_maps
 
-__all__ = ["TableHeaderRule", "TableBodyRule"]
+__all__ = ["TableHeaderRule", "TableBodyRule", "UnknownAction"]
+
+
+class UnknownAction(ValueError):
+    """A table answered with text that is no header_checks(5) action."""
 
 
 def _lookup(table: Table, key: str) -> Verdict | None:
     value = table.get(key)
-    return None if value is None else Verdict.parse(value)
+    if value is None:
+        return None
+    try:
+        return Verdict.parse(value)
+    except ValueError:
+        raise UnknownAction(value) from None
 
 
 @attrs.frozen

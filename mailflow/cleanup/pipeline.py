@@ -50,7 +50,7 @@ from mailflow.address.masquerade import masquerade
 from mailflow.address.parse import rewrite_header_addresses
 from mailflow.address.quote import quote_address
 from mailflow.cleanup import addresses as addr
-from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule
+from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule, UnknownAction
 from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail_date,
                                       message_id, received_pickup, received_smtpd,
                                       split_message)
@@ -266,6 +266,11 @@ class CleanupPipeline:
         for rule in self.header_rules:
             try:
                 verdict = rule.check_header(header, kind)
+            except UnknownAction as exc:
+                # Postfix warns and goes on as if there were no match.
+                name = getattr(rule, "name", "header_checks")
+                state.log.append(f"warning: {state.queue_id}: unknown command in {name} map: {exc}")
+                continue
             except TableError:
                 name = getattr(rule, "name", "header_checks")
                 state.log.append(f"warning: {state.queue_id}: {name} map lookup problem"
@@ -285,6 +290,11 @@ class CleanupPipeline:
         for rule in self.body_rules:
             try:
                 verdict = rule.check_body(line)
+            except UnknownAction as exc:
+                # Postfix warns and goes on as if there were no match.
+                name = getattr(rule, "name", "body_checks")
+                state.log.append(f"warning: {state.queue_id}: unknown command in {name} map: {exc}")
+                continue
             except TableError:
                 state.log.append(f"warning: {state.queue_id}: body_checks map lookup problem"
                                  " -- message not accepted, try again later")
@@ -401,7 +411,11 @@ class CleanupPipeline:
 
         # 4. Primary headers.
         out, seen, hops = self._headers(headers, context, state)
-        if hops >= s.hopcount_limit and not state.stopped:
+        # Postfix accepts a message whose own hop headers number less than
+        # hopcount_limit; counting the Received: just added, that is "more
+        # than the limit" (measured: limit 3 accepts 2 Received/Delivered-To
+        # headers from the sender and rejects 3).
+        if hops > s.hopcount_limit and not state.stopped:
             state.log.append(f"warning: {qid}: message rejected: hopcount exceeded")
             state.reject(TOO_MANY_HOPS)
 

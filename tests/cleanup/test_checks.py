@@ -221,3 +221,11 @@ def test_broken_table_defers_the_message(pipeline):
     r = submit(pipeline(header_checks="cleanuptest-broken:x"), b"Subject: x\n\nhi\n", queue_id="QID")
     assert r.action == "reject" and r.status.code == "4.3.0"
     assert "warning: QID: header_checks map lookup problem" in r.log[0]
+
+
+def test_unknown_action_is_warned_and_ignored(pipeline, rules_file):
+    """A table answer that is no action is logged and treated as no match, as Postfix does."""
+    r = submit(pipeline(header_checks=rules_file("/^Subject:/ EXPLODE now\n")), b"Subject: x\n\nhi\n",
+               queue_id="QID")
+    assert r.action == "queue"
+    assert "warning: QID: unknown command in header_checks map: EXPLODE now" in r.log
