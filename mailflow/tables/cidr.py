@@ -102,12 +102,12 @@ class CidrTable:
         return cls(tuple(stack[0][1]), name)
 
     def get(self, key: str) -> str | None:
+        # As Postfix: the key must be a bare address ("[1.2.3.4]" matches
+        # nothing) and an IPv4-mapped IPv6 address is matched as IPv6.
         try:
-            addr = ipaddress.ip_address(key.strip().strip("[]"))
+            addr = ipaddress.ip_address(key.strip())
         except ValueError:
             return None
-        if getattr(addr, "ipv4_mapped", None):
-            addr = addr.ipv4_mapped
         return _search(self.rules, addr)
 
     def __repr__(self) -> str:

@@ -85,6 +85,8 @@ CIDR_CIDR = {
     '172.17.0.1': 'not10',
     'foo': None,
     '2001:DB8::1': 'v6net',
+    '::ffff:192.168.1.1': None,
+    '[192.168.1.1]': None,
 }
 
 # postalias -q KEY hash:FILE

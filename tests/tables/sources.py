@@ -68,6 +68,7 @@ HASH_KEYS = ["alice@example.com", "ALICE@EXAMPLE.COM", "bob", "carol", "novalue"
 REGEXP_KEYS = ["ABC@x", "Abc@x", "xfoo@bar.org", "xfoo@bar.net", "ac@z", "abc@z", "yac@z",
                "multi@z", "user+tag@d", "sp@", "SP@a", "123@q", "12a@q", "a@dollar", "noresult@", "x"]
 CIDR_KEYS = ["192.168.1.1", "192.168.2.3", "10.1.2.3", "8.8.8.8", "2001:db8::5", "::1",
-             "172.16.1.9", "172.17.0.1", "foo", "2001:DB8::1"]
+             "172.16.1.9", "172.17.0.1", "foo", "2001:DB8::1", "::ffff:192.168.1.1",
+             "[192.168.1.1]"]
 ALIAS_KEYS = ["root", "ROOT", "postmaster", "quoted name", "fwd", "dup", "empty", "spaced",
               "first.last", "user@example.com", "@", "bad"]
