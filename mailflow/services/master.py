@@ -48,7 +48,7 @@ VERSION = "0.1.0"
 # The spool (DESIGN.md) plus the master's own directories: pid/ for
 # master.pid, public/ and private/ for wake-up channels.
 QUEUE_DIRECTORIES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt",
-                     "bounce", "defer", "pid", "public", "private")
+                     "bounce", "defer", "trace", "pid", "public", "private")
 _RESTART_FIRST_DELAY = 0.1     # seconds; doubled per quick death, up to service_throttle_time
 _STOP_TIMEOUT = 30.0           # a graceful stop that takes longer is cancelled
 
@@ -129,7 +129,7 @@ def running_pid(queue_directory: str) -> int | None:
         return None
     try:
         try:
-            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
             pid = read_pid(queue_directory)
             if pid is None:
@@ -141,7 +141,7 @@ def running_pid(queue_directory: str) -> int | None:
             except PermissionError:
                 pass
             return pid
-        fcntl.lockf(fd, fcntl.LOCK_UN)
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
         os.close(fd)
@@ -547,7 +547,7 @@ class Master:
         path = pid_file_path(qdir)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
             raise RuntimeError("the mail system is already running") from None

@@ -106,8 +106,13 @@ class Pickup:
         for queue_id in list(self.store.ids(QueueName.MAILDROP)):
             if not keep_going():
                 break
-            if self.pickup_one(queue_id):
-                done += 1
+            try:
+                if self.pickup_one(queue_id):
+                    done += 1
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the rest
+                # The maildrop file stays; the next scan tries it again.
+                log.warning("%s: cannot hand the message to cleanup: %s: %s",
+                            queue_id, type(exc).__name__, exc)
         return done
 
     def pickup_one(self, maildrop_id: str) -> bool:
