@@ -294,7 +294,7 @@ def _display(toks: list[_Tok]) -> str:
     for t in toks:
         if t.kind == "qstring":
             words.append(_unquote_qstring(t.text))
-        elif t.kind in ("atom", "."):
+        elif t.kind in ("atom", ".", "@", "literal"):
             words.append(t.text)
         elif t.kind == "ws":
             words.append(" ")
@@ -317,7 +317,9 @@ def _mailbox(text: str, toks: list[_Tok], group: str | None) -> HeaderAddress:
         if t.kind not in ("ws", "comment"):
             raise AddressSyntaxError(text, t.start, f"unexpected {t.text!r} after '>'")
     for t in toks[:lt]:
-        if t.kind not in ("atom", "qstring", "ws", "comment", "."):
+        # '@' is tolerated in a display name: mailers write
+        # "john@example.com <john@example.com>" often enough.
+        if t.kind not in ("atom", "qstring", "ws", "comment", ".", "@", "literal"):
             raise AddressSyntaxError(text, t.start, f"unexpected {t.text!r} in display name")
     inner = toks[lt + 1: gt]
     if not [t for t in inner if t.kind not in ("ws", "comment")]:

@@ -82,6 +82,9 @@ class Expansion:
     error: DsnStatus | None = None
     looped: bool = False
     reason: str = ""
+    # Final recipients in Postfix's order (its argv after expansion), set by
+    # expand_virtual on the root; a hand-built tree falls back to depth first.
+    order: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def walk(self) -> Iterator["Expansion"]:
         """This node and every node below it, depth first, in order.
@@ -106,7 +109,9 @@ class Expansion:
     def leaves(self) -> list[str]:
         """The final recipients, in order, without duplicates.
 
-        Duplicates are compared without regard to case, as Postfix's
+        The order is Postfix's: each address takes the place of the one it
+        came from, and further results of a list go to the end, so it can
+        differ from the tree's depth-first order. Duplicates are compared without regard to case, as Postfix's
         duplicate filter does. When the expansion failed, the result is the
         unexpanded address alone (Postfix keeps the recipient as given and
         defers the message).
@@ -118,15 +123,14 @@ class Expansion:
         """
         if self.errors():
             return [self.address]
+        found = self.order or [n.address for n in self.walk() if not n.children]
         seen: set[str] = set()
         out: list[str] = []
-        for node in self.walk():
-            if node.children:
-                continue
-            key = node.address.lower()
+        for addr in found:
+            key = addr.lower()
             if key not in seen:
                 seen.add(key)
-                out.append(node.address)
+                out.append(addr)
         return out
 
     def render(self, indent: str = "  ") -> str:
@@ -264,4 +268,4 @@ def expand_virtual(address: str, table: Table, *, recursion_limit: int = 1000,
                     seen.add(lhs)
             count += 1
         arg += 1
-    return root.freeze()
+    return attrs.evolve(root.freeze(), order=tuple(n.address for n in slots))

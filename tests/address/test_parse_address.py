@@ -140,9 +140,11 @@ def test_is_dot_atom(local, atom):
     ("<@r.example:u@x>", [("", "@r.example:u@x", None)]),
     ("Ann (the boss) <ann@x> (home)", [("Ann", "ann@x", None)]),
     ("bare-user", [("", "bare-user", None)]),
+    ("john@example.com <john@example.com>", [("john@example.com", "john@example.com", None)]),
 ], ids=["bare", "name-addr", "quoted-name-comma", "escaped-name", "two", "empty-elements",
         "empty-group", "group", "group-then-more", "null", "quoted-local", "encoded-word",
-        "folded", "cfws-inside", "route", "comments", "no-domain"])
+        "folded", "cfws-inside", "route", "comments", "no-domain",
+        "address-as-display-name"])
 def test_parse_header_addresses(value, expected):
     """Header values yield (display name, internal address, group) per address."""
     got = [(a.display_name, a.address, a.group) for a in parse_header_addresses(value)]

@@ -12,6 +12,7 @@ Postfix's log order follows delivery, not expansion.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from mailflow.address.virtual import ALIAS_EXPANSION_ERROR, Expansion, expand_virtual, split_result
 from mailflow.errors import TableError
@@ -287,3 +288,58 @@ def test_error_reason_names_the_table():
     """The title argument names the table in the reason, as Postfix's maps title."""
     tree = expand_virtual("a@x", MemoryTable({"a@x": "b@x", "b@x": "a@x"}), title="alias_maps")
     assert tree.errors()[0].reason == "unreasonable alias_maps map nesting for a@x"
+
+
+# --- property: the tree agrees with Postfix's own algorithm ------------------
+
+def postfix_map1n(address: str, table: dict[str, list[str]], recursion_limit: int,
+                  expansion_limit: int) -> list[str] | None:
+    """A direct transcription of cleanup_map1n.c's loop (argv rewritten in
+    place, a been-here set, both limits); None where Postfix defers.
+    Returns the recipients after cleanup_out_recipient's duplicate filter."""
+    argv = [address]
+    been_here: set[str] = set()
+    arg = 0
+    while arg < len(argv):
+        if len(argv) > expansion_limit:
+            return None
+        count = 0
+        while True:
+            if argv[arg].lower() in been_here:
+                break
+            if count >= recursion_limit:
+                return None
+            lookup = table.get(argv[arg])
+            if lookup is None:
+                break
+            saved_lhs = argv[arg]
+            for i, result in enumerate(lookup):
+                if i == 0:
+                    argv[arg] = result
+                else:
+                    argv.append(result)
+                if saved_lhs.lower() == result.lower():
+                    been_here.add(saved_lhs.lower())
+            count += 1
+        arg += 1
+    seen: set[str] = set()
+    return [a for a in argv if not (a.lower() in seen or seen.add(a.lower()))]
+
+
+names = st.sampled_from(["a@x", "b@x", "c@x", "d@x", "e@x", "f@x"])
+tables = st.dictionaries(names, st.lists(names, min_size=1, max_size=3), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables, names, st.integers(1, 12), st.integers(1, 12))
+def test_tree_agrees_with_postfix_algorithm(table, address, recursion_limit, expansion_limit):
+    """For any table, expand_virtual fails exactly when Postfix's loop would, else gives its recipients."""
+    expected = postfix_map1n(address, table, recursion_limit, expansion_limit)
+    tree = expand_virtual(address, MemoryTable({k: ", ".join(v) for k, v in table.items()}),
+                          recursion_limit=recursion_limit, expansion_limit=expansion_limit)
+    if expected is None:
+        assert tree.errors()
+        assert tree.leaves() == [address]
+    else:
+        assert tree.errors() == []
+        assert tree.leaves() == expected
