@@ -68,7 +68,8 @@ class PassThroughCleanup:
     def __init__(self, store: QueueStore) -> None:
         self.store = store
 
-    def submit(self, envelope: Envelope, message: Message, *, origin: str = "pickup") -> PickupReply:
+    def submit(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
+               **info: Any) -> PickupReply:
         queue_id = self.store.enqueue(QueueName.INCOMING, envelope, message)
         return PickupReply(queue_id, DsnStatus.parse("2.0.0"))
 
@@ -126,7 +127,8 @@ class Pickup:
             return False
         uid = self._owner(maildrop_id)
         envelope = attrs.evolve(queued.envelope, queue_id=None)
-        reply = self.cleanup.submit(envelope, queued.message, origin="pickup")
+        # uid: cleanup's Received: header says "from userid N" (pickup(8)).
+        reply = self.cleanup.submit(envelope, queued.message, origin="pickup", uid=uid)
         action = getattr(reply, "action", "queue")
         status = getattr(reply, "status", None)
         if action == "reject":
