@@ -216,6 +216,21 @@ def test_no_delimiter_means_no_extension_search():
     assert expand("plus+foo@example.org", delimiter="").leaves() == ["catchall@example.net"]
 
 
+# Postfix, same instance plus "localuser lu@example.net" in the table and
+# mydestination = mx.example.test, localhost: sendmail -bv gave these.
+@pytest.mark.parametrize("address,final", [
+    ("localuser@mx.example.test", ["lu@example.net"]),
+    ("localuser+tag@localhost", ["lu+tag@example.net"]),
+    ("localuser@example.net", ["localuser@example.net"]),
+], ids=["local-domain", "local-with-extension", "remote-domain"])
+def test_bare_user_key_matches_postfix(address, final):
+    """A bare 'user' key applies to local domains only, with extension propagation, as in Postfix."""
+    table = MemoryTable({"localuser": "lu@example.net"})
+    tree = expand_virtual(address, table, delimiter="+",
+                          local_domain={"mx.example.test", "localhost"}.__contains__)
+    assert tree.leaves() == final
+
+
 def test_local_part_lookup_only_for_local_domains():
     """A bare 'user' key matches only when local_domain says the domain is local."""
     table = MemoryTable({"postmaster": "admin@example.net"})
