@@ -21,6 +21,7 @@ mtime changes (a Postfix daemon notices a rebuilt table the same way).
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from typing import Callable, Iterable
 
@@ -65,48 +66,65 @@ class DbTable:
     mailflow.errors.TableError: open database /nonexistent/x.db: No such file or directory
     """
 
+    _QUERY = f'SELECT value FROM "{TABLENAME}" WHERE key = ?'
+    _ITEMS = f'SELECT key, value FROM "{TABLENAME}" ORDER BY rowid'
+
     def __init__(self, base: str, *, fold: bool = True) -> None:
         self.base = base
         self.path = db_path(base)
         self.fold = fold
-        self._db: SqliteDict | None = None
+        self._con: sqlite3.Connection | None = None
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
-    def _current(self) -> SqliteDict:
+    def _current(self) -> sqlite3.Connection:
+        # Called with self._lock held.
         try:
             st = os.stat(self.path)
         except OSError as exc:
             raise TableError(f"open database {self.path}: {exc.strerror}") from None
         stamp = (st.st_ino, st.st_mtime_ns)
-        with self._lock:
-            if self._db is None or stamp != self._stamp:
-                old, self._db = self._db, None
-                if old is not None:
-                    old.close()
-                try:
-                    self._db = _open(self.path, "r")
-                except Exception as exc:  # sqlitedict raises RuntimeError/sqlite3 errors
-                    raise TableError(f"open database {self.path}: {exc}") from None
-                self._stamp = stamp
-            return self._db
+        if self._con is None or stamp != self._stamp:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+            try:
+                # A rebuild between stat() and here only means the next lookup
+                # sees a newer stamp and reopens once more.
+                self._con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                            check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise TableError(f"open database {self.path}: {exc}") from None
+            self._stamp = stamp
+        return self._con
 
     def get(self, key: str) -> str | None:
-        db = self._current()
-        try:
-            return db.get(key.lower() if self.fold else key)
-        except Exception as exc:
-            raise TableError(f"table hash:{self.base}: query error: {exc}") from None
+        with self._lock:
+            try:
+                row = self._current().execute(self._QUERY,
+                                              (key.lower() if self.fold else key,)).fetchone()
+            except sqlite3.Error as exc:
+                raise TableError(f"table hash:{self.base}: query error: {exc}") from None
+        return None if row is None else row[0]
 
     def items(self) -> list[tuple[str, str]]:
         """All entries in insertion order (``postmap -s``)."""
-        return list(self._current().items())
+        with self._lock:
+            try:
+                return [tuple(r) for r in self._current().execute(self._ITEMS)]
+            except sqlite3.Error as exc:
+                raise TableError(f"table hash:{self.base}: query error: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-            self._db, self._stamp = None, None
+            if self._con is not None:
+                self._con.close()
+            self._con, self._stamp = None, None
+
+    def __del__(self) -> None:
+        con = getattr(self, "_con", None)
+        if con is not None:
+            con.close()
 
     def __repr__(self) -> str:
         return f"DbTable({self.path!r})"

@@ -169,8 +169,10 @@ class Tool:
                         "bulk-mode creation.")
         try:
             if self.incremental:
-                update_db(name, chain(self.entries(sys.stdin.read(), "-"), self.extra()),
-                          dup=self.dup, warn=self.warn)
+                update_db(name, self.entries(sys.stdin.read(), "-"), dup=self.dup, warn=self.warn)
+                if self.extra():
+                    # postalias: in incremental mode the "@" marker replaces silently.
+                    update_db(name, self.extra(), dup="replace")
                 return
             try:
                 text = read_source(name)

@@ -183,3 +183,13 @@ def test_postalias_defaults_to_alias_database(here, mf, config_dir):
         fh.write(f"alias_database = hash:{here / 'aliases'}\n")
     assert mf("postalias").status == 0
     assert mf("postalias", "-q", "root", f"hash:{here / 'aliases'}").out == "admin\n"
+
+
+def test_postalias_incremental_keeps_marker_without_warning(here, mf):
+    """postalias -i adds aliases from stdin and refreshes @:@ silently."""
+    (here / "aliases").write_text("root: admin\n")
+    mf("postalias", "aliases")
+    result = mf("postalias", "-i", "aliases", stdin="sales: ann, bob\n")
+    assert (result.status, result.err) == (0, "")
+    assert sorted(mf("postalias", "-s", "aliases").out.splitlines()) == \
+        ["@:\t@", "root:\tadmin", "sales:\tann, bob"]
