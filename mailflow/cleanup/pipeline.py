@@ -55,7 +55,7 @@ from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail
                                       message_id, received_pickup, received_smtpd,
                                       split_message)
 from mailflow.cleanup.result import DISCARD, HOLD, QUEUE, REJECT, CleanupResult
-from mailflow.cleanup.rules import BodyRule, HeaderRule, Verdict, body_rule, header_rule
+from mailflow.cleanup.rules import BodyRule, HeaderRule, Verdict, body_rule, header_rule, to_verdict
 from mailflow.cleanup.settings import CleanupSettings
 from mailflow.errors import TableError
 from mailflow.model import ClientInfo, DsnStatus, Envelope, Message, Outcome, Recipient
@@ -265,7 +265,7 @@ class CleanupPipeline:
     def _header_verdict(self, header: Header, kind: str, state: _State) -> Verdict | None:
         for rule in self.header_rules:
             try:
-                verdict = rule.check_header(header, kind)
+                verdict = to_verdict(rule.check_header(header, kind))
             except UnknownAction as exc:
                 # Postfix warns and goes on as if there were no match.
                 name = getattr(rule, "name", "header_checks")
@@ -289,7 +289,7 @@ class CleanupPipeline:
     def _body_verdict(self, line: str, state: _State) -> Verdict | None:
         for rule in self.body_rules:
             try:
-                verdict = rule.check_body(line)
+                verdict = to_verdict(rule.check_body(line))
             except UnknownAction as exc:
                 # Postfix warns and goes on as if there were no match.
                 name = getattr(rule, "name", "body_checks")

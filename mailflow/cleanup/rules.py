@@ -101,7 +101,8 @@ class HeaderRule(Protocol):
 
     ``kind`` is ``"header"``, ``"mime"`` or ``"nested"`` (see HEADER_KINDS).
     Return None to have no opinion (the next rule is asked), or a Verdict
-    (DUNNO/OK: leave the header alone and ask no further rule).
+    or its text such as ``"HOLD"`` (DUNNO/OK: leave the header alone and ask
+    no further rule).
     """
 
     def check_header(self, header: Header, kind: str) -> Verdict | None: ...
@@ -109,7 +110,8 @@ class HeaderRule(Protocol):
 
 @runtime_checkable
 class BodyRule(Protocol):
-    """Inspects one body line (text without its line end), as body_checks does."""
+    """Inspects one body line (text without its line end), as body_checks
+    does; returns None, a Verdict, or its text."""
 
     def check_body(self, line: str) -> Verdict | None: ...
 
