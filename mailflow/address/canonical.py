@@ -59,7 +59,7 @@ def split_result(value: str) -> list[str]:
     brackets are dropped. An empty result or ``<>`` is the null address
     (Postfix mail_addr_crunch).
 
-    >>> split_result('a@x, "b c"@y  <d@z>')
+    >>> split_result('a@x, "b c"@y  d@z')
     ['a@x', '"b c"@y', 'd@z']
     >>> split_result("<>")
     ['']
