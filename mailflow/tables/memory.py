@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Mapping
 
-from mailflow.errors import TableError
+from mailflow.errors import TableError, TableSyntaxError
 
 __all__ = ["MemoryTable", "CallableTable", "StaticTable", "InlineTable", "FailTable",
            "EnvironTable", "split_braced", "strip_braces"]
@@ -158,12 +158,13 @@ class InlineTable:
     def parse(cls, name: str, *, fold: bool = True) -> "InlineTable":
         body = name.strip()
         if not (body.startswith("{") and body.endswith("}")):
-            raise TableError(f"inline:{name}: expected inline:{{ key=value, ... }}")
+            raise TableSyntaxError(f"inline:{name}: expected inline:{{ key=value, ... }}")
         out: dict[str, str] = {}
         for item in split_braced(body[1:-1]):
             key, sep, value = strip_braces(item).partition("=")
             if not sep:
-                raise TableError(f"inline:{name}: missing '=' after attribute name: {item!r}")
+                raise TableSyntaxError(f"inline:{name}: missing '=' after attribute name: "
+                                       f"{item!r}")
             out.setdefault(key.strip(), value.strip())
         return cls(out, fold=fold)
 

@@ -14,6 +14,7 @@ pattern flags (case-insensitive unless ``i`` toggles it off).
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Iterator
 
 import attrs
@@ -218,7 +219,11 @@ class _Parser:
         if self.kind == "pcre":
             source = _translate_pcre(source)
         try:
-            regex = re.compile(source, re_flags)
+            with warnings.catch_warnings():
+                # "Possible nested set" and friends: Python's hints about its
+                # own future syntax, meaningless for a POSIX/PCRE pattern.
+                warnings.simplefilter("ignore", FutureWarning)
+                regex = re.compile(source, re_flags)
         except re.error as exc:
             self.say(lineno, f"error in regex: {exc}: skipping this rule")
             return None

@@ -147,3 +147,16 @@ def test_pcre_named_groups():
     """PCRE's (?<name>...) works although Python spells it (?P<name>...)."""
     from mailflow.tables.regexp import RegexpTable
     assert RegexpTable.from_text("/^(?<u>.*)@/ $1\n", "F", "pcre").get("joe@x") == "joe"
+
+
+def test_inline_syntax_error_is_a_table_syntax_error():
+    """A malformed inline: spec is refused with TableSyntaxError."""
+    from mailflow.errors import TableSyntaxError
+    with pytest.raises(TableSyntaxError, match="missing '='"):
+        open_table("inline:{a=1, b}")
+
+
+def test_regexp_pattern_python_would_warn_about_still_compiles():
+    """A POSIX bracket expression starting with '[' compiles without a Python FutureWarning."""
+    from mailflow.tables.regexp import RegexpTable
+    assert RegexpTable.from_text("/^[[a]+$/ ok\n", "F").get("a[a") == "ok"
