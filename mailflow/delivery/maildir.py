@@ -26,6 +26,7 @@ from mailflow.model import DsnStatus
 __all__ = ["deliver_maildir", "unique_name", "make_maildir"]
 
 _counter = itertools.count(1)
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 
 def _safe_host(host: str) -> str:
@@ -77,7 +78,9 @@ def deliver_maildir(path: str, data: bytes, *, size_limit: int = 0, fsync: bool 
         try:
             write_all(fd, data)
             if fsync:
-                os.fsync(fd)
+                # fdatasync covers the data and the file size, which is all a
+                # reader needs; the directory fsync below makes the name durable.
+                _datasync(fd)
         finally:
             os.close(fd)
         new_dir = os.path.join(path, "new")
