@@ -436,6 +436,12 @@ class CleanupPipeline:
         if not rcpts and not state.stopped:
             state.reject(NO_RECIPIENTS)
         final, deferred = self._recipients(rcpts, state)
+        if state.redirect:
+            # Postfix's qmgr sends every recipient of a REDIRECTed message to
+            # the redirect address (orig_to stays). Done here, so the queue
+            # file needs no redirect record; CleanupResult.redirect says it.
+            target = self.rewrite_recipient(state.redirect)
+            final = _dedupe([attrs.evolve(x, address=target) for x in final])
         new_env = attrs.evolve(envelope, sender=sender, recipients=tuple(final),
                                arrival_time=arrival, queue_id=qid or envelope.queue_id)
         return self._result(state, new_env, Message(join_message(out, body)), deferred)
@@ -535,8 +541,7 @@ class CleanupPipeline:
                     x = attrs.evolve(x, original=x.address, orcpt=None)
                 # cleanup_out_recipient.c: a duplicate is the same address
                 # with the same original recipient and DSN settings.
-                key = (x.address.lower(), x.original.lower() if s.enable_original_recipient else "",
-                       x.notify, x.orcpt)
+                key = _dup_key(x)
                 if key in dups:
                     continue
                 if len(dups) < s.duplicate_filter_limit:
@@ -655,6 +660,21 @@ class CleanupPipeline:
 def _maps(specs: Sequence[str], config: Any) -> Maps | None:
     """A map list parameter (``hash:a, regexp:b``) opened once, or None."""
     return open_maps(list(specs), config) if specs else None
+
+
+def _dup_key(r: Recipient) -> tuple:
+    return (r.address.lower(), r.original.lower(), r.notify, r.orcpt)
+
+
+def _dedupe(recipients: list[Recipient]) -> list[Recipient]:
+    seen: set = set()
+    out = []
+    for r in recipients:
+        key = _dup_key(r)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def _line(text: str) -> bytes:

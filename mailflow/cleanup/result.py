@@ -35,9 +35,11 @@ class CleanupResult:
     ``action`` is ``reject`` (for example ``5.7.1 message content rejected``,
     or the rule's own text). ``reason`` is the text of the rule that decided a
     hold, discard or reject. ``filter`` (``transport:nexthop`` from a FILTER
-    action) and ``redirect`` (the address of a REDIRECT action) are for the
-    queue manager, which routes the whole message there, as Postfix's qmgr
-    honours the queue file's ``content_filter`` and ``redirect`` records.
+    action) is for the queue manager, which routes the whole message there,
+    as Postfix's qmgr honours the queue file's ``content_filter`` record.
+    ``redirect`` is the address of a REDIRECT action; the envelope's
+    recipients are already replaced by it (their ``original`` kept), which is
+    what Postfix's qmgr does with a ``redirect`` record.
 
     ``deferred`` holds one :class:`~mailflow.model.Outcome` with a 4.x.x
     status per recipient whose virtual alias expansion could not be finished

@@ -100,6 +100,14 @@ def test_routing_actions_are_reported_for_qmgr(pipeline, rules_file, rule, field
     assert getattr(r, field) == value and r.action == "queue"
 
 
+def test_redirect_replaces_every_recipient(pipeline, rules_file):
+    """REDIRECT sends the message to its address instead; the originals stay as orig_to."""
+    r = submit(pipeline(header_checks=rules_file("/^Subject: x/ REDIRECT other@example.org\n")),
+               b"Subject: x\n\nhi\n", rcpts=("a@x.example", "b@x.example"))
+    assert [(x.address, x.original) for x in r.envelope.recipients] == [
+        ("other@example.org", "a@x.example"), ("other@example.org", "b@x.example")]
+
+
 def test_bcc_action_adds_a_recipient(pipeline, rules_file):
     """BCC adds its address to the envelope recipients."""
     r = submit(pipeline(header_checks=rules_file("/^Subject: x/ BCC archive@example.org\n")),
