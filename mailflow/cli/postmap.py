@@ -221,9 +221,13 @@ class Tool:
                 self.body = True
             elif flag == "-h":
                 self.headers = True
+            elif flag == "-c":
+                # postmap -c DIR, like `mailflow -c DIR postmap`.
+                from mailflow.config import Config
+                self._config = Config.from_directory(value)
             elif flag == "-F":
                 return self.fatal("-F (base64 file content) is not supported")
-            # -c is handled by `mailflow -c`; -N -n -o -p -m -u -U -v change nothing here.
+            # -N -n -o -p -m -u -U -v change nothing here.
         maps = maps or self.default_maps()
         if not maps:
             return self.fatal(self.usage())

@@ -193,3 +193,19 @@ def test_postalias_incremental_keeps_marker_without_warning(here, mf):
     assert (result.status, result.err) == (0, "")
     assert sorted(mf("postalias", "-s", "aliases").out.splitlines()) == \
         ["@:\t@", "root:\tadmin", "sales:\tann, bob"]
+
+
+def test_default_type_comes_from_config(here, mf, tmp_path):
+    """default_database_type in the -c directory picks the type of an untyped file."""
+    other = tmp_path / "other-etc"
+    other.mkdir()
+    (other / "main.cf").write_text("default_database_type = btree\n")
+    (here / "t").write_text("a 1\n")
+    assert mf("postmap", "-c", str(other), "t").status == 0
+    assert mf("postmap", "-q", "a", "btree:t").out == "1\n"
+
+
+def test_help(mf):
+    """--help prints the usage line and exits 0."""
+    result = mf("postmap", "--help")
+    assert result.status == 0 and result.out.startswith("usage: postmap ")
