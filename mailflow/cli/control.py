@@ -214,7 +214,7 @@ def _signal_master(ctx: Context, sig: int) -> int | None:
 
 
 def _stop(argv: list[str], ctx: Context) -> int:
-    from mailflow.services.master import running_pid
+    from mailflow.services.master import process_gone, running_pid
     qdir = _qdir(ctx)
     pid = running_pid(qdir)
     if pid is None:
@@ -224,7 +224,7 @@ def _stop(argv: list[str], ctx: Context) -> int:
     os.kill(pid, signal.SIGTERM)
     # Gone means the pid-file lock is free (a zombie no longer holds it).
     deadline = time.monotonic() + _STOP_TIMEOUT
-    while running_pid(qdir) is not None:
+    while running_pid(qdir) is not None or not process_gone(pid):
         if time.monotonic() > deadline:
             _say(f"fatal: the mail system did not stop: PID: {pid}")
             return 1

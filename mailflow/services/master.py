@@ -40,7 +40,7 @@ from mailflow.services.skeleton import (ProcessModel, ServiceContext, ServiceNot
                                         is_delivery_agent, is_library_service, service_spec)
 
 __all__ = ["Master", "QUEUE_DIRECTORIES", "load_configuration", "ensure_queue_directories",
-           "pid_file_path", "read_pid", "running_pid", "open_default_store", "VERSION"]
+           "pid_file_path", "read_pid", "running_pid", "process_gone", "open_default_store", "VERSION"]
 
 log = logging.getLogger("mailflow.master")
 
@@ -145,6 +145,24 @@ def running_pid(queue_directory: str) -> int | None:
         return None
     finally:
         os.close(fd)
+
+
+def process_gone(pid: int) -> bool:
+    """True when ``pid`` has exited (a zombie waiting for its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
 
 
 def open_default_store(cfg: Config) -> Any:
@@ -294,29 +312,30 @@ class Master:
         qdir = str(cfg.queue_directory)
         ensure_queue_directories(qdir)
         self._lock_pid_file(qdir)
+        loop = asyncio.get_running_loop()
+        if self.install_signals:
+            # Before any service starts: a SIGTERM during start stops cleanly.
+            loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
+            loop.add_signal_handler(signal.SIGINT, self._on_signal, signal.SIGINT)
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         try:
             self.store = self.store_factory(cfg)
             log.info("daemon started -- version %s, configuration %s", VERSION,
                      os.path.abspath(self.config_dir))
             self._warn_not_root(cfg, entries)
             await self._start_all(cfg, entries)
-            loop = asyncio.get_running_loop()
-            if self.install_signals:
-                loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
-                loop.add_signal_handler(signal.SIGINT, self._on_signal, signal.SIGINT)
-                loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-            if ready is not None:
+            if ready is not None and not self._stop.is_set():
                 ready()
             await self._stop.wait()
             await self._stop_all()
-            if self.install_signals:
-                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                    loop.remove_signal_handler(sig)
             return 0
         except BaseException:
             await self._stop_all()
             raise
         finally:
+            if self.install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    loop.remove_signal_handler(sig)
             self._unlock_pid_file(qdir)
 
     def _on_signal(self, signum: int) -> None:
