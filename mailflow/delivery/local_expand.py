@@ -216,19 +216,16 @@ class _Planner:
     def targets(self, targets: Iterable[Target], *, via: str, depth: int, chain: frozenset,
                 sender: str | None, user: LocalUser | None, domain: str) -> list[Delivery]:
         out: list[Delivery] = []
+        allowed = {"command": self.policy.allow_mail_to_commands,
+                   "file": self.policy.allow_mail_to_files}
         for t in targets:
-            if t.kind == "command":
-                if via in self.policy.allow_mail_to_commands:
-                    out.append(Delivery("command", t.text, user=user, sender=sender, via=via))
+            if t.kind in allowed:
+                if via in allowed[t.kind]:
+                    out.append(Delivery(t.kind, t.text, user=user, sender=sender, via=via))
                 else:
+                    # local(8): allow_mail_to_commands/files name the classes allowed.
                     out.append(Delivery("status", t.text, status=DsnStatus(
-                        "5.7.1", "mail to command is restricted"), via=via))
-            elif t.kind == "file":
-                if via in self.policy.allow_mail_to_files:
-                    out.append(Delivery("file", t.text, user=user, sender=sender, via=via))
-                else:
-                    out.append(Delivery("status", t.text, status=DsnStatus(
-                        "5.7.1", "mail to file is restricted"), via=via))
+                        "5.7.1", f"mail to {t.kind} is restricted"), via=via))
             elif t.kind == "include":
                 out.extend(self.include(t.text, depth=depth, chain=chain, sender=sender,
                                         user=user, domain=domain))

@@ -114,3 +114,10 @@ def test_agents_from_parsed_master_cf():
     assert pipe.spec.argv == ("/usr/bin/filter", "-f", "${sender}", "--", "${recipient}")
     assert (pipe.spec.flags, pipe.spec.user) == ("Rq", "filter")
     assert vbox.limit == 1234
+
+
+def test_public_names_are_importable():
+    """Every name in mailflow.delivery.__all__ resolves."""
+    import mailflow.delivery as delivery
+    for name in delivery.__all__:
+        assert getattr(delivery, name) is not None, name
