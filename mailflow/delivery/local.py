@@ -219,6 +219,11 @@ class LocalAgent:
                 return DsnStatus("2.0.0", "delivered to maildir")
         else:
             path = os.path.join(self.spool, user.name)
+            if self.spool.endswith("/") and self.spool != "/":
+                # postconf(5): a mail_spool_directory ending in "/" holds Maildirs.
+                deliver_maildir(path + "/", self._content(request, rcpt, item, CopyFlags.MAILDIR),
+                                size_limit=self.size_limit, fsync=self.fsync)
+                return DsnStatus("2.0.0", "delivered to maildir")
         created = not os.path.exists(path)
         append_mbox(path, self._content(request, rcpt, item, CopyFlags.MBOX), locks=self.locks,
                     size_limit=self.size_limit, fsync=self.fsync)

@@ -230,3 +230,12 @@ def test_aliases_file_built_by_postalias(tmp_path, homes, config_dir, run_cli):
     assert [o.status.code for o in outs] == ["2.0.0", "2.0.0"], outs
     assert len(spool_messages(tmp_path, "alice")) == len(spool_messages(tmp_path, "bob")) == 1
     assert (tmp_path / "saved").read_bytes().endswith(b"Subject: test\n\nhello\n")
+
+
+def test_spool_directory_ending_in_slash_holds_maildirs(tmp_path, homes):
+    """mail_spool_directory ending in "/" delivers into spool/USER/ Maildirs."""
+    agent = LocalAgent(None, None, users=homes, alias_maps={},
+                       mail_spool_directory=str(tmp_path / "maildirs") + "/")
+    [out] = deliver(agent, make_request("carol@localhost"))
+    assert str(out.status) == "2.0.0 delivered to maildir"
+    assert len(mailbox.Maildir(str(tmp_path / "maildirs" / "carol"), create=False)) == 1

@@ -155,3 +155,14 @@ def test_maildir_unwritable_defers(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(TemporaryFailure):
         deliver_maildir(str(tmp_path / "file" / "md"), b"x\n")
+
+
+def test_flock_style_conflicts_with_another_flock_holder(tmp_path):
+    """With mailbox_delivery_lock = flock, a flock() held elsewhere blocks delivery."""
+    path = str(tmp_path / "hal")
+    with open(path, "w") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with pytest.raises(TemporaryFailure):
+            append_mbox(path, mbox_entry("x"), locks=["flock"], attempts=2, delay=0.01)
+    append_mbox(path, mbox_entry("y"), locks=["flock"])
+    assert [s for s, _ in read_mbox(path)] == ["y"]
