@@ -205,6 +205,8 @@ def received_smtpd(myhostname: str, queue_id: str, when: float, *, helo: str,
     addr = f"IPv6:{client_addr}" if ":" in client_addr else client_addr
     text = (f"Received: from {helo or client_name} ({client_name} [{addr}])\n"
             f"\tby {myhostname} ({mail_name}) with {protocol} id {queue_id}")
+    # smtpd.c: "for <rcpt>; date" with one recipient, else ";" and the date
+    # on a line of its own.
     if recipient is not None:
-        text += f"\n\tfor <{recipient}>"
-    return Header("Received", f"{text}; {mail_date(when)}")
+        return Header("Received", f"{text}\n\tfor <{recipient}>; {mail_date(when)}")
+    return Header("Received", f"{text};\n\t{mail_date(when)}")

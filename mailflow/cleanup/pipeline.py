@@ -51,6 +51,7 @@ from mailflow.address.parse import rewrite_header_addresses
 from mailflow.address.quote import quote_address
 from mailflow.cleanup import addresses as addr
 from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule, UnknownAction
+from mailflow.cleanup.context import is_local_client
 from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail_date,
                                       message_id, received_pickup, received_smtpd,
                                       split_message)
@@ -83,7 +84,7 @@ class _State:
     client: str
     smtp: ClientInfo | None
     sender: str = ""
-    first_rcpt: str = ""
+    rcpt: str = ""
     action: str = QUEUE
     status: DsnStatus | None = None
     reason: str = ""
@@ -100,8 +101,8 @@ class _State:
         # cleanup_act_log(): "QID: action: header TEXT from CLIENT; from=<s> to=<r>: extra"
         line = f"{self.queue_id}: {action}: {where} {text[:200]} from {self.client};"
         line += f" from=<{self.sender}>"
-        if self.first_rcpt:
-            line += f" to=<{self.first_rcpt}>"
+        if self.rcpt:
+            line += f" to=<{self.rcpt}>"
         if self.smtp is not None:
             line += f" proto={self.smtp.protocol}"
             if self.smtp.helo:
@@ -377,7 +378,9 @@ class CleanupPipeline:
         client = client or envelope.client
         is_smtp = origin == "smtpd"
         if local is None:
-            local = origin in LOCAL_ORIGINS or not is_smtp and client is None
+            local = origin in LOCAL_ORIGINS or not is_smtp or is_local_client(
+                client, s.local_header_rewrite_clients, mynetworks=s.mynetworks,
+                inet_interfaces=s.inet_interfaces, proxy_interfaces=s.proxy_interfaces)
         context = "local" if local else "remote"
         state = _State(qid, f"{client.name}[{client.address}]" if is_smtp and client else "local",
                        client if is_smtp else None)
@@ -396,7 +399,8 @@ class CleanupPipeline:
             new = self.rewrite_recipient(r.address)
             rcpts.append(attrs.evolve(r, address=new) if new != r.address else r)
         if rcpts:
-            state.first_rcpt = rcpts[0].address
+            # Postfix logs the last recipient it read (cleanup's state->recip).
+            state.rcpt = rcpts[-1].address
 
         # 3. The Received: header the receiving service adds.
         headers, body = split_message(message.data, s.header_size_limit)

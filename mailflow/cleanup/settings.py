@@ -61,6 +61,10 @@ DEFAULTS: dict[str, str] = {
     "body_checks": "",
     "disable_mime_input_processing": "no",
     "mime_nesting_limit": "100",
+    "local_header_rewrite_clients": "permit_inet_interfaces",
+    "mynetworks": "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128",
+    "inet_interfaces": "all",
+    "proxy_interfaces": "",
 }
 
 _SPLIT = re.compile(r"[\s,]+")
@@ -140,6 +144,10 @@ class CleanupSettings:
     body_checks: tuple
     disable_mime_input_processing: bool
     mime_nesting_limit: int
+    local_header_rewrite_clients: tuple
+    mynetworks: tuple
+    inet_interfaces: tuple
+    proxy_interfaces: tuple
 
     @classmethod
     def from_config(cls, cfg: Any) -> "CleanupSettings":
