@@ -4,7 +4,7 @@ Postfix's postkick(1): write REQUEST (with C-style escapes such as ``\\n``
 and ``\\101`` decoded) into the wake-up channel ``$queue_directory/CLASS/SERVICE``
 of a running mail system. Owns only the command line; the channel is
 :mod:`mailflow.adapters.kick`. Exit 0 when the request was written, 1 when
-nobody listens (Postfix's wording on stderr), 64 on a usage error.
+nobody listens or on a usage error (as Postfix's postkick, with its wording on stderr).
 
 >>> unescape(r"W\\n\\101")
 b'W\\nA'
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sys
 
-from mailflow.cli.main import EX_OK, EX_USAGE, Context
+from mailflow.cli.main import EX_OK, Context
 
 HELP = "wake a mail system service (postkick CLASS SERVICE REQUEST)"
 
@@ -54,14 +54,14 @@ def run(argv: list[str], ctx: Context) -> int:
             return EX_OK
         else:
             print(_USAGE, file=sys.stderr)
-            return EX_USAGE
+            return 1
     if len(args) != 3:
         print(_USAGE, file=sys.stderr)
-        return EX_USAGE
+        return 1
     klass, service, request = args
     if klass not in ("public", "private"):
         print(f"postkick: fatal: bad class: {klass} (expected public or private)", file=sys.stderr)
-        return EX_USAGE
+        return 1
     if config_dir is not None:
         from mailflow.config import Config
         cfg = Config.from_directory(config_dir)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from mailflow.cli.main import EX_OK, EX_USAGE, Context
+from mailflow.cli.main import EX_OK, Context
 
 HELP = "write a log line in the mail system's format"
 
@@ -46,7 +46,7 @@ def run(argv: list[str], ctx: Context) -> int:
             flag, value = flag[:2], flag[2:]
         else:
             print(f"postlog: invalid option -- {flag!r}\n{_USAGE}", file=sys.stderr)
-            return EX_USAGE
+            return 1
         if flag == "-c":
             config_dir = value
         elif flag == "-p":
