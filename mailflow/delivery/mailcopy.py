@@ -30,14 +30,16 @@ __all__ = ["CopyFlags", "from_line", "envelope_headers", "quote_from", "quote_do
 class CopyFlags(enum.Flag):
     """What to add or quote when copying a message (pipe(8) ``flags=`` letters)."""
 
+    # Plain ints, not enum.auto(): the composite members below are computed
+    # in the class body, which enum.auto() supports only from Python 3.11.
     NONE = 0
-    FROM = enum.auto()          # F: mbox "From sender  date" line
-    RETURN_PATH = enum.auto()   # R: Return-Path: <sender>
-    ORIG_RCPT = enum.auto()     # O: X-Original-To: original recipient
-    DELIVERED = enum.auto()     # D: Delivered-To: recipient
-    QUOTE = enum.auto()         # >: ">From " for body lines starting "From "
-    DOT = enum.auto()           # .: double a leading "." (SMTP-style)
-    BLANK = enum.auto()         # B: a blank line after the message
+    FROM = 1            # F: mbox "From sender  date" line
+    RETURN_PATH = 2     # R: Return-Path: <sender>
+    ORIG_RCPT = 4       # O: X-Original-To: original recipient
+    DELIVERED = 8       # D: Delivered-To: recipient
+    QUOTE = 16          # >: ">From " for body lines starting "From "
+    DOT = 32            # .: double a leading "." (SMTP-style)
+    BLANK = 64          # B: a blank line after the message
     # local(8) mailbox delivery uses all of these (mail_copy.h MAIL_COPY_MBOX).
     MBOX = FROM | RETURN_PATH | ORIG_RCPT | DELIVERED | QUOTE | BLANK
     # Maildir gets the headers but no From line or quoting.

@@ -21,7 +21,7 @@ def examples():
             yield pytest.param(code, id=f"{page.stem}-{i}")
 
 
-@pytest.mark.parametrize("code", examples())
+@pytest.mark.parametrize("code", list(examples()))
 def test_doc_example_prints_what_its_comments_say(code, tmp_path, monkeypatch):
     """Each example runs; every `print(...)  # text` line prints that text."""
     monkeypatch.chdir(tmp_path)
