@@ -50,13 +50,16 @@ from mailflow.address.masquerade import masquerade
 from mailflow.address.parse import rewrite_header_addresses
 from mailflow.address.quote import quote_address
 from mailflow.cleanup import addresses as addr
-from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule, UnknownAction
+from mailflow.cleanup.actions import (IGNORE, NO_RECIPIENTS, PREPEND, REPLACE, TOO_BIG,
+                                      TOO_MANY_HOPS, WRITE_ERROR, CleanupState, ask_rules)
+from mailflow.cleanup.body import inspect_body
+from mailflow.cleanup.checks import TableBodyRule, TableHeaderRule
 from mailflow.cleanup.context import is_local_client
 from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail_date,
                                       message_id, received_pickup, received_smtpd,
                                       split_message)
-from mailflow.cleanup.result import DISCARD, HOLD, QUEUE, REJECT, CleanupResult
-from mailflow.cleanup.rules import BodyRule, HeaderRule, Verdict, body_rule, header_rule, to_verdict
+from mailflow.cleanup.result import CleanupResult
+from mailflow.cleanup.rules import BodyRule, HeaderRule, body_rule, header_rule
 from mailflow.cleanup.settings import CleanupSettings
 from mailflow.errors import TableError
 from mailflow.model import ClientInfo, DsnStatus, Envelope, Message, Outcome, Recipient
@@ -64,56 +67,8 @@ from mailflow.tables.maps import Maps, open_maps
 
 __all__ = ["CleanupPipeline", "header_rule", "body_rule"]
 
-# cleanup_strerror.c: the replies for cleanup's own failures.
-CONTENT_REJECTED = "message content rejected"
-TOO_BIG = DsnStatus("5.3.4", "message file too big")
-TOO_MANY_HOPS = DsnStatus("5.4.0", "too many hops")
-NO_RECIPIENTS = DsnStatus("5.1.0", "no recipients specified")
-WRITE_ERROR = DsnStatus("4.3.0", "queue file write error")
-_DSN_PREFIX = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s+(.*)$", re.S)
-_BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]*)"|([^\s;]+))', re.I)
 # Origins whose mail is a local submission (rewrite context "local").
 LOCAL_ORIGINS = frozenset({"pickup", "sendmail", "local", "bounce", "postsuper", "forward"})
-
-
-@attrs.define
-class _State:
-    """What one process() call has decided so far."""
-
-    queue_id: str
-    client: str
-    smtp: ClientInfo | None
-    sender: str = ""
-    rcpt: str = ""
-    action: str = QUEUE
-    status: DsnStatus | None = None
-    reason: str = ""
-    filter: str | None = None
-    redirect: str | None = None
-    bcc: list = attrs.Factory(list)
-    log: list = attrs.Factory(list)
-
-    @property
-    def stopped(self) -> bool:
-        return self.action in (REJECT, DISCARD)
-
-    def act_log(self, action: str, where: str, text: str, extra: str = "") -> None:
-        # cleanup_act_log(): "QID: action: header TEXT from CLIENT; from=<s> to=<r>: extra"
-        line = f"{self.queue_id}: {action}: {where} {text[:200]} from {self.client};"
-        line += f" from=<{self.sender}>"
-        if self.rcpt:
-            line += f" to=<{self.rcpt}>"
-        if self.smtp is not None:
-            line += f" proto={self.smtp.protocol}"
-            if self.smtp.helo:
-                line += f" helo=<{self.smtp.helo}>"
-        if extra:
-            line += f": {extra}"
-        self.log.append(line)
-
-    def reject(self, status: DsnStatus) -> None:
-        if not self.stopped:
-            self.action, self.status = REJECT, status
 
 
 class CleanupPipeline:
@@ -226,7 +181,7 @@ class CleanupPipeline:
         return self._canonical(self.rewrite(address, context), kind, self.recipient_canonical,
                                self.settings.recipient_canonical_classes)
 
-    def expand(self, recipient: Recipient, state: _State | None = None
+    def expand(self, recipient: Recipient, state: CleanupState | None = None
                ) -> tuple[list[Recipient], Outcome | None]:
         """Virtual alias expansion of one recipient: the final recipients, and
         an Outcome with a 4.x.x status when expansion could not finish (the
@@ -247,8 +202,8 @@ class CleanupPipeline:
                 address_length_limit=s.virtual_alias_address_length_limit)
         except TableError as exc:
             if state:
-                state.log.append(f"warning: {qid}: virtual_alias_maps map lookup problem for "
-                                 f"{recipient.address} -- recipient deferred: {exc}")
+                state.warn(f"virtual_alias_maps map lookup problem for {recipient.address}"
+                           f" -- recipient deferred: {exc}")
             return [recipient], Outcome(recipient, WRITE_ERROR)
         errors = tree.errors()
         if errors:
@@ -257,105 +212,10 @@ class CleanupPipeline:
             # message not accepted, try again later"; here only X waits.
             why = "nesting" if node.looped else "expansion"
             if state:
-                state.log.append(f"warning: {qid}: unreasonable virtual_alias_maps map {why} for "
-                                 f"{recipient.address} -- recipient deferred, try again later")
+                state.warn(f"unreasonable virtual_alias_maps map {why} for {recipient.address}"
+                           " -- recipient deferred, try again later")
             return [recipient], Outcome(recipient, node.error or DsnStatus("4.6.0", "Alias expansion error"))
         return [attrs.evolve(recipient, address=leaf) for leaf in tree.leaves()], None
-
-    # --- checks ---------------------------------------------------------------
-    def _header_verdict(self, header: Header, kind: str, state: _State) -> Verdict | None:
-        for rule in self.header_rules:
-            try:
-                verdict = to_verdict(rule.check_header(header, kind))
-            except UnknownAction as exc:
-                # Postfix warns and goes on as if there were no match.
-                name = getattr(rule, "name", "header_checks")
-                state.log.append(f"warning: {state.queue_id}: unknown command in {name} map: {exc}")
-                continue
-            except TableError:
-                name = getattr(rule, "name", "header_checks")
-                state.log.append(f"warning: {state.queue_id}: {name} map lookup problem"
-                                 " -- message not accepted, try again later")
-                state.reject(WRITE_ERROR)
-                return None
-            except Exception as exc:  # a user's rule: fail safe, never accept
-                state.log.append(f"warning: {state.queue_id}: cleanup rule {rule!r} failed: {exc!r}"
-                                 " -- message not accepted, try again later")
-                state.reject(WRITE_ERROR)
-                return None
-            if verdict is not None:
-                return verdict
-        return None
-
-    def _body_verdict(self, line: str, state: _State) -> Verdict | None:
-        for rule in self.body_rules:
-            try:
-                verdict = to_verdict(rule.check_body(line))
-            except UnknownAction as exc:
-                # Postfix warns and goes on as if there were no match.
-                name = getattr(rule, "name", "body_checks")
-                state.log.append(f"warning: {state.queue_id}: unknown command in {name} map: {exc}")
-                continue
-            except TableError:
-                state.log.append(f"warning: {state.queue_id}: body_checks map lookup problem"
-                                 " -- message not accepted, try again later")
-                state.reject(WRITE_ERROR)
-                return None
-            except Exception as exc:
-                state.log.append(f"warning: {state.queue_id}: cleanup rule {rule!r} failed: {exc!r}"
-                                 " -- message not accepted, try again later")
-                state.reject(WRITE_ERROR)
-                return None
-            if verdict is not None:
-                return verdict
-        return None
-
-    def _act(self, verdict: Verdict, where: str, text: str, state: _State) -> str | None:
-        """Carry out a verdict's effect on the message as a whole; return
-        ``"ignore"``, ``"replace"`` or ``"prepend"`` for line edits, else None."""
-        action, vtext = verdict.action, verdict.text
-        if state.stopped:
-            return None
-        if action in ("DUNNO", "OK"):
-            return None
-        if action in ("REJECT", "DEFER"):
-            default = "4.7.1" if action == "DEFER" else "5.7.1"
-            m = _DSN_PREFIX.match(vtext)
-            if m and m.group(1)[0] == default[0]:
-                status = DsnStatus(m.group(1), m.group(2))
-            else:
-                status = DsnStatus(default, vtext or ("Service unavailable" if action == "DEFER"
-                                                      else CONTENT_REJECTED))
-            state.act_log(action.lower(), where, text, str(status))
-            state.reject(status)
-            state.reason = vtext
-        elif action == "DISCARD":
-            state.act_log("discard", where, text, vtext)
-            state.action, state.reason = DISCARD, vtext
-        elif action == "HOLD":
-            state.act_log("hold", where, text, vtext)
-            state.action, state.reason = HOLD, vtext
-        elif action == "REDIRECT":
-            state.act_log("redirect", where, text, vtext)
-            state.redirect = vtext
-        elif action == "FILTER":
-            state.act_log("filter", where, text, vtext)
-            state.filter = vtext
-        elif action == "BCC":
-            state.bcc.append(vtext)
-        elif action == "WARN":
-            state.act_log("warning", where, text, vtext)
-        elif action == "INFO":
-            state.act_log("info", where, text, vtext)
-        elif action == "PREPEND":
-            state.act_log("prepend", where, text, vtext)
-            return "prepend"
-        elif action == "REPLACE":
-            state.act_log("replace", where, text, vtext)
-            return "replace"
-        elif action == "IGNORE":
-            return "ignore"
-        return None
 
     # --- the pipeline ---------------------------------------------------------
     def process(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
@@ -382,12 +242,12 @@ class CleanupPipeline:
                 client, s.local_header_rewrite_clients, mynetworks=s.mynetworks,
                 inet_interfaces=s.inet_interfaces, proxy_interfaces=s.proxy_interfaces)
         context = "local" if local else "remote"
-        state = _State(qid, f"{client.name}[{client.address}]" if is_smtp and client else "local",
+        state = CleanupState(qid, f"{client.name}[{client.address}]" if is_smtp and client else "local",
                        client if is_smtp else None)
 
         # 1. Size (cleanup_out.c: the queue file may not grow past the limit).
         if s.message_size_limit and len(message.data) > s.message_size_limit:
-            state.log.append(f"warning: {qid}: queue file size limit exceeded")
+            state.warn("queue file size limit exceeded")
             state.reject(TOO_BIG)
             return self._result(state, envelope, message, ())
 
@@ -420,7 +280,7 @@ class CleanupPipeline:
         # than the limit" (measured: limit 3 accepts 2 Received/Delivered-To
         # headers from the sender and rejects 3).
         if hops > s.hopcount_limit and not state.stopped:
-            state.log.append(f"warning: {qid}: message rejected: hopcount exceeded")
+            state.warn("message rejected: hopcount exceeded")
             state.reject(TOO_MANY_HOPS)
 
         # 5. Missing headers.
@@ -432,7 +292,9 @@ class CleanupPipeline:
 
         # 6. Body and MIME parts.
         if not state.stopped and (self.body_rules or self._wants_mime_headers()):
-            body = self._body(body, headers, state)
+            body = inspect_body(body, headers, state, self.header_rules, self.body_rules,
+                                limit=s.body_checks_size_limit,
+                                mime=not s.disable_mime_input_processing)
 
         # 7. Recipients: Bcc actions, virtual aliases, duplicates.
         for extra in state.bcc:
@@ -454,7 +316,7 @@ class CleanupPipeline:
         return any(not isinstance(r, TableHeaderRule) or (r.kinds & {"mime", "nested"})
                    for r in self.header_rules)
 
-    def _headers(self, headers: list[Header], context: str, state: _State
+    def _headers(self, headers: list[Header], context: str, state: CleanupState
                  ) -> tuple[list[Header], set, int]:
         s = self.settings
         out: list[Header] = []
@@ -465,15 +327,15 @@ class CleanupPipeline:
             if lname in ("received", "delivered-to"):
                 hops += 1
             kind = "mime" if is_mime_header(lname) else "header"
-            verdict = self._header_verdict(h, kind, state) if self.header_rules else None
+            verdict = ask_rules(self.header_rules, lambda r: r.check_header(h, kind), state,
+                                "header_checks") if self.header_rules else None
             if verdict is not None:
-                edit = self._act(verdict, "header", h.text, state)
-                if edit == "ignore":
+                edit = state.apply(verdict, "header", h.text)
+                if edit == IGNORE:
                     continue
-                if edit == "prepend":
+                if edit in (PREPEND, REPLACE):
                     out.append(Header.parse(verdict.text))
-                elif edit == "replace":
-                    out.append(Header.parse(verdict.text))
+                if edit == REPLACE:
                     continue
             seen.add(lname)
             if lname in s.message_drop_headers:
@@ -481,7 +343,7 @@ class CleanupPipeline:
             out.append(self._rewrite_header(h, context, state))
         return out, seen, hops
 
-    def _rewrite_header(self, h: Header, context: str, state: _State) -> Header:
+    def _rewrite_header(self, h: Header, context: str, state: CleanupState) -> Header:
         lname = h.lname
         if lname in addr.SENDER_HEADERS:
             fn = lambda a: self.rewrite_sender(a, "header_sender", context)  # noqa: E731
@@ -493,21 +355,19 @@ class CleanupPipeline:
         if addr.count_tokens(value) > self.settings.header_address_token_limit:
             # Postfix discards what exceeds the limit; we leave the header
             # as it is rather than rewrite half of it.
-            state.log.append(f"warning: {state.queue_id}: header {h.name}: too many address tokens;"
-                             " not rewritten")
+            state.warn(f"header {h.name}: too many address tokens; not rewritten")
             return h
         try:
             new = rewrite_header_addresses(value, fn)
         except TableError:
-            state.log.append(f"warning: {state.queue_id}: canonical_maps map lookup problem"
-                             " -- message not accepted, try again later")
+            state.warn("canonical_maps map lookup problem -- message not accepted, try again later")
             state.reject(WRITE_ERROR)
             return h
         if new == value:
             return h
         return Header(h.name, h.text[: len(h.text) - len(value)] + new)
 
-    def _add_missing(self, out: list[Header], seen: set, state: _State, sender: str,
+    def _add_missing(self, out: list[Header], seen: set, state: CleanupState, sender: str,
                      fullname: str, arrival: float) -> None:
         s = self.settings
         # cleanup_message.c: with any Resent- header, the Resent- versions are
@@ -530,7 +390,7 @@ class CleanupPipeline:
             text = s.undisclosed_recipients_header
             out.append(Header.parse(resent + text if resent else text))
 
-    def _recipients(self, rcpts: list[Recipient], state: _State
+    def _recipients(self, rcpts: list[Recipient], state: CleanupState
                     ) -> tuple[list[Recipient], list[Outcome]]:
         s = self.settings
         final: list[Recipient] = []
@@ -553,112 +413,11 @@ class CleanupPipeline:
                 final.append(x)
         return final, deferred
 
-    def _result(self, state: _State, envelope: Envelope, message: Message,
+    def _result(self, state: CleanupState, envelope: Envelope, message: Message,
                 deferred: Sequence[Outcome]) -> CleanupResult:
         return CleanupResult(state.action, envelope, message, status=state.status,
                              reason=state.reason, filter=state.filter, redirect=state.redirect,
                              deferred=tuple(deferred), log=tuple(state.log))
-
-    # --- body -------------------------------------------------------------------
-    def _body(self, body: bytes, headers: list[Header], state: _State) -> bytes:
-        """Walk the body line by line as far as the rules need it; apply
-        line edits (IGNORE, REPLACE, PREPEND) only when there are any."""
-        s = self.settings
-        mime = not s.disable_mime_input_processing
-        ctype = next((h.value for h in headers if h.lname == "content-type"), "") if mime else ""
-        boundaries: list[bytes] = []
-        mode = "body"            # "body", "part" (multipart part headers), "nested"
-        pending_ctype = ctype
-        push_after = _boundary(ctype)
-        if push_after:
-            boundaries.append(b"--" + push_after)
-        elif mime and ctype.lower().startswith("message/rfc822"):
-            mode = "nested"
-        need_all = bool(boundaries) or mode == "nested"
-        edits: list[tuple[int, int, bytes]] = []
-        segment = 0
-        limit = s.body_checks_size_limit
-        hdr_lines: list[tuple[int, int]] = []
-        pos, n = 0, len(body)
-        while pos < n and not state.stopped:
-            nl = body.find(b"\n", pos)
-            end = n if nl < 0 else nl
-            nxt = n if nl < 0 else nl + 1
-            line = body[pos:end]
-            if mode != "body":
-                if line[:1] in (b" ", b"\t") and hdr_lines:
-                    hdr_lines[-1] = (hdr_lines[-1][0], end)
-                elif line:
-                    hdr_lines.append((pos, end))
-                else:
-                    pending_ctype = self._part_headers(body, hdr_lines, mode, state, edits)
-                    hdr_lines = []
-                    mode, segment = "body", 0
-                    sub = _boundary(pending_ctype)
-                    if sub:
-                        boundaries.append(b"--" + sub)
-                    elif pending_ctype.lower().startswith("message/rfc822"):
-                        mode = "nested"
-                pos = nxt
-                continue
-            if boundaries and line.startswith(b"--"):
-                hit = _match_boundary(line, boundaries)
-                if hit is not None:
-                    index, closing = hit
-                    del boundaries[index + 1:]
-                    if closing:
-                        boundaries.pop()
-                    else:
-                        mode, hdr_lines, pending_ctype = "part", [], ""
-                    segment = 0
-                    pos = nxt
-                    continue
-            if self.body_rules and segment < limit:
-                segment += len(line) + 1
-                text = line.decode("utf-8", "surrogateescape")
-                verdict = self._body_verdict(text, state)
-                if verdict is not None:
-                    edit = self._act(verdict, "body", text, state)
-                    if edit == "ignore":
-                        edits.append((pos, nxt, b""))
-                    elif edit == "replace":
-                        edits.append((pos, nxt, _line(verdict.text)))
-                    elif edit == "prepend":
-                        edits.append((pos, pos, _line(verdict.text)))
-            elif not need_all:
-                break
-            pos = nxt
-        if not edits:
-            return body
-        out, last = [], 0
-        for start, stop, new in edits:
-            out.append(body[last:start])
-            out.append(new)
-            last = stop
-        out.append(body[last:])
-        return b"".join(out)
-
-    def _part_headers(self, body: bytes, spans: list[tuple[int, int]], mode: str,
-                      state: _State, edits: list) -> str:
-        """Check the headers of one MIME part or attached message; return its
-        Content-Type value."""
-        ctype = ""
-        for start, stop in spans:
-            h = Header.parse(body[start:stop].decode("utf-8", "surrogateescape"))
-            if h.lname == "content-type":
-                ctype = h.value
-            kind = "mime" if mode == "part" or is_mime_header(h.lname) else "nested"
-            verdict = self._header_verdict(h, kind, state)
-            if verdict is None:
-                continue
-            edit = self._act(verdict, "header", h.text, state)
-            if edit == "ignore":
-                edits.append((start, stop + 1, b""))
-            elif edit == "replace":
-                edits.append((start, stop + 1, _line(verdict.text)))
-            elif edit == "prepend":
-                edits.append((start, start, _line(verdict.text)))
-        return ctype
 
 
 def _maps(specs: Sequence[str], config: Any) -> Maps | None:
@@ -679,32 +438,6 @@ def _dedupe(recipients: list[Recipient]) -> list[Recipient]:
             seen.add(key)
             out.append(r)
     return out
-
-
-def _line(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape") + b"\n"
-
-
-def _boundary(ctype: str) -> bytes | None:
-    if not ctype.lower().startswith("multipart/"):
-        return None
-    m = _BOUNDARY.search(ctype)
-    if not m:
-        return None
-    return (m.group(1) if m.group(1) is not None else m.group(2)).encode("utf-8", "surrogateescape")
-
-
-def _match_boundary(line: bytes, boundaries: list[bytes]) -> tuple[int, bool] | None:
-    """Which open boundary a ``--...`` line is (innermost first), and
-    whether it closes its multipart (RFC 2046 section 5.1.1)."""
-    stripped = line.rstrip(b" \t")
-    for index in range(len(boundaries) - 1, -1, -1):
-        b = boundaries[index]
-        if stripped == b:
-            return index, False
-        if stripped == b + b"--":
-            return index, True
-    return None
 
 
 def _phrase(name: str) -> str:
