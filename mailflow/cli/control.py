@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 
-from mailflow.cli.main import EX_OK, EX_UNAVAILABLE, EX_USAGE, Context
+from mailflow.cli.main import EX_CONFIG, EX_OK, EX_UNAVAILABLE, EX_USAGE, Context
 
 HELP = "control the mail system: start, start-fg, stop, reload, status, check, flush"
 
@@ -252,10 +252,17 @@ def _status(argv: list[str], ctx: Context) -> int:
 
 # ---------------------------------------------------------------- check, flush
 def _check(argv: list[str], ctx: Context) -> int:
-    from mailflow.services.master import QUEUE_DIRECTORIES, load_configuration
+    from mailflow.services.master import QUEUE_DIRECTORIES
     from mailflow.services.skeleton import (ServiceNotImplemented, is_delivery_agent,
                                             is_library_service, service_spec)
-    cfg, entries = load_configuration(ctx.config_dir)
+    from mailflow.config import Config
+    cfg = Config.from_directory(ctx.config_dir)
+    errors = cfg.validate()
+    for error in errors:
+        _say(f"error: {error}")
+    if errors:
+        return EX_CONFIG
+    entries = list(cfg.master)
     qdir = str(cfg.queue_directory)
     problems = 0
     try:

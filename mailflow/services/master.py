@@ -61,20 +61,11 @@ def load_configuration(config_dir: str) -> tuple[Config, list[Any]]:
     """
     cfg = Config.from_directory(config_dir)
     _validate(cfg)
-    entries = master_entries(cfg, config_dir)
-    return cfg, entries
+    return cfg, master_entries(cfg)
 
 
 def _validate(cfg: Config) -> None:
-    validate = getattr(cfg, "validate", None)
-    if callable(validate) and not isinstance(validate, (str, list, int)):
-        problems = validate()
-        if problems:
-            first = problems[0]
-            raise first if isinstance(first, ConfigError) else ConfigError(str(first))
-        return
-    for name in cfg.names_set():       # type-check every parameter that is set
-        cfg[name]
+    cfg.check()        # the first bad value in main.cf or a master.cf -o override
 
 
 def ensure_queue_directories(queue_directory: str) -> list[str]:
@@ -171,84 +162,9 @@ def open_default_store(cfg: Config) -> Any:
     return open_queue_store(cfg)
 
 
-def master_entries(cfg: Config, config_dir: str) -> list[Any]:
-    """master.cf's entries in file order: ``cfg.master`` when the config
-    package provides it, else a minimal reading of the eight columns."""
-    try:
-        master = cfg.master
-    except (AttributeError, KeyError):
-        master = None
-    if master is not None and not isinstance(master, str):
-        found = getattr(master, "entries", None) or getattr(master, "services", None) or master
-        found = found() if callable(found) else found
-        return list(found.values()) if isinstance(found, dict) else list(found)
-    path = os.path.join(config_dir, "master.cf")
-    try:
-        with open(path) as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return []
-    return _parse_master_cf(text, path)
-
-
-@attrs.frozen
-class _Entry:
-    """One master.cf line, with the field names of the config package's Service."""
-
-    service: str
-    type: str
-    private: bool
-    unpriv: bool
-    chroot: bool
-    wakeup: int
-    maxproc: int
-    command: str
-    args: tuple = ()
-    overrides: dict = attrs.field(factory=dict)
-    lineno: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.service
-
-
-def _parse_master_cf(text: str, filename: str) -> list[_Entry]:
-    # master(5): eight columns, "-" for the default, continuation lines start
-    # with whitespace; -o name=value in the arguments overrides main.cf.
-    logical: list[tuple[int, str]] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[0].isspace() and logical:
-            logical[-1] = (logical[-1][0], logical[-1][1] + " " + line.strip())
-        else:
-            logical.append((lineno, line.strip()))
-    entries = []
-    for lineno, line in logical:
-        fields = line.split()
-        if len(fields) < 8:
-            raise ConfigError("expected 8 or more fields", filename=filename, lineno=lineno)
-        name, kind, private, unpriv, chroot, wakeup, maxproc, command, *args = fields
-        overrides: dict[str, str] = {}
-        rest = []
-        i = 0
-        while i < len(args):
-            if args[i] == "-o" and i + 1 < len(args):
-                key, _, value = args[i + 1].partition("=")
-                overrides[key] = value
-                i += 2
-            else:
-                rest.append(args[i])
-                i += 1
-        try:
-            wake = int(wakeup.rstrip("?")) if wakeup != "-" else 0
-            procs = int(maxproc) if maxproc != "-" else 100
-        except ValueError:
-            raise ConfigError("bad wakeup or maxproc field", filename=filename,
-                              lineno=lineno, name=name) from None
-        entries.append(_Entry(name, kind, private != "n", unpriv != "n", chroot == "y",
-                              wake, procs, command, tuple(rest), overrides, lineno))
-    return entries
+def master_entries(cfg: Config, config_dir: str | None = None) -> list[Any]:
+    """master.cf's entries (:class:`mailflow.config.Service`) in file order."""
+    return list(cfg.master)
 
 
 # ---------------------------------------------------------------- the daemon
@@ -415,8 +331,8 @@ class Master:
 
     def _context(self, run: _Running, cfg: Config) -> ServiceContext:
         entry = run.entry
-        overrides = dict(getattr(entry, "overrides", {}) or {})
-        svc_cfg = cfg.with_overrides(**overrides) if overrides else cfg
+        # main.cf plus the entry's -o overrides (errors name master.cf).
+        svc_cfg = cfg.for_service(entry) if getattr(entry, "overrides", None) else cfg
         maxproc = getattr(entry, "maxproc", None)
         if maxproc is None:
             maxproc = 100

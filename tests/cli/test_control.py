@@ -253,3 +253,15 @@ def test_flush_sends_postqueue_f_requests_to_qmgr(etc):
         assert os.read(reader, 100) == b"FADI"
     finally:
         os.close(reader)
+
+
+def test_check_reports_every_bad_value(etc):
+    """check lists each bad parameter with file and line and exits 78 (EX_CONFIG)."""
+    with open(etc / "main.cf", "a") as fh:
+        fh.write("message_size_limit = banana\nmaximal_queue_lifetime = soon\n")
+    result = mailflow(etc, "check")
+    assert result.returncode == 78
+    lines = result.stderr.splitlines()
+    assert [line.split(": ", 2)[:2] for line in lines] == [["mailflow", "error"]] * 2
+    assert f"{etc}/main.cf, line 5: message_size_limit = banana" in lines[0]
+    assert f"{etc}/main.cf, line 6: maximal_queue_lifetime = soon" in lines[1]

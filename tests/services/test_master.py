@@ -244,3 +244,11 @@ def test_stop_waits_for_in_flight_work(mf_config, probe, run_master):
         pass
     run_master(mf_config, body)
     assert finished == [True]
+
+
+def test_bad_o_override_fails_start_naming_master_cf(mf_config, probe):
+    """A bad -o value in master.cf stops the start with a message naming master.cf."""
+    (mf_config / "master.cf").write_text("probe unix n - n - 1 probe -o message_size_limit=banana\n")
+    with pytest.raises(ConfigError, match=r"master.cf, line 1: message_size_limit = banana"):
+        asyncio.run(Master(str(mf_config), install_signals=False).run())
+    assert probe.instances == []
