@@ -1,6 +1,7 @@
 """The pipe agent running real programs (python -c scripts) with no shell."""
 
 import json
+import os
 import sys
 
 import pytest
@@ -133,8 +134,21 @@ def test_unknown_macro_defers_as_configuration_error(tmp_path):
     assert out.status.code == "4.3.5"
 
 
-@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root runs the command as user=")
-def test_user_is_ignored_with_a_warning_when_not_root(tmp_path, caplog):
-    """user= without root: one warning, and the command runs as the current user."""
-    agent = create_agent("u", Config(), ServiceEntry("u", "pipe", ("user=nobody", "argv=/bin/true")))
+def test_user_is_ignored_with_a_warning_when_not_root(tmp_path, monkeypatch, caplog):
+    """user= without root: a warning, and the command runs as the current user."""
+    import mailflow.delivery.pipe as pipe_module
+    monkeypatch.setattr(pipe_module, "is_root", lambda: False)
+    agent = create_agent("u1", Config(), ServiceEntry("u1", "pipe", ("user=nobody", "argv=/bin/true")))
     assert agent.user is None
+    assert "user=nobody ignored: not running as root" in caplog.text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a command as another user")
+def test_user_is_honoured_as_root(tmp_path):
+    """Running as root, user= runs the command as that user."""
+    import pwd
+    # The uid comes back in the command output (exit 75 keeps it in the text).
+    agent = create_agent("u2", Config(), ServiceEntry("u2", "pipe", (
+        "user=nobody", "argv=/bin/sh", "-c", "id -u; exit 75")))
+    [result] = deliver(agent, make_request("a@example.com"))
+    assert result.status.text == f"temporary failure. Command output: {pwd.getpwnam('nobody').pw_uid} "

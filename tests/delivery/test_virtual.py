@@ -1,6 +1,7 @@
 """The virtual agent delivering into real Maildirs and mbox files in tmp_path."""
 
 import mailbox
+import os
 
 import pytest
 
@@ -88,9 +89,22 @@ def test_broken_table_defers(tmp_path):
     assert out.status.is_temporary
 
 
-@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root honours virtual_uid_maps")
-def test_uid_maps_are_ignored_when_not_root(tmp_path, caplog):
+def test_uid_maps_are_ignored_when_not_root(tmp_path, monkeypatch, caplog):
     """virtual_uid_maps without root: a warning, and delivery as the current user."""
+    import mailflow.delivery.virtual as virtual_module
+    monkeypatch.setattr(virtual_module, "is_root", lambda: False)
     agent = agent_for(tmp_path, uid_maps="static:5000", gid_maps="static:5000")
     [out] = deliver(agent, make_request("bob@example.com"))
     assert out.status.code == "2.0.0"
+    assert agent.uid_maps is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files to another user")
+def test_uid_maps_set_the_owner_as_root(tmp_path):
+    """Running as root, delivered Maildir files belong to the mapped uid/gid."""
+    agent = agent_for(tmp_path, uid_maps="static:5000", gid_maps="static:5001")
+    [out] = deliver(agent, make_request("bob@example.com"))
+    assert out.status.code == "2.0.0"
+    [name] = os.listdir(tmp_path / "example.com/bob/new")
+    st = os.stat(tmp_path / "example.com/bob/new" / name)
+    assert (st.st_uid, st.st_gid) == (5000, 5001)
