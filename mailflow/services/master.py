@@ -40,7 +40,8 @@ from mailflow.services.skeleton import (ProcessModel, ServiceContext, ServiceNot
                                         is_delivery_agent, is_library_service, service_spec)
 
 __all__ = ["Master", "QUEUE_DIRECTORIES", "load_configuration", "ensure_queue_directories",
-           "pid_file_path", "read_pid", "running_pid", "process_gone", "open_default_store", "VERSION"]
+           "pid_file_path", "read_pid", "running_pid", "process_gone",
+           "terminate_process_group", "open_default_store", "VERSION"]
 
 log = logging.getLogger("mailflow.master")
 
@@ -156,6 +157,30 @@ def process_gone(pid: int) -> bool:
     return False
 
 
+def terminate_process_group() -> bool:
+    """SIGTERM every other process in the master's process group.
+
+    The daemon is a session and process-group leader (``mailflow start``
+    uses setsid), and worker processes and commands run by services (pipe)
+    stay in its group: when the master ends, none of them may keep working
+    on the spool. Does nothing (returns False) when this process does not
+    lead its group, e.g. ``start-fg`` run from a shell job.
+    """
+    if os.getpgid(0) != os.getpid():
+        return False
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:          # not the main thread
+        return False
+    try:
+        os.killpg(os.getpid(), signal.SIGTERM)
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return True
+
+
 def open_default_store(cfg: Config) -> Any:
     """The file spool under ``queue_directory`` (the daemon's default store)."""
     from mailflow.adapters.queue_store import open_queue_store
@@ -252,6 +277,7 @@ class Master:
             if self.install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
+                terminate_process_group()
             self._unlock_pid_file(qdir)
 
     def _on_signal(self, signum: int) -> None:

@@ -33,16 +33,21 @@ the queue manager can find the agent for a transport name.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import enum
 import importlib
 import logging
+import signal
+import sys
 from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
 
 import attrs
 
 __all__ = ["Service", "ServiceBase", "ServiceContext", "ServiceSpec", "ProcessModel",
            "register_service", "unregister_service", "service_spec", "registered_services",
-           "is_delivery_agent", "is_library_service", "ServiceNotImplemented"]
+           "is_delivery_agent", "is_library_service", "ServiceNotImplemented",
+           "die_with_parent"]
 
 log = logging.getLogger("mailflow.master")
 
@@ -253,3 +258,26 @@ def is_delivery_agent(command: str) -> bool:
     except ImportError:
         return False
     return agent_factory(command) is not None
+
+
+_PR_SET_PDEATHSIG = 1   # linux/prctl.h
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask the kernel to send ``sig`` to this process when its parent dies.
+
+    For worker processes (``preexec_fn=die_with_parent``): with
+    PR_SET_PDEATHSIG (prctl(2)) a worker never outlives a master that was
+    killed outright, so no orphan keeps working on the spool. Returns False
+    where the call is not available (not Linux).
+
+    >>> isinstance(die_with_parent.__doc__, str)
+    True
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
