@@ -55,9 +55,11 @@ class CommandResult:
 
 async def run_command(argv: Sequence[str], data: bytes, *, time_limit: float = 0,
                       env: Mapping[str, str] | None = None, cwd: str | None = None,
-                      user: int | str | None = None, group: int | str | None = None) -> CommandResult:
+                      user: int | str | None = None, group: int | str | None = None,
+                      program: str = "pipe") -> CommandResult:
     """Run ``argv`` (no shell) with ``data`` on stdin; stdout and stderr are
-    captured together. ``time_limit`` 0 means none."""
+    captured together. ``time_limit`` 0 means none; ``program`` names the
+    agent in the message about a command that cannot be started."""
     kwargs = {}
     if user is not None:
         kwargs["user"] = user
@@ -69,10 +71,13 @@ async def run_command(argv: Sequence[str], data: bytes, *, time_limit: float = 0
             stderr=asyncio.subprocess.STDOUT, env=dict(env) if env is not None else None,
             cwd=cwd or None, start_new_session=True, **kwargs)
     except OSError as exc:
-        # The child could not even start: Postfix reports the exec failure
-        # with EX_OSERR... except a missing program, which cannot get better.
-        code = sysexits.EX_UNAVAILABLE if isinstance(exc, FileNotFoundError) else sysexits.EX_OSERR
-        return CommandResult(code, output=f"execvp {argv[0]}: {exc.strerror}")
+        # Postfix's child reports a failed exec and exits EX_TEMPFAIL, so the
+        # mail is deferred with this output (Postfix 3.7: "temporary failure.
+        # Command output: pipe: fatal: pipe_command: execvp /x: No such file
+        # or directory ").
+        return CommandResult(sysexits.EX_TEMPFAIL,
+                             output=f"{program}: fatal: pipe_command: execvp {argv[0]}: "
+                                    f"{exc.strerror}\n")
     chunks: list[bytes] = []
 
     async def feed() -> None:

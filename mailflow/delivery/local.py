@@ -268,7 +268,7 @@ class LocalAgent:
                                    self._content(request, rcpt, item, flags),
                                    time_limit=self.time_limit,
                                    env=self._environment(request, rcpt, user, sender),
-                                   cwd=cwd, **run_as)
+                                   cwd=cwd, program="local", **run_as)
         if result.ok:
             return DsnStatus("2.0.0", f"delivered to command: {item.target}")
         return result.status(item.target)

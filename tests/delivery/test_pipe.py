@@ -85,11 +85,17 @@ def test_time_limit_defers(tmp_path):
     assert out.status.text.startswith("Command time limit exceeded:")
 
 
-def test_missing_program_bounces(tmp_path):
-    """A program that does not exist cannot succeed later: it bounces."""
+def test_program_that_cannot_start_defers(tmp_path):
+    """A program that cannot be executed defers, with Postfix 3.7's text (recorded
+    from a private instance: pipe service `argv=/nonexistent/prog`, mail sent
+    with sendmail, log line "status=deferred (temporary failure. Command
+    output: pipe: fatal: pipe_command: execvp /nonexistent/prog: No such file
+    or directory )")."""
     agent = create_agent("x", Config(), ServiceEntry("x", "pipe", ("argv=/nonexistent/prog",)))
     [out] = deliver(agent, make_request("a@example.com"))
-    assert out.status.is_permanent
+    assert (out.status.code, out.status.text) == (
+        "4.3.0", "temporary failure. Command output: pipe: fatal: pipe_command: "
+                 "execvp /nonexistent/prog: No such file or directory ")
 
 
 def test_size_limit_bounces_without_running(tmp_path):
