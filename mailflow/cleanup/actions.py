@@ -113,9 +113,14 @@ class CleanupState:
             self.act_log(action.lower(), where, text, str(status))
             self.reject(status)
             self.reason = vtext
-        elif action in ("DISCARD", "HOLD"):
-            self.act_log(action.lower(), where, text, vtext)
-            self.action, self.reason = (DISCARD if action == "DISCARD" else HOLD), vtext
+        elif action == "DISCARD":
+            self.act_log("discard", where, text, vtext)
+            self.action, self.reason = DISCARD, vtext
+        elif action == "HOLD":
+            # cleanup_act.c: only the first HOLD is logged and counts.
+            if self.action != HOLD:
+                self.act_log("hold", where, text, vtext)
+                self.action, self.reason = HOLD, vtext
         elif action == "REDIRECT":
             self.act_log("redirect", where, text, vtext)
             self.redirect = vtext

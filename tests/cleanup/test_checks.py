@@ -237,3 +237,29 @@ def test_unknown_action_is_warned_and_ignored(pipeline, rules_file):
                queue_id="QID")
     assert r.action == "queue"
     assert "warning: QID: unknown command in header_checks map: EXPLODE now" in r.log
+
+
+# Obtained from a private Postfix 3.7.11 by submitting MULTIPART with sendmail
+# under each setting (rules file POSTFIX_MIME_RULES as regexp:) and reading
+# the cleanup "hold:" line from the maillog (None: no hold line, queued).
+POSTFIX_MIME_RULES = "/^X-Part: one/ HOLD xpart\n/^X-Inner: yes/ HOLD xinner\n/^part one text/ HOLD body\n"
+POSTFIX_MIME_CASES = [
+    ({"header_checks": "R"}, "header X-Part: one", "xpart"),
+    ({"header_checks": "R", "mime_header_checks": ""}, "header X-Inner: yes", "xinner"),
+    ({"header_checks": "R", "mime_header_checks": "", "nested_header_checks": ""}, None, None),
+    ({"body_checks": "R"}, "body part one text", "body"),
+]
+
+
+@pytest.mark.parametrize("params, where, text", POSTFIX_MIME_CASES,
+                         ids=["defaults-mime-sees-part", "nested-sees-attached", "neither", "body"])
+def test_which_list_sees_what_as_postfix(pipeline, rules_file, params, where, text):
+    """header/mime/nested/body checks see the same parts of a MIME message as in Postfix."""
+    spec = rules_file(POSTFIX_MIME_RULES)
+    r = submit(pipeline(**{k: (spec if v == "R" else v) for k, v in params.items()}), MULTIPART,
+               queue_id="QID")
+    holds = [line for line in r.log if ": hold: " in line]
+    if where is None:
+        assert holds == [] and r.action == "queue"
+    else:
+        assert holds == [f"QID: hold: {where} {WHO}: {text}"]
