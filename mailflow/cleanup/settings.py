@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from mailflow.errors import ConfigError
 from mailflow.tables.maps import split_maps
 
 __all__ = ["CleanupSettings", "DEFAULTS"]
@@ -155,8 +156,12 @@ class CleanupSettings:
         kw: dict[str, Any] = {}
         for field in attrs.fields(cls):
             text = _value(cfg, field.name)
-            if field.type in ("int",):
-                kw[field.name] = int(text or 0)
+            if field.type == "int":
+                try:
+                    kw[field.name] = int(text or 0)
+                except ValueError:
+                    raise ConfigError("not a number", filename=getattr(cfg, "filename", None),
+                                      name=field.name, value=text) from None
             elif field.type == "bool":
                 kw[field.name] = _bool(text)
             elif field.type == "tuple":

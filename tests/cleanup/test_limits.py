@@ -67,3 +67,10 @@ def test_one_megabyte_body_is_not_scanned_without_body_rules(pipeline):
     body = b"line of text\n" * 80000
     r = submit(pipeline(), b"Subject: big\n\n" + body)
     assert r.message.body == body
+
+
+def test_bad_number_is_a_config_error(pipeline):
+    """A limit that is not a number is a ConfigError naming the parameter."""
+    from mailflow.errors import ConfigError
+    with pytest.raises(ConfigError, match="hopcount_limit = many: not a number"):
+        pipeline(hopcount_limit="many")
