@@ -60,6 +60,7 @@ class QueuedMessage:
     size: int = 0                     # content size in bytes
     next_attempt: float = 0.0         # for deferred mail: when it is due again
     forced_expire: bool = False       # postsuper -e: return it to sender at the next attempt
+    delay_warned: bool = False        # the one delay_warning_time notice was sent
 
 
 class QueueStore(Protocol):

@@ -232,6 +232,23 @@ class FileQueueStore:
         except FileNotFoundError:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
 
+    def set_delay_warned(self, queue_id: str, queue: QueueName) -> None:
+        """Record, durably, that the one delay notice was sent."""
+        # Like forced expiry, a mode bit (group-execute) on the queue file:
+        # it moves with the file and costs no rewrite (Postfix clears the
+        # queue file's WARN record in place instead).
+        path = self.path(queue_id, queue)
+        try:
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXGRP)
+        except FileNotFoundError:
+            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+
+    def clear_log(self, kind: str, queue_id: str) -> None:
+        """Remove the per-message ``bounce``/``defer``/``trace`` log (after its notice was sent)."""
+        if kind not in LOG_KINDS:
+            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        _unlink_quietly(self.path(queue_id, kind))
+
     def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
         if kind not in LOG_KINDS:
             raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
@@ -282,7 +299,7 @@ class FileQueueStore:
             return QueuedMessage(queue_id, q, attrs.evolve(qf.envelope, queue_id=queue_id),
                                  qf.message or Message(b""), qf.size,
                                  st.st_mtime if q is QueueName.DEFERRED else 0.0,
-                                 bool(st.st_mode & stat.S_IXUSR))
+                                 bool(st.st_mode & stat.S_IXUSR), bool(st.st_mode & stat.S_IXGRP))
         where = f"the {queues[0].value} queue" if queue is not None else "any queue"
         raise NoSuchMessage(f"{queue_id}: no such message in {where}")
 

@@ -194,6 +194,12 @@ class Scheduler:
         dest = self._destinations.get((transport, nexthop))
         return dest is not None and dest.dead_until > now
 
+    def revive(self) -> None:
+        """Forget that destinations are dead (``postqueue -f``: qmgr's "F" request)."""
+        for dest in self._destinations.values():
+            dest.dead_until = 0.0
+            dest.failed_cohorts = 0.0
+
     def next_event(self, now: float) -> float | None:
         """The earliest time a queued job becomes startable for a timer reason
         (rate delay or a dead destination coming back), or None."""

@@ -39,6 +39,7 @@ class _Entry:
     message: Message
     next_attempt: float = 0.0
     forced_expire: bool = False
+    delay_warned: bool = False
 
 
 class MemoryQueueStore:
@@ -84,7 +85,8 @@ class MemoryQueueStore:
             entry = self._entry(queue_id, queue)
             return QueuedMessage(queue_id, queue, attrs.evolve(entry.envelope, queue_id=queue_id),
                                  entry.message if with_content else Message(b""),
-                                 len(entry.message), entry.next_attempt, entry.forced_expire)
+                                 len(entry.message), entry.next_attempt, entry.forced_expire,
+                                 entry.delay_warned)
 
     def ids(self, queue: QueueName) -> Iterator[str]:
         with self._lock:
@@ -116,6 +118,16 @@ class MemoryQueueStore:
     def expire(self, queue_id: str, queue: QueueName) -> None:
         with self._lock:
             self._entry(queue_id, queue).forced_expire = True
+
+    def set_delay_warned(self, queue_id: str, queue: QueueName) -> None:
+        with self._lock:
+            self._entry(queue_id, queue).delay_warned = True
+
+    def clear_log(self, kind: str, queue_id: str) -> None:
+        if kind not in LOG_KINDS:
+            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        with self._lock:
+            self._logs.pop((kind, queue_id), None)
 
     def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
         if kind not in LOG_KINDS:
