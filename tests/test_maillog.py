@@ -157,3 +157,13 @@ def test_pflogsumm_reads_the_lines(tmp_path):
     assert (counts["received"], counts["delivered"], counts["bounced"]) == (1, 1, 0)
     assert re.search(r"^\s+264\s+bytes received$", out, re.M)
     assert "does not resolve to address 192.0.2.1" in out     # warnings section
+
+
+def test_docs_examples_run():
+    """The examples in docs/logging.md run as shown."""
+    import doctest
+    from pathlib import Path
+    page = Path(__file__).resolve().parents[1] / "docs" / "logging.md"
+    result = doctest.testfile(str(page), module_relative=False,
+                              optionflags=doctest.ELLIPSIS, verbose=False)
+    assert (result.failed, result.attempted > 0) == (0, True)

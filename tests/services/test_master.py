@@ -252,3 +252,12 @@ def test_bad_o_override_fails_start_naming_master_cf(mf_config, probe):
     with pytest.raises(ConfigError, match=r"master.cf, line 1: message_size_limit = banana"):
         asyncio.run(Master(str(mf_config), install_signals=False).run())
     assert probe.instances == []
+
+
+def test_docs_examples_run():
+    """The examples in docs/daemon.md run as shown."""
+    import doctest
+    from pathlib import Path
+    page = Path(__file__).resolve().parents[2] / "docs" / "daemon.md"
+    result = doctest.testfile(str(page), module_relative=False, verbose=False)
+    assert (result.failed, result.attempted > 0) == (0, True)
