@@ -25,6 +25,7 @@ from typing import Iterator
 import attrs
 
 from mailflow.config.main_cf import logical_lines
+from mailflow.config.values import split_outside_braces
 from mailflow.errors import ConfigError
 
 __all__ = ["Service", "MasterConfig", "parse_master_cf", "format_service", "command_text",
@@ -133,23 +134,8 @@ def split_args(text: str, filename: str = "master.cf", lineno: int | None = None
     >>> split_args("pipe argv=/bin/x { a b } {c}")
     ['pipe', 'argv=/bin/x', '{ a b }', '{c}']
     """
-    tokens: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "{":
-            depth += 1
-        elif ch == "}" and depth:
-            depth -= 1
-        elif depth == 0 and ch.isspace():
-            if current:
-                tokens.append("".join(current))
-                current = []
-            continue
-        current.append(ch)
-    if current:
-        tokens.append("".join(current))
-    if depth and warnings is not None:
+    tokens, unbalanced = split_outside_braces(text, commas=False)
+    if unbalanced and warnings is not None:
         warnings.append(f"{filename}, line {lineno}: missing '}}' in \"{tokens[-1]}\"")
     return tokens
 

@@ -17,7 +17,7 @@ from typing import Any
 from mailflow.config.params import Kind
 from mailflow.errors import ConfigError
 
-__all__ = ["TIME_UNITS", "convert", "parse_time", "split_list"]
+__all__ = ["TIME_UNITS", "convert", "parse_time", "split_list", "split_outside_braces"]
 
 TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME = re.compile(r"(\d+)([smhdw]?)")
@@ -42,6 +42,15 @@ def split_list(text: str) -> list[str]:
     >>> split_list("hash:/etc/x, inline:{ a=1, b=2 } static:y")
     ['hash:/etc/x', 'inline:{ a=1, b=2 }', 'static:y']
     """
+    return split_outside_braces(text, commas=True)[0]
+
+
+def split_outside_braces(text: str, commas: bool) -> tuple[list[str], bool]:
+    """Split on whitespace (and commas) not inside ``{...}``; also say if a brace is left open.
+
+    >>> split_outside_braces("pipe argv=x { a b } {c", commas=False)
+    (['pipe', 'argv=x', '{ a b }', '{c'], True)
+    """
     items: list[str] = []
     current: list[str] = []
     depth = 0
@@ -50,7 +59,7 @@ def split_list(text: str) -> list[str]:
             depth += 1
         elif ch == "}" and depth:
             depth -= 1
-        elif depth == 0 and (ch == "," or ch.isspace()):
+        elif depth == 0 and (ch.isspace() or (commas and ch == ",")):
             if current:
                 items.append("".join(current))
                 current = []
@@ -58,7 +67,7 @@ def split_list(text: str) -> list[str]:
         current.append(ch)
     if current:
         items.append("".join(current))
-    return items
+    return items, depth > 0
 
 
 def parse_time(text: str, unit: str = "s", where: dict | None = None) -> int:
