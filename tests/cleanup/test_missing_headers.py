@@ -171,3 +171,21 @@ def test_message_drop_headers_are_removed(pipeline, header):
     """The headers in message_drop_headers (Postfix default list) are removed."""
     r = submit(pipeline(), f"Subject: x\n{header}\n\nhi\n".encode())
     assert header.split(":")[0].lower() not in [n.lower() for n, _ in r.message.headers()]
+
+
+# Postfix 3.7.11: printf 'Subject: fullname\n\nhi\n' | sendmail -F NAME -f alice bob@remote.example,
+# then postcat -h (header_from_format = standard).
+POSTFIX_FULLNAME_FROM = [
+    ("J. Doe", '"J. Doe" <alice@mx.example.test>'),
+    ("Doe, John", '"Doe, John" <alice@mx.example.test>'),
+    ('Say "hi"', '"Say \\"hi\\"" <alice@mx.example.test>'),
+    ("Ann Smith", "Ann Smith <alice@mx.example.test>"),
+]
+
+
+@pytest.mark.parametrize("fullname, expected", POSTFIX_FULLNAME_FROM,
+                         ids=["dot", "comma", "quotes", "plain"])
+def test_from_with_full_name_as_postfix(pipeline, fullname, expected):
+    """The submitter's full name is quoted in From: as Postfix quotes it."""
+    r = submit(pipeline(), b"Subject: fullname\n\nhi\n", fullname=fullname)
+    assert r.message.header_values("from") == [expected]
