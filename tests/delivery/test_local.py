@@ -66,17 +66,29 @@ def test_home_mailbox_mbox_file(tmp_path, homes):
         box.close()
 
 
-def test_unknown_user_in_local_recipient_table(tmp_path, homes):
-    """A recipient that is neither a user nor an alias bounces 5.1.1."""
-    [out] = deliver(local_agent(tmp_path, homes), make_request("zed@localhost"))
-    assert str(out.status) == "5.1.1 User unknown in local recipient table"
+def test_unknown_user_bounces_with_local_wording(tmp_path, homes):
+    """Neither user nor alias: 5.1.1 'unknown user', as Postfix 3.7's local(8)
+    logs for `sendmail nosuchuser` (recorded from a private instance:
+    "dsn=5.1.1, status=bounced (unknown user: "nosuchuser")")."""
+    [out] = deliver(local_agent(tmp_path, homes), make_request("nosuchuser@localhost"))
+    assert str(out.status) == '5.1.1 unknown user: "nosuchuser"'
 
 
-def test_empty_local_recipient_maps_lets_local_say_unknown_user(tmp_path, homes):
-    """With local_recipient_maps empty, local(8)'s own 'unknown user' text appears."""
-    agent = local_agent(tmp_path, homes, local_recipient_maps="")
-    [out] = deliver(agent, make_request("zed@localhost"))
-    assert str(out.status) == '5.1.1 unknown user: "zed"'
+def test_explicit_local_recipient_maps_reject_unlisted(tmp_path, homes):
+    """With local_recipient_maps set, a recipient it does not list bounces 5.1.1."""
+    agent = local_agent(tmp_path, homes, local_recipient_maps={"alice": "x"})
+    outs = deliver(agent, make_request("bob@localhost", "alice@localhost"))
+    assert [str(o.status) for o in outs] == ["5.1.1 User unknown in local recipient table",
+                                             "2.0.0 delivered to mailbox"]
+
+
+def test_passwd_in_local_recipient_maps_means_the_user_database(tmp_path, homes):
+    """unix:passwd.byname in local_recipient_maps consults the agent's user
+    database; an alias is not a user unless the aliases are listed too."""
+    agent = local_agent(tmp_path, homes, local_recipient_maps="proxy:unix:passwd.byname",
+                        alias_maps={"team": "alice"})
+    outs = deliver(agent, make_request("carol@localhost", "team@localhost", "zed@localhost"))
+    assert [o.status.code for o in outs] == ["2.0.0", "5.1.1", "5.1.1"]
 
 
 def test_alias_fans_out_to_several_mailboxes(tmp_path, homes):
