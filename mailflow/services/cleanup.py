@@ -107,11 +107,17 @@ class CleanupService:
             return CleanupReply(planned, DsnStatus("2.0.0", f"Ok: queued as {planned}"),
                                 DISCARD, result)
         queue = QueueName.HOLD if result.action == HOLD else QueueName.INCOMING
-        queue_id = self.store.enqueue(queue, result.envelope, result.message)
+        # With recipients to defer, write to hold/ (the queue manager never
+        # scans it) until their defer-log entries are on disk, so the queue
+        # manager cannot see the message without them.
+        first = QueueName.HOLD if result.deferred else queue
+        queue_id = self.store.enqueue(first, result.envelope, result.message)
         for outcome in result.deferred:
             # Recipients whose expansion must be retried: the queue manager
             # defers them with this status (docs/cleanup.md).
             self.store.append_log("defer", queue_id, outcome)
+        if first is not queue:
+            self.store.move(queue_id, first, queue)
         self._log(result.log, planned, queue_id)
         if self.wake and queue is QueueName.INCOMING:
             self._kick()

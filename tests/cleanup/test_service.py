@@ -91,9 +91,12 @@ def test_deferred_recipient_is_in_the_defer_log(service, spool, tmp_path):
     reply = service(virtual_alias_maps=f"texthash:{virtual}").submit(
         envelope("a@x.example", "c@x.example"), Message(b"\nhi\n"))
     queued = spool.read(reply.queue_id)
+    assert queued.queue is QueueName.INCOMING
     assert [r.address for r in queued.envelope.recipients] == ["a@x.example", "c@x.example"]
     (entry,) = spool.read_log("defer", reply.queue_id)
     assert (entry.recipient.address, entry.status.code) == ("a@x.example", "4.6.0")
+    from mailflow.qmgr.active import is_cleanup_deferral
+    assert is_cleanup_deferral(entry)
 
 
 def test_logs_message_id_with_the_queue_id(service, caplog):
