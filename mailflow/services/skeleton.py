@@ -164,15 +164,15 @@ _BUILTIN: dict[str, str] = {
     "pickup": "mailflow.services.pickup:PickupService",
     "qmgr": "mailflow.services.qmgr:QmgrService",
     "smtpd": "mailflow.services.smtpd:SmtpdService",
-    "bounce": "mailflow.services.bounce:BounceService",
 }
 
 # Postfix daemons whose work mailflow does in process as a library call by
 # their clients (cleanup(8) is called by pickup and smtpd; trivial-rewrite by
-# cleanup and qmgr; tlsmgr/anvil/scache/... have no counterpart or are not
-# needed): the master starts nothing for them and says nothing.
+# cleanup and qmgr; bounce(8)'s notices are composed by the queue manager;
+# tlsmgr/anvil/scache/... have no counterpart or are not needed): the master
+# starts nothing for them and says nothing.
 _LIBRARY: frozenset[str] = frozenset({
-    "cleanup", "trivial-rewrite", "tlsmgr", "anvil", "scache", "proxymap",
+    "cleanup", "trivial-rewrite", "bounce", "tlsmgr", "anvil", "scache", "proxymap",
     "showq", "flush", "verify", "postlogd", "postscreen", "dnsblog", "tlsproxy",
 })
 

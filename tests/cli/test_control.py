@@ -265,3 +265,36 @@ def test_check_reports_every_bad_value(etc):
     assert [line.split(": ", 2)[:2] for line in lines] == [["mailflow", "error"]] * 2
     assert f"{etc}/main.cf, line 5: message_size_limit = banana" in lines[0]
     assert f"{etc}/main.cf, line 6: maximal_queue_lifetime = soon" in lines[1]
+
+
+def test_mail_flows_through_the_daemon_to_a_maildir(tmp_path):
+    """maildrop → pickup → cleanup → qmgr → virtual: the message lands in the Maildir."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "main.cf").write_text(
+        f"queue_directory = {tmp_path / 'spool'}\nmaillog_file = {tmp_path / 'maillog'}\n"
+        "myhostname = mx.example.test\nsyslog_name = mailflow\n"
+        "virtual_mailbox_domains = example.com\n"
+        f"virtual_mailbox_base = {tmp_path / 'mail'}\n"
+        "virtual_mailbox_maps = inline:{ b@example.com=b/Maildir/ }\n")
+    (etc / "master.cf").write_text(
+        "pickup    unix  n       -       n       60      1       pickup\n"
+        "cleanup   unix  n       -       n       -       0       cleanup\n"
+        "qmgr      unix  n       -       n       300     1       qmgr\n"
+        "virtual   unix  -       n       n       -       -       virtual\n")
+    assert mailflow(etc, "start").returncode == 0
+    pid = int(pid_file(etc).read_text())
+    try:
+        from mailflow.adapters.kick import kick
+        FileQueueStore(str(spool(etc))).enqueue(
+            QueueName.MAILDROP, Envelope("a@example.com", (Recipient("b@example.com"),)),
+            Message(b"Subject: hi\n\nhello\n"))
+        assert kick(str(spool(etc)), "pickup")
+        new = tmp_path / "mail" / "b" / "Maildir" / "new"
+        wait_for(lambda: new.is_dir() and os.listdir(new))
+        assert b"\n\nhello\n" in (new / os.listdir(new)[0]).read_bytes()
+    finally:
+        assert mailflow(etc, "stop").returncode == 0
+    assert group_members(pid) == []
+    services = [LINE.match(line).group(1) for line in (tmp_path / "maillog").read_text().splitlines()]
+    assert {"master", "pickup", "cleanup", "qmgr", "virtual"} <= set(services)
