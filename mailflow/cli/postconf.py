@@ -87,6 +87,8 @@ def run(argv: list[str], ctx) -> int:
             flags.add(letter)
         k += 1
 
+    if not os.path.isdir(config_dir):
+        return _fail(f"open {os.path.join(config_dir, 'main.cf')}: No such file or directory")
     edit_flags = flags & {"e", "X", "#"}
     if len(edit_flags) > 1:
         return _fail("specify at most one of -e, -X and -#")

@@ -29,6 +29,7 @@ from mailflow.config.expand import expand_value
 from mailflow.config.host import default_mydomain, default_myhostname
 from mailflow.config.main_cf import Entry, parse_main_cf
 from mailflow.config.master_cf import MasterConfig, Service, parse_master_cf
+from mailflow.config.postfix_names import POSTFIX_ONLY
 from mailflow.config.params import PARAMS, TRANSPORT_DEFAULTS, TRANSPORT_SUFFIXES, Kind, Param
 from mailflow.config.values import convert, parse_time, split_list
 from mailflow.errors import ConfigError, ExpansionLoopError
@@ -391,7 +392,11 @@ def unknown_parameter_warning(where: str, name: str) -> str:
 
     >>> unknown_parameter_warning("main.cf, line 3", "mydestinations")
     'main.cf, line 3: unknown parameter "mydestinations"; did you mean "mydestination"? (ignored)'
+    >>> unknown_parameter_warning("main.cf, line 4", "smtp_tls_CAfile")
+    'main.cf, line 4: parameter "smtp_tls_CAfile" is not implemented by mailflow (ignored)'
     """
+    if name in POSTFIX_ONLY:
+        return f"{where}: parameter \"{name}\" is not implemented by mailflow (ignored)"
     close = difflib.get_close_matches(name, PARAMS, n=1, cutoff=0.75)
     hint = f"; did you mean \"{close[0]}\"?" if close else ""
     return f"{where}: unknown parameter \"{name}\"{hint} (ignored)"

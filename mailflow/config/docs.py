@@ -118,10 +118,16 @@ def differences_page() -> str:
         "",
         "- An unknown parameter in main.cf is reported as"
         " `main.cf, line N: unknown parameter \"relay_host\"; did you mean \"relayhost\"?"
-        " (ignored)` where Postfix says `unused parameter: relay_host=...`.",
+        " (ignored)` where Postfix says `unused parameter: relay_host=...`; a Postfix"
+        " parameter mailflow does not implement is reported as"
+        " `parameter \"smtp_tls_CAfile\" is not implemented by mailflow (ignored)`.",
         "- A bad value is an error naming file, line, parameter, value and what was"
         " expected (`main.cf, line 12: message_size_limit = banana: not a number`);"
         " `Config.validate()` reports every one at once.",
+        "- `postconf -d` prints the level-3.6 value of the defaults that Postfix writes as"
+        " `${{$compatibility_level} <level {N} ? {old} : {new}}` expressions"
+        " (`append_dot_mydomain`, `mynetworks_style`, `relay_domains`,"
+        " `smtpd_relay_restrictions`, `smtputf8_enable`, ...).",
         "- A configuration error stops any `mailflow` command, postconf included, with"
         " `mailflow/COMMAND: fatal: ...` and exit status 78 (EX_CONFIG, sysexits.h);"
         " Postfix's postconf prints `postconf: fatal: ...` and exits 1. Warnings keep"

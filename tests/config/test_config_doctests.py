@@ -9,7 +9,8 @@ import pytest
 
 MODULES = ["mailflow.config", "mailflow.config.params", "mailflow.config.main_cf",
            "mailflow.config.master_cf", "mailflow.config.expand", "mailflow.config.values",
-           "mailflow.config.host", "mailflow.config.edit", "mailflow.config.docs"]
+           "mailflow.config.host", "mailflow.config.edit", "mailflow.config.docs",
+           "mailflow.config.postfix_names"]
 
 
 @pytest.mark.parametrize("name", MODULES)

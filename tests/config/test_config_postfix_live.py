@@ -18,6 +18,7 @@ import pytest
 
 from mailflow.config import Config
 from mailflow.config.params import PARAMS
+from mailflow.config.postfix_names import POSTFIX_ONLY
 
 from test_config_expand import CASES as EXPANSION_CASES
 from test_config_postconf_cli import EDITS, GOLDEN, SHOW
@@ -124,3 +125,11 @@ def test_edit_equals_postfix(run_cli, twin_dirs, args, filename):
     postconf("-c", str(pf_dir), *args)
     run_cli("-c", mf_dir, "postconf", *args)
     assert (mf_dir / filename).read_text() == (pf_dir / filename).read_text()
+
+
+def test_every_postfix_parameter_is_either_implemented_or_listed(tmp_path):
+    """Each name ``postconf -d`` lists is in PARAMS or in POSTFIX_ONLY, never both."""
+    result = postconf("-c", str(empty_dir(tmp_path)), "-d")
+    theirs = {line.partition(" =")[0] for line in result.stdout.splitlines()}
+    assert theirs - set(PARAMS) - POSTFIX_ONLY == set()
+    assert set(PARAMS) & POSTFIX_ONLY == set()

@@ -154,6 +154,13 @@ def test_unknown_parameter_without_close_match_has_no_suggestion():
     assert cfg.warnings == ['main.cf, line 1: unknown parameter "zzzz_qqqq" (ignored)']
 
 
+def test_postfix_parameter_mailflow_lacks_is_named_as_such():
+    """A Postfix parameter that mailflow does not implement says so, not "unknown"."""
+    cfg = Config.from_string("smtp_tls_CAfile = /etc/ssl/ca.pem\n", log_warnings=False)
+    assert cfg.warnings == ['main.cf, line 1: parameter "smtp_tls_CAfile" is not implemented'
+                            ' by mailflow (ignored)']
+
+
 # Names that are not in the table but are not unknown either.
 KNOWN_NAMES = [
     ("per-transport limit", "pipe_destination_recipient_limit = 1\n", ""),
