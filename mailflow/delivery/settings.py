@@ -113,6 +113,11 @@ class Settings:
         """``TRANSPORT_suffix`` when set, else the parameter ``fallback``
         (``pipe`` reads ``TRANSPORT_time_limit`` falling back to
         ``command_time_limit``, as Postfix does)."""
+        if self.cfg is not None and hasattr(self.cfg, "transport_param"):
+            try:
+                return str(self.cfg.transport_param(transport, suffix))
+            except (KeyError, AttributeError):
+                pass  # a Config without this per-transport parameter
         name = f"{transport}_{suffix}"
         if self.is_set(name):
             return self.text(name)
