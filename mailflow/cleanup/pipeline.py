@@ -58,7 +58,7 @@ from mailflow.cleanup.context import is_local_client
 from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail_date,
                                       message_id, received_pickup, received_smtpd,
                                       split_message)
-from mailflow.cleanup.result import CleanupResult
+from mailflow.cleanup.result import DISCARD, CleanupResult
 from mailflow.cleanup.rules import BodyRule, HeaderRule, body_rule, header_rule
 from mailflow.cleanup.settings import CleanupSettings
 from mailflow.errors import TableError
@@ -226,9 +226,9 @@ class CleanupPipeline:
 
         ``origin`` is who hands the message in (``pickup``, ``smtpd``,
         ``bounce``, ...); ``local`` says whether headers get the ``local``
-        rewriting context and missing headers (default: pickup and other
-        local origins yes, smtpd no; smtpd passes True for clients in
-        ``local_header_rewrite_clients``). ``uid`` and ``fullname`` describe a
+        rewriting context and missing headers; by default local origins do,
+        and smtpd mail does when the client matches
+        ``local_header_rewrite_clients`` (:mod:`mailflow.cleanup.context`). ``uid`` and ``fullname`` describe a
         local submitter (pickup's ``Received:`` and the ``From:`` phrase);
         ``client`` an SMTP client (defaults to ``envelope.client``).
         """
@@ -241,9 +241,25 @@ class CleanupPipeline:
             local = origin in LOCAL_ORIGINS or not is_smtp or is_local_client(
                 client, s.local_header_rewrite_clients, mynetworks=s.mynetworks,
                 inet_interfaces=s.inet_interfaces, proxy_interfaces=s.proxy_interfaces)
-        context = "local" if local else "remote"
         state = CleanupState(qid, f"{client.name}[{client.address}]" if is_smtp and client else "local",
-                       client if is_smtp else None)
+                             client if is_smtp else None)
+        try:
+            return self._process(state, envelope, message, origin=origin, local=local,
+                                 arrival=arrival, uid=uid, fullname=fullname, client=client)
+        except TableError as exc:
+            # A canonical or other map that cannot answer: Postfix refuses
+            # the message for now ("queue file write error").
+            state.warn(f"{exc} -- message not accepted, try again later")
+            state.reject(WRITE_ERROR)
+            return self._result(state, envelope, message, ())
+
+    def _process(self, state: CleanupState, envelope: Envelope, message: Message, *, origin: str,
+                 local: bool, arrival: float, uid: int | None, fullname: str,
+                 client: ClientInfo | None) -> CleanupResult:
+        s = self.settings
+        qid = state.queue_id
+        is_smtp = origin == "smtpd"
+        context = "local" if local else "remote"
 
         # 1. Size (cleanup_out.c: the queue file may not grow past the limit).
         if s.message_size_limit and len(message.data) > s.message_size_limit:
@@ -287,7 +303,7 @@ class CleanupPipeline:
         if local or s.always_add_missing_headers:
             self._add_missing(out, seen, state, sender, fullname, arrival)
         msgid = next((h.value for h in out if h.lname == "message-id"), "")
-        if not state.stopped:
+        if state.action != DISCARD:     # Postfix logs it for rejected mail too
             state.log.append(f"{qid}: message-id={msgid}" if msgid else f"{qid}: message-id=<>")
 
         # 6. Body and MIME parts.

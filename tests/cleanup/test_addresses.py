@@ -199,3 +199,17 @@ def test_recipient_canonical_maps_before_canonical_maps(pipeline):
                  canonical_maps="inline:{ b@x.example=c@x.example }")
     r = submit(p, b"\nhi\n", rcpts=(Recipient("a@x.example"),))
     assert r.envelope.recipients[0].address == "c@x.example"
+
+
+def test_canonical_table_error_refuses_for_now(pipeline):
+    """A canonical map that cannot answer refuses the message with 4.3.0, never accepts it."""
+    from mailflow.errors import TableError
+    from mailflow.tables import register_table_type
+
+    class Down:
+        def get(self, key):
+            raise TableError("canonical database down")
+    register_table_type("cleanuptest-down2", lambda name, cfg: Down())
+    r = submit(pipeline(canonical_maps="cleanuptest-down2:x"), b"\nhi\n", queue_id="QID")
+    assert (r.action, str(r.status)) == ("reject", "4.3.0 queue file write error")
+    assert r.log[0].startswith("warning: QID: canonical database down")

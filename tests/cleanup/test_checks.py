@@ -263,3 +263,16 @@ def test_which_list_sees_what_as_postfix(pipeline, rules_file, params, where, te
         assert holds == [] and r.action == "queue"
     else:
         assert holds == [f"QID: hold: {where} {WHO}: {text}"]
+
+
+def test_rejected_message_still_logs_its_message_id(pipeline, rules_file):
+    """Postfix logs the reject line, then the message-id line (maillog above)."""
+    r = submit(pipeline(header_checks=rules_file(POSTFIX_RULES)),
+               b"Subject: reject-me\nMessage-ID: <m@x>\n\nhi\n", queue_id="QID")
+    assert r.log[1] == "QID: message-id=<m@x>"
+
+
+def test_discarded_message_logs_no_message_id(pipeline, rules_file):
+    """After DISCARD Postfix writes no message-id line."""
+    r = submit(pipeline(header_checks=rules_file(POSTFIX_RULES)), b"Subject: discard-me\n\nhi\n")
+    assert not any("message-id=" in line for line in r.log)
