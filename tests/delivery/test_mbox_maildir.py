@@ -6,9 +6,10 @@ import multiprocessing
 import os
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from mailflow.delivery.locking import LockError, dotlock, locked_mailbox
-from mailflow.delivery.mailcopy import CopyFlags, render
+from mailflow.delivery.mailcopy import CopyFlags, quote_from, render
 from mailflow.delivery.maildir import deliver_maildir
 from mailflow.delivery.mbox import append_mbox
 from mailflow.errors import PermanentFailure, TemporaryFailure
@@ -166,3 +167,23 @@ def test_flock_style_conflicts_with_another_flock_holder(tmp_path):
             append_mbox(path, mbox_entry("x"), locks=["flock"], attempts=2, delay=0.01)
     append_mbox(path, mbox_entry("y"), locks=["flock"])
     assert [s for s, _ in read_mbox(path)] == ["y"]
+
+_LINES = st.lists(st.one_of(st.sampled_from(["From ", "From x", ">From y", "", ".", "From"]),
+                            st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126),
+                                    max_size=20)), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(bodies=st.lists(_LINES, min_size=1, max_size=3))
+def test_any_bodies_stay_separate_messages(tmp_path_factory, bodies):
+    """Whatever the bodies hold, each appended message reads back as one message
+    whose body is the original with "From " lines quoted."""
+    path = tmp_path_factory.mktemp("prop") / "box"
+    for i, lines in enumerate(bodies):
+        body = "".join(line + "\n" for line in lines).encode()
+        append_mbox(str(path), mbox_entry(f"m{i}", body), fsync=False)
+    got = read_mbox(path)
+    assert [s for s, _ in got] == [f"m{i}" for i in range(len(bodies))]
+    for (_, payload), lines in zip(got, bodies):
+        want = "".join(line + "\n" for line in lines)
+        assert payload == quote_from(want.encode()).decode()
