@@ -125,8 +125,8 @@ class FileQueueStore:
     def path(self, queue_id: str, queue: QueueName | str) -> str:
         """The file name of ``queue_id`` in ``queue`` (the ID is validated first).
 
-        >>> FileQueueStore("/q", create=False).path("4OQIBa0jY8z1W9", "deferred")
-        '/q/deferred/1/4OQIBa0jY8z1W9'
+        >>> FileQueueStore("/q", create=False).path("4SVLCh0sf8z1c9", "deferred")
+        '/q/deferred/1/4SVLCh0sf8z1c9'
         """
         validate_queue_id(queue_id)
         name = QueueName(queue).value if not isinstance(queue, str) or queue not in LOG_KINDS else queue
@@ -225,10 +225,11 @@ class FileQueueStore:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
 
     def expire(self, queue_id: str, queue: QueueName) -> None:
-        # Postfix 3.5+ marks forced expiry with the owner-execute bit (MQ_STATUS_FORCE_EXPIRE).
+        # Postfix 3.5+ marks forced expiry with the group-execute bit
+        # (mail_queue.h MQ_STATUS_FORCE_EXPIRE; `postsuper -e` leaves mode 0710).
         path = self.path(queue_id, queue)
         try:
-            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXUSR)
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXGRP)
         except FileNotFoundError:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
 
@@ -299,7 +300,7 @@ class FileQueueStore:
             return QueuedMessage(queue_id, q, attrs.evolve(qf.envelope, queue_id=queue_id),
                                  qf.message or Message(b""), qf.size,
                                  st.st_mtime if q is QueueName.DEFERRED else 0.0,
-                                 bool(st.st_mode & stat.S_IXUSR), bool(st.st_mode & stat.S_IXGRP))
+                                 bool(st.st_mode & stat.S_IXGRP), bool(st.st_mode & stat.S_IXGRP))
         where = f"the {queues[0].value} queue" if queue is not None else "any queue"
         raise NoSuchMessage(f"{queue_id}: no such message in {where}")
 

@@ -8,19 +8,20 @@ The shape is Postfix's long queue ID (postconf(5) ``enable_long_queue_ids``):
 the time in seconds in base 52 (6 digits), the microseconds in base 52
 (4 digits), the letter ``z``, then a unique number in base 51 (the file's
 inode number in the file spool, as in Postfix). The digits are
-``0-9A-Za-p`` (base 52) and ``0-9A-Za-o`` (base 51), so ``z`` never occurs
-in a digit and IDs sort by time as plain strings. Postfix's short hex IDs
+digits and consonants (safe_ultostr(3): base 52, and base 51 without ``z``
+for the unique part, so the separator is unambiguous); the time parts are
+fixed-width, so IDs sort by time as plain strings. Postfix's short hex IDs
 (``enable_long_queue_ids = no``) are accepted too when validating.
 
 >>> qid = make_queue_id(1700000000, 123456, 4242)
 >>> qid
-'4OQIBa0jY8z1W9'
+'4SVLCh0sf8z1c9'
 >>> QueueId.parse(qid).seconds, QueueId.parse(qid).microseconds
 (1700000000, 123456)
 >>> validate_queue_id("../../etc/passwd")
 Traceback (most recent call last):
   ...
-mailflow.errors.BadQueueIdError: invalid queue ID '../../etc/passwd': a queue ID has only letters and digits (like 4OQIBa0jY8z1W9)
+mailflow.errors.BadQueueIdError: invalid queue ID '../../etc/passwd': a queue ID has only letters and digits (like 4SVLCh0sf8z1c9)
 """
 
 from __future__ import annotations
@@ -34,15 +35,15 @@ from mailflow.errors import BadQueueIdError
 __all__ = ["QueueId", "make_queue_id", "validate_queue_id", "is_queue_id",
            "hash_dirs", "MAX_QUEUE_ID_LENGTH"]
 
-_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_B52 = _DIGITS[:52]
-_B51 = _DIGITS[:51]
+# safe_ultostr(3)'s digits: no vowels, so an ID never spells a word.
+_B52 = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
+_B51 = _B52[:51]          # without "z", the separator
 _SEC_PAD, _USEC_PAD = 6, 4
 _SEPARATOR = "z"
 MAX_QUEUE_ID_LENGTH = 32
-_LONG_RE = re.compile(r"[0-9A-Za-p]{6}[0-9A-Za-p]{4}z[0-9A-Za-o]{1,21}")
+_LONG_RE = re.compile(r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{1,21}")
 _SHORT_RE = re.compile(r"[0-9A-F]{6,16}")
-_EXAMPLE = "4OQIBa0jY8z1W9"
+_EXAMPLE = "4SVLCh0sf8z1c9"
 
 
 def _encode(number: int, digits: str, pad: int = 1) -> str:
@@ -76,7 +77,7 @@ def make_queue_id(seconds: int, microseconds: int, unique: int) -> str:
 def is_queue_id(text: str) -> bool:
     """Whether ``text`` has the shape of a queue ID (long or short).
 
-    >>> is_queue_id("4OQIBa0jY8z1W9"), is_queue_id("4F0C61A2E3"), is_queue_id(".tmp.1")
+    >>> is_queue_id("4SVLCh0sf8z1c9"), is_queue_id("4F0C61A2E3"), is_queue_id(".tmp.1")
     (True, True, False)
     """
     return (isinstance(text, str) and len(text) <= MAX_QUEUE_ID_LENGTH
@@ -152,7 +153,7 @@ def hash_dirs(queue_id: str, depth: int) -> list[str]:
     taken from the file's creation time in microseconds in hexadecimal, the
     same for long and short queue IDs.
 
-    >>> hash_dirs("4OQIBa0jY8z1W9", 2)
+    >>> hash_dirs("4SVLCh0sf8z1c9", 2)
     ['1', 'E']
     """
     if depth <= 0:

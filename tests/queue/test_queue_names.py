@@ -16,10 +16,10 @@ from mailflow.queue.names import QueueId, hash_dirs, is_queue_id, make_queue_id,
     pytest.param("/etc/passwd", id="absolute-path"),
     pytest.param("", id="empty"),
     pytest.param("A" * 33, id="too-long"),
-    pytest.param("4OQIBa0jY8z1W9/..", id="id-then-slash"),
+    pytest.param("4SVLCh0sf8z1c9/..", id="id-then-slash"),
     pytest.param("..", id="dotdot"),
     pytest.param(".tmp.123.4", id="temp-file-name"),
-    pytest.param("4OQIBa0jY8z1W9\n", id="trailing-newline"),
+    pytest.param("4SVLCh0sf8z1c9\n", id="trailing-newline"),
     pytest.param("abcdef", id="lowercase-short"),
     pytest.param("4OQIBa0jY8zzz", id="two-separators"),
     pytest.param("４OQIBa0jY8z1W9", id="fullwidth-digit"),
@@ -30,7 +30,7 @@ def test_bad_queue_ids_are_refused_with_a_reason(text):
         validate_queue_id(text)
 
 
-@pytest.mark.parametrize("text", ["4OQIBa0jY8z1W9", "4F0C61A2E3", "0000000000z0"])
+@pytest.mark.parametrize("text", ["4SVLCh0sf8z1c9", "4F0C61A2E3", "0000000000z0"])
 def test_good_queue_ids_pass_unchanged(text):
     """Long and short (hex) queue IDs are accepted as they are."""
     assert validate_queue_id(text) == text
@@ -64,3 +64,17 @@ def test_hash_dirs_use_the_hex_microseconds():
     assert hash_dirs(qid, 2) == ["A", "B"]
     assert hash_dirs("ABCDE12345", 1) == ["A"]
     assert hash_dirs(qid, 0) == []
+
+
+# Queue IDs made by Postfix 3.7 with enable_long_queue_ids = yes, with the
+# inode number and hashed directory read from the spool (`ls -li deferred/*/`).
+@pytest.mark.parametrize("qid,seconds,inode,hashdir", [
+    pytest.param("4jcpB45NThzJBkk", 1795959468, 2150402, "B", id="postfix-4jcpB45NThzJBkk"),
+    pytest.param("4jcp9S4KshzJBlM", 1795959436, 2150434, "9", id="postfix-4jcp9S4KshzJBlM"),
+])
+def test_postfix_long_ids_decode_like_postfix(qid, seconds, inode, hashdir):
+    """Postfix's own long IDs parse to their time and inode and hash to Postfix's directory."""
+    parsed = QueueId.parse(qid)
+    assert (parsed.seconds, parsed.unique) == (seconds, inode)
+    assert hash_dirs(qid, 1) == [hashdir]
+    assert make_queue_id(parsed.seconds, parsed.microseconds, parsed.unique) == qid
