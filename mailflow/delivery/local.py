@@ -158,6 +158,10 @@ class LocalAgent:
         plan = await in_thread(self._plan, address)
         if isinstance(plan, DsnStatus):
             return plan
+        for item in plan:
+            if item.kind == "status" and item.status.text.startswith("alias database loop"):
+                # local(8) warns about this: it is a configuration mistake.
+                log.warning("alias database loop for %s", address)
         statuses = []
         forwards: list[Delivery] = []
         for item in plan:

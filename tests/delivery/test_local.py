@@ -253,3 +253,11 @@ def test_spool_directory_ending_in_slash_holds_maildirs(tmp_path, homes):
     [out] = deliver(agent, make_request("carol@localhost"))
     assert str(out.status) == "2.0.0 delivered to maildir"
     assert len(mailbox.Maildir(str(tmp_path / "maildirs" / "carol"), create=False)) == 1
+
+
+def test_alias_loop_bounces_with_a_warning(tmp_path, homes, caplog):
+    """Aliases that expand without end bounce 5.4.6 and log a warning."""
+    aliases = {f"a{i}": f"a{i + 1}" for i in range(300)}
+    [out] = deliver(local_agent(tmp_path, homes, alias_maps=aliases), make_request("a0@localhost"))
+    assert out.status.code == "5.4.6"
+    assert "alias database loop for a0@localhost" in caplog.text
