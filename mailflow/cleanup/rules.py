@@ -24,11 +24,11 @@ import attrs
 from mailflow.cleanup.headers import Header
 
 __all__ = ["Verdict", "HeaderRule", "BodyRule", "header_rule", "body_rule",
-           "ACTIONS", "HEADER_KINDS", "to_verdict"]
+           "CHECK_ACTIONS", "HEADER_KINDS", "to_verdict"]
 
 # header_checks(5) actions. DUNNO and OK end the search for this line
 # without doing anything; DEFER is a temporary REJECT.
-ACTIONS = frozenset({
+CHECK_ACTIONS = frozenset({
     "REJECT", "DEFER", "DISCARD", "HOLD", "REDIRECT", "BCC", "FILTER", "PREPEND",
     "REPLACE", "IGNORE", "WARN", "INFO", "DUNNO", "OK",
 })
@@ -63,7 +63,7 @@ class Verdict:
 
     @action.validator
     def _check(self, _attr: attrs.Attribute, value: str) -> None:
-        if value not in ACTIONS:
+        if value not in CHECK_ACTIONS:
             raise ValueError(f"unknown header/body check action {value!r}")
 
     def __attrs_post_init__(self) -> None:

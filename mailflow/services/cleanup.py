@@ -29,9 +29,12 @@ from typing import Any, Callable
 import attrs
 
 from mailflow.cleanup import CleanupPipeline, CleanupResult
+from mailflow.cleanup.actions import WRITE_ERROR
 from mailflow.cleanup.result import DISCARD, HOLD, REJECT
 from mailflow.interfaces import QueueName, QueueStore
+from mailflow.errors import QueueError
 from mailflow.model import DsnStatus, Envelope, Message
+from mailflow.queue.store_api import QueueIdSource
 
 __all__ = ["CleanupService", "CleanupReply", "DEFER"]
 
@@ -73,7 +76,6 @@ class CleanupService:
 
     def __init__(self, cfg: Any, store: QueueStore, *, pipeline: CleanupPipeline | None = None,
                  clock: Callable[[], float] = time.time, wake: bool = True) -> None:
-        from mailflow.queue.store_api import QueueIdSource
         self.cfg = cfg
         self.store = store
         self.pipeline = pipeline if pipeline is not None else CleanupPipeline.from_config(cfg)
@@ -100,7 +102,7 @@ class CleanupService:
         planned = result.envelope.queue_id or ""
         if result.action == REJECT:
             self._log(result.log, planned, planned)
-            status = result.status or DsnStatus("4.3.0", "queue file write error")
+            status = result.status or WRITE_ERROR
             return CleanupReply(None, status, DEFER if status.is_temporary else REJECT, result)
         if result.action == DISCARD:
             self._log(result.log, planned, planned)
@@ -111,13 +113,19 @@ class CleanupService:
         # scans it) until their defer-log entries are on disk, so the queue
         # manager cannot see the message without them.
         first = QueueName.HOLD if result.deferred else queue
-        queue_id = self.store.enqueue(first, result.envelope, result.message)
-        for outcome in result.deferred:
-            # Recipients whose expansion must be retried: the queue manager
-            # defers them with this status (docs/cleanup.md).
-            self.store.append_log("defer", queue_id, outcome)
-        if first is not queue:
-            self.store.move(queue_id, first, queue)
+        try:
+            queue_id = self.store.enqueue(first, result.envelope, result.message)
+            for outcome in result.deferred:
+                # Recipients whose expansion must be retried: the queue
+                # manager defers them with this status (docs/cleanup.md).
+                self.store.append_log("defer", queue_id, outcome)
+            if first is not queue:
+                self.store.move(queue_id, first, queue)
+        except (OSError, QueueError) as exc:
+            # Nothing was acknowledged: the submitter keeps the message and
+            # tries again (Postfix: "451 4.3.0 Error: queue file write error").
+            log.warning("%s: queue file write error: %s", planned, exc)
+            return CleanupReply(None, WRITE_ERROR, DEFER, result)
         self._log(result.log, planned, queue_id)
         if self.wake and queue is QueueName.INCOMING:
             self._kick()

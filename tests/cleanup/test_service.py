@@ -146,3 +146,15 @@ def test_pickup_hands_maildrop_mail_to_cleanup(spool, tmp_path):
     message = spool.read(qid).message
     assert message.header_values("subject") == ["via pickup"]
     assert message.header_values("from") == ["alice@mx.example.test"]
+
+
+def test_spool_write_failure_is_a_defer(tmp_path):
+    """When the spool cannot be written the reply is 4.3.0 defer, not an exception."""
+    from mailflow.queue.memory import MemoryQueueStore
+
+    class Full(MemoryQueueStore):
+        def enqueue(self, queue, envelope, message):
+            raise OSError(28, "No space left on device")
+    svc = CleanupService(Config(myhostname="mx.example.test"), Full(), wake=False)
+    reply = svc.submit(envelope(), Message(b"\nhi\n"))
+    assert (reply.action, reply.queue_id, str(reply.status)) == ("defer", None, "4.3.0 queue file write error")
