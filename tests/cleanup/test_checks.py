@@ -276,3 +276,20 @@ def test_discarded_message_logs_no_message_id(pipeline, rules_file):
     """After DISCARD Postfix writes no message-id line."""
     r = submit(pipeline(header_checks=rules_file(POSTFIX_RULES)), b"Subject: discard-me\n\nhi\n")
     assert not any("message-id=" in line for line in r.log)
+
+
+# Postfix 3.7.11, header_checks "/^From:/ IGNORE" and "/^X-R:/ REPLACE X-S: replaced",
+# message "From: someone@else.example\nX-R: 1\nSubject: ign\n\nhi\n" from sendmail -f alice;
+# postcat -h (without Received:) and the cleanup log line.
+POSTFIX_IGNORE_REPLACE = ["X-S: replaced", "Subject: ign", "Message-Id: <20261129132401.QID@mx.example.test>",
+                          "Date: Sun, 29 Nov 2026 13:24:01 +0000 (UTC)", "From: root <alice@mx.example.test>"]
+POSTFIX_REPLACE_LOG = f"QID: replace: header X-R: 1 {WHO}: X-S: replaced"
+
+
+def test_ignore_and_replace_as_postfix(pipeline, rules_file, utc):
+    """An IGNOREd From: is added back from the envelope; REPLACE swaps and logs."""
+    p = pipeline(header_checks=rules_file("/^From:/ IGNORE\n/^X-R:/ REPLACE X-S: replaced\n"))
+    r = submit(p, b"From: someone@else.example\nX-R: 1\nSubject: ign\n\nhi\n", queue_id="QID",
+               fullname="root")
+    assert [f"{n}: {v}" for n, v in r.message.headers()][1:] == POSTFIX_IGNORE_REPLACE
+    assert r.log[0] == POSTFIX_REPLACE_LOG
