@@ -29,7 +29,7 @@ import sys
 import time
 from typing import IO, Any
 
-__all__ = ["PostfixFormatter", "configure_logging", "service_of", "level_prefix",
+__all__ = ["PostfixFormatter", "SyslogFormatter", "configure_logging", "service_of", "level_prefix",
            "short_hostname", "LOGGER_NAME"]
 
 LOGGER_NAME = "mailflow"
@@ -148,14 +148,38 @@ def _clear_installed(logger: logging.Logger) -> None:
             handler.close()
 
 
+class SyslogFormatter(PostfixFormatter):
+    """The line without time and host, which syslogd adds itself.
+
+    >>> rec = logging.LogRecord("mailflow.qmgr", logging.INFO, __file__, 1, "x", (), None)
+    >>> SyslogFormatter(syslog_name="mailflow", pid=3).format(rec)
+    'mailflow/qmgr[3]: x'
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).split(" ", 4)[4]
+
+
+def _syslog_handler() -> logging.Handler | None:
+    if not os.path.exists("/dev/log"):
+        return None
+    from logging.handlers import SysLogHandler
+    try:
+        return SysLogHandler("/dev/log", facility=SysLogHandler.LOG_MAIL)
+    except OSError:
+        return None
+
+
 def configure_logging(cfg: Any, *, foreground: bool = False, stream: IO[str] | None = None,
-                      level: int = logging.INFO) -> logging.Handler | None:
+                      level: int = logging.INFO, syslog: bool = False) -> logging.Handler | None:
     """Send ``mailflow.*`` loggers to the configured destination, Postfix style.
 
     Destination: ``maillog_file`` when set; else ``stream`` (default stderr)
-    when ``foreground``; else nothing is installed and records propagate to
-    whatever the application configured (``None`` is returned). Calling it
-    again (e.g. on reload) replaces the handler it installed before.
+    when ``foreground``; else syslog (``/dev/log``, facility mail) when
+    ``syslog`` is true and a syslog daemon listens; else nothing is installed
+    and records propagate to whatever the application configured (``None``
+    is returned). Calling it again (e.g. on reload) replaces the handler it
+    installed before.
 
     >>> import io
     >>> from mailflow.config import Config
@@ -175,11 +199,15 @@ def configure_logging(cfg: Any, *, foreground: bool = False, stream: IO[str] | N
         handler = _LineFileHandler(path)
     elif foreground:
         handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    elif syslog and (found := _syslog_handler()) is not None:
+        handler = found
+        handler.setFormatter(SyslogFormatter(syslog_name=str(cfg.syslog_name)))
     else:
         logger.propagate = True
         return None
-    handler.setFormatter(PostfixFormatter(hostname=str(cfg.myhostname),
-                                          syslog_name=str(cfg.syslog_name)))
+    if handler.formatter is None:
+        handler.setFormatter(PostfixFormatter(hostname=str(cfg.myhostname),
+                                              syslog_name=str(cfg.syslog_name)))
     setattr(handler, _HANDLER_MARK, True)
     logger.addHandler(handler)
     logger.setLevel(level)

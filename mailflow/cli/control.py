@@ -157,10 +157,10 @@ def _run_master(ctx: Context, ready_fd: int | None, daemon: bool) -> int:
             _tell(ready_fd, b"the mail system is already running")
         _say("fatal: the mail system is already running")
         return 1
-    handler = configure_logging(cfg, foreground=not daemon)
-    if handler is None and daemon:
-        _syslog_fallback(cfg)
-    master = Master(ctx.config_dir)
+    def setup_logging(cfg) -> None:
+        # A daemon with no maillog_file logs to syslog, as Postfix does.
+        configure_logging(cfg, foreground=not daemon, syslog=daemon)
+    master = Master(ctx.config_dir, on_config=setup_logging)
     told = []
 
     def ready() -> None:
@@ -177,30 +177,6 @@ def _run_master(ctx: Context, ready_fd: int | None, daemon: bool) -> int:
         if not daemon:
             return 1
         raise
-
-
-def _syslog_fallback(cfg) -> None:
-    # A daemon with no maillog_file logs to syslog, as Postfix does.
-    if not os.path.exists("/dev/log"):
-        return
-    from logging.handlers import SysLogHandler
-
-    from mailflow.maillog import service_of
-    try:
-        handler = SysLogHandler("/dev/log", facility=SysLogHandler.LOG_MAIL)
-    except OSError:
-        return
-
-    class _Tag(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            from mailflow.maillog import level_prefix
-            return (f"{cfg.syslog_name}/{service_of(record.name)}[{record.process}]: "
-                    f"{level_prefix(record.levelno)}{record.getMessage()}")
-    handler.setFormatter(_Tag())
-    logger = logging.getLogger("mailflow")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 # ---------------------------------------------------------------- signals

@@ -217,13 +217,18 @@ class Master:
     it returns the exit status after a stop. ``ready`` is called once every
     service has started (the daemonizing parent waits for it).
     ``store_factory(cfg)`` builds the queue store (default: the file spool).
+    ``on_config(cfg)`` is called with each configuration loaded, at start and
+    on reload, before services see it (the CLI sets up logging there, so a
+    changed ``maillog_file`` takes effect on reload).
     """
 
     def __init__(self, config_dir: str, *, store_factory: Callable[[Config], Any] | None = None,
-                 install_signals: bool = True) -> None:
+                 install_signals: bool = True,
+                 on_config: Callable[[Config], Any] | None = None) -> None:
         self.config_dir = config_dir
         self.store_factory = store_factory or open_default_store
         self.install_signals = install_signals
+        self.on_config = on_config
         self.cfg: Config | None = None
         self.store: Any = None
         self.services: dict[str, Any] = {}       # name -> running service object
@@ -250,6 +255,8 @@ class Master:
         self._stop = asyncio.Event()
         cfg, entries = load_configuration(self.config_dir)
         self.cfg = cfg
+        if self.on_config is not None:
+            self.on_config(cfg)
         qdir = str(cfg.queue_directory)
         ensure_queue_directories(qdir)
         self._lock_pid_file(qdir)
@@ -293,6 +300,11 @@ class Master:
         except (ConfigError, OSError) as exc:
             log.warning("reload failed, keeping the old configuration: %s", exc)
             return
+        if self.on_config is not None:
+            try:
+                self.on_config(cfg)
+            except (OSError, ConfigError) as exc:
+                log.warning("reload: cannot apply the new logging settings: %s", exc)
         log.info("reload -- version %s, configuration %s", VERSION,
                  os.path.abspath(self.config_dir))
         self.cfg = cfg

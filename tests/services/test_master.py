@@ -261,3 +261,28 @@ def test_docs_examples_run():
     page = Path(__file__).resolve().parents[2] / "docs" / "daemon.md"
     result = doctest.testfile(str(page), module_relative=False, verbose=False)
     assert (result.failed, result.attempted > 0) == (0, True)
+
+
+def test_on_config_sees_each_configuration_loaded(mf_config, probe, run_master):
+    """on_config gets the start configuration and the reloaded one (logging follows reloads)."""
+    seen = []
+
+    async def body(master):
+        with open(mf_config / "main.cf", "a") as fh:
+            fh.write("maillog_file = /dev/stdout\n")
+        await master.reload()
+    run_master(mf_config, body, on_config=lambda cfg: seen.append(cfg.maillog_file))
+    assert seen == ["", "/dev/stdout"]
+
+
+def test_worker_process_model_runs_in_process_with_a_warning(mf_config, probe, run_master, caplog):
+    """A service registered for worker processes still runs, in process, with one warning."""
+    from mailflow.services.skeleton import ProcessModel, register_service
+    register_service("probe", probe, process_model=ProcessModel.WORKERS)
+
+    async def body(master):
+        assert isinstance(master.services["probe"], probe)
+    run_master(mf_config, body)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["service probe/unix: process model workers is not implemented yet; "
+                        "running it in process"]
