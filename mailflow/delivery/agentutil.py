@@ -12,9 +12,9 @@ import os
 from typing import Callable, TypeVar
 
 from mailflow.errors import DeliveryFailure, TableError
-from mailflow.model import DsnStatus, Outcome, Recipient
+from mailflow.model import DsnStatus
 
-__all__ = ["in_thread", "failure_status", "outcome", "is_root", "warn_once"]
+__all__ = ["in_thread", "failure_status", "is_root", "warn_once"]
 
 T = TypeVar("T")
 _warned: set[tuple[str, str]] = set()
@@ -39,11 +39,6 @@ def failure_status(exc: BaseException) -> DsnStatus:
     if isinstance(exc, OSError):
         return DsnStatus("4.3.0", f"mail system error: {exc.strerror or exc}")
     return DsnStatus("4.3.0", f"mail system error: {exc}")
-
-
-def outcome(recipient: Recipient, status: DsnStatus, relay: str) -> Outcome:
-    """An Outcome (shorthand)."""
-    return Outcome(recipient, status, relay=relay)
 
 
 def is_root() -> bool:

@@ -11,7 +11,6 @@ password database (pwd), and a table-backed one for embedded use and tests
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Protocol
 
 import attrs
@@ -90,7 +89,3 @@ def user_database(spec: Any = None) -> UserDatabase:
     if isinstance(spec, Mapping):
         return TableUsers(spec)
     return spec
-
-
-def home_exists(user: LocalUser) -> bool:
-    return os.path.isdir(user.home)
