@@ -29,8 +29,8 @@ from mailflow.config.expand import expand_value
 from mailflow.config.host import default_mydomain, default_myhostname
 from mailflow.config.main_cf import Entry, parse_main_cf
 from mailflow.config.master_cf import MasterConfig, Service, parse_master_cf
-from mailflow.config.postfix_names import POSTFIX_ONLY
 from mailflow.config.params import PARAMS, TRANSPORT_DEFAULTS, TRANSPORT_SUFFIXES, Kind, Param
+from mailflow.config.postfix_names import POSTFIX_ONLY
 from mailflow.config.values import convert, parse_time, split_list
 from mailflow.errors import ConfigError, ExpansionLoopError
 
