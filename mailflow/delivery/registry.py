@@ -36,7 +36,8 @@ from mailflow.interfaces import DeliveryAgent
 __all__ = ["AgentFactory", "ServiceEntry", "register_agent", "unregister_agent",
            "agent_factory", "agent_names", "create_agent"]
 
-AgentFactory = Callable[[Any, Any], DeliveryAgent]
+# factory(cfg, service, **hooks) -> agent; hooks only when the caller gives some.
+AgentFactory = Callable[..., DeliveryAgent]
 
 
 @attrs.frozen
@@ -85,8 +86,8 @@ _REGISTRY: dict[str, AgentFactory] = {}
 
 def _lazy(module: str, attr: str) -> AgentFactory:
     # Built-in agents are imported only when used, so `sendmail` stays fast.
-    def factory(cfg: Any, service: Any) -> DeliveryAgent:
-        return getattr(importlib.import_module(module), attr)(cfg, service)
+    def factory(cfg: Any, service: Any, **hooks: Any) -> DeliveryAgent:
+        return getattr(importlib.import_module(module), attr)(cfg, service, **hooks)
     factory.__qualname__ = f"{module}.{attr}"
     return factory
 
@@ -129,13 +130,15 @@ def agent_names() -> list[str]:
     return sorted(set(_REGISTRY) | set(_BUILTIN))
 
 
-def create_agent(transport: str, cfg: Any = None, service: Any = None) -> DeliveryAgent:
+def create_agent(transport: str, cfg: Any = None, service: Any = None, **hooks: Any) -> DeliveryAgent:
     """Build the agent for ``transport``.
 
     With a master.cf ``service`` the agent is found by its command column
     (``pipe``, ``local``, or a registered name), falling back to the service
     name, and built with the service's ``-o`` overrides applied. Without one
     it is found by the transport name. An unknown name is a ConfigError.
+    ``hooks`` are passed to the factory as keyword arguments, e.g. the
+    daemon's ``resubmit=`` for the local agent's forwarded mail.
     """
     entry = ServiceEntry.from_master(service) if service is not None else None
     names = [entry.command, entry.name] if entry is not None else [transport]
@@ -148,4 +151,4 @@ def create_agent(transport: str, cfg: Any = None, service: Any = None) -> Delive
                           f"(register one with register_agent({names[0]!r}, factory))")
     if entry is not None and entry.overrides and cfg is not None:
         cfg = cfg.with_overrides(**entry.overrides)
-    return factory(cfg, entry)
+    return factory(cfg, entry, **hooks)

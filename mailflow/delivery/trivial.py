@@ -106,7 +106,7 @@ class RetryAgent(_NexthopAgent):
     klass = "4"
 
 
-def error_service(cfg: Any = None, service: Any = None) -> _NexthopAgent:
+def error_service(cfg: Any = None, service: Any = None, **hooks: Any) -> _NexthopAgent:
     """The master.cf ``error`` command: bounces, or defers when the service
     is named ``retry`` (error(8): "depending on the service name").
 

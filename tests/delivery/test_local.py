@@ -261,3 +261,14 @@ def test_alias_loop_bounces_with_a_warning(tmp_path, homes, caplog):
     [out] = deliver(local_agent(tmp_path, homes, alias_maps=aliases), make_request("a0@localhost"))
     assert out.status.code == "5.4.6"
     assert "alias database loop for a0@localhost" in caplog.text
+
+
+def test_resubmit_hook_given_through_create_agent(tmp_path, homes):
+    """The daemon passes resubmit= through create_agent to the local agent."""
+    from mailflow.delivery import create_agent
+    submitted = []
+    agent = create_agent("local", Config(), None, users=homes, alias_maps={"x": "y@remote.example"},
+                         resubmit=lambda env, msg: submitted.append(env) or "QX")
+    [out] = deliver(agent, make_request("x@localhost"))
+    assert str(out.status) == "2.0.0 forwarded as QX"
+    assert [r.address for r in submitted[0].recipients] == ["y@remote.example"]
