@@ -26,6 +26,7 @@ delivers anything itself.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any, Callable, Mapping
 
 import attrs
@@ -87,7 +88,12 @@ _REGISTRY: dict[str, AgentFactory] = {}
 def _lazy(module: str, attr: str) -> AgentFactory:
     # Built-in agents are imported only when used, so `sendmail` stays fast.
     def factory(cfg: Any, service: Any, **hooks: Any) -> DeliveryAgent:
-        return getattr(importlib.import_module(module), attr)(cfg, service, **hooks)
+        target = getattr(importlib.import_module(module), attr)
+        # A hook an agent does not take (resubmit= for discard) is not for it.
+        accepted = inspect.signature(target).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+            hooks = {k: v for k, v in hooks.items() if k in accepted}
+        return target(cfg, service, **hooks)
     factory.__qualname__ = f"{module}.{attr}"
     return factory
 

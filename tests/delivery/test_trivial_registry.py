@@ -121,3 +121,9 @@ def test_public_names_are_importable():
     import mailflow.delivery as delivery
     for name in delivery.__all__:
         assert getattr(delivery, name) is not None, name
+
+
+def test_hooks_an_agent_does_not_take_are_not_passed():
+    """A daemon may offer resubmit= to every built-in agent; those without it ignore it."""
+    agent = create_agent("discard", None, None, resubmit=lambda e, m: None)
+    assert deliver(agent, make_request("a@x", nexthop="x"))[0].status.is_success
