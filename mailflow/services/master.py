@@ -187,7 +187,7 @@ def open_default_store(cfg: Config) -> Any:
     return open_queue_store(cfg)
 
 
-def master_entries(cfg: Config, config_dir: str | None = None) -> list[Any]:
+def master_entries(cfg: Config) -> list[Any]:
     """master.cf's entries (:class:`mailflow.config.Service`) in file order."""
     return list(cfg.master)
 
@@ -237,6 +237,7 @@ class Master:
         self._stop: asyncio.Event | None = None
         self._pid_fd: int | None = None
         self._stopping = False
+        self._reload_lock: asyncio.Lock | None = None
 
     # -- public control (also what the signal handlers call) -------------
     def request_stop(self) -> None:
@@ -294,7 +295,15 @@ class Master:
     async def reload(self) -> None:
         """Re-read main.cf/master.cf: running services get ``reload(cfg)``,
         new ones start, removed ones stop; a bad configuration is logged and
-        the old one kept. Work in flight is not interrupted."""
+        the old one kept. Work in flight is not interrupted. Reloads run one
+        at a time (two quick SIGHUPs do not interleave)."""
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()
+        async with self._reload_lock:
+            if not self._stopping:
+                await self._reload()
+
+    async def _reload(self) -> None:
         try:
             cfg, entries = load_configuration(self.config_dir)
         except (ConfigError, OSError) as exc:
