@@ -176,19 +176,24 @@ class FileQueueStore:
             raise
         return queue_id
 
-    def move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
+    def move(self, queue_id: str, src: QueueName, dst: QueueName, *, sync: bool = True) -> None:
+        """Rename between queues. ``sync=False`` skips the directory fsyncs:
+        for moves where either side of a crash is safe (the queue manager's
+        incoming -> active, as Postfix's qmgr renames without them)."""
         old, new = self.path(queue_id, src), self.path(queue_id, dst)
         self._makedirs(os.path.dirname(new))
         try:
             os.rename(old, new)
         except FileNotFoundError:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(src).value} queue") from None
-        if self.fsync:
+        if self.fsync and sync:
             _fsync_dir(os.path.dirname(new))
             if os.path.dirname(new) != os.path.dirname(old):
                 _fsync_dir(os.path.dirname(old))
 
-    def delete(self, queue_id: str, queue: QueueName) -> None:
+    def delete(self, queue_id: str, queue: QueueName, *, sync: bool = True) -> None:
+        """Remove a message and its logs. ``sync=False`` skips the directory
+        fsync (a removal lost in a crash means one more delivery, never a loss)."""
         path = self.path(queue_id, queue)
         try:
             os.unlink(path)
@@ -196,7 +201,7 @@ class FileQueueStore:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
         for kind in LOG_KINDS:
             _unlink_quietly(self.path(queue_id, kind))
-        if self.fsync:
+        if self.fsync and sync:
             _fsync_dir(os.path.dirname(path))
 
     def mark_done(self, queue_id: str, queue: QueueName, outcomes: Sequence[Outcome]) -> None:

@@ -93,13 +93,13 @@ class MemoryQueueStore:
             names = list(self._queues[QueueName(queue)])
         return iter(names)
 
-    def move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
+    def move(self, queue_id: str, src: QueueName, dst: QueueName, *, sync: bool = True) -> None:
         with self._lock:
             entry = self._entry(queue_id, src)
             del self._queues[QueueName(src)][queue_id]
             self._queues[QueueName(dst)][queue_id] = entry
 
-    def delete(self, queue_id: str, queue: QueueName) -> None:
+    def delete(self, queue_id: str, queue: QueueName, *, sync: bool = True) -> None:
         with self._lock:
             self._entry(queue_id, queue)
             del self._queues[QueueName(queue)][queue_id]
