@@ -8,7 +8,7 @@ as ``postconf: warning: ...`` on stderr.
 
 Modes: (none) all parameters, ``-n`` only those set, ``-d`` defaults,
 ``name...`` just those; ``-h`` value only, ``-H`` name only, ``-x`` expand
-``$name``; ``-e name=value...``, ``-X name...``, ``-# name...`` edit main.cf;
+``$name``, ``-f`` fold long lines; ``-e name=value...``, ``-X name...``, ``-# name...`` edit main.cf;
 ``-M [name[/type]...]`` (``-Mf`` folded), ``-F``, ``-P`` show master.cf;
 ``-Me 'name/type = entry'``, ``-MX name/type``, ``-M# name/type`` edit it;
 ``-c DIR`` and ``-o name=value`` as in Postfix.
@@ -152,12 +152,30 @@ def _show(flags: set[str], names: list[str], config_dir: str,
             value = (Config(_config_dir=config_dir) if "d" in flags else cfg).expand(name)
         value = _display(value)
         if "h" in flags:
-            print(value)
+            line = value
         elif "H" in flags:
-            print(name)
+            line = name
         else:
-            print(f"{name} = {value}" if value else f"{name} =")
+            line = f"{name} = {value}" if value else f"{name} ="
+        print(fold_line(line) if "f" in flags else line)
     return 0
+
+
+def fold_line(line: str, width: int = 80) -> str:
+    """Postfix's ``-f``: break before a word that would reach ``width``; indent 4.
+
+    >>> print(fold_line("name = " + "word " * 20))
+    name = word word word word word word word word word word word word word word
+        word word word word word word
+    """
+    words = line.split()
+    lines = [words[0]] if words else [""]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) >= width:
+            lines.append("    " + word)
+        else:
+            lines[-1] += " " + word
+    return "\n".join(lines)
 
 
 def _edit_main(flag: str, args: list[str], config_dir: str) -> int:
@@ -271,4 +289,4 @@ def write_atomically(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-__all__ = ["HELP", "run", "write_atomically"]
+__all__ = ["HELP", "fold_line", "run", "write_atomically"]
