@@ -1,0 +1,252 @@
+"""``mailflow sendmail [options] [recipient ...]``: Sendmail-compatible local submission.
+
+Postfix's sendmail(1) for what mailflow implements: read a message on
+stdin, write it durably into ``maildrop/`` (postdrop semantics, via
+:func:`mailflow.submit.submit`) and wake pickup; exit 0 only once the file
+is on disk. Owns the command line and the stdin conventions; never rewrites
+addresses (cleanup does, after pickup).
+
+Flags: ``-f``/``-r`` sender, ``-F`` full name, ``-t`` recipients from
+To/Cc/Bcc (Resent-* when present; Bcc removed), ``-i``/``-oi`` (a lone dot
+does not end input), ``-N`` notify, ``-R`` ret, ``-V`` envid, ``-C`` config
+directory, ``-bm`` (default), ``-bp`` (mailq), ``-bv`` (explain),
+``-q``/``-qR``/``-qS`` flush; ``-o*``, ``-B``, ``-G``, ``-h``, ``-L``, ``-m``,
+``-n``, ``-O``, ``-U``, ``-v``, ``-X`` are accepted and ignored as Postfix
+does. Exit codes (sysexits.h): 64 bad flags or no recipients, 65 an address
+that does not parse, 75 the spool cannot be written.
+
+>>> opts = parse_args(["-oi", "-f", "a@example.com", "-N", "success,delay", "b@example.net"])
+>>> (opts.sender, opts.ignore_dots, sorted(opts.notify), opts.recipients)
+('a@example.com', True, ['DELAY', 'SUCCESS'], ['b@example.net'])
+"""
+
+from __future__ import annotations
+
+import getopt
+import os
+import sys
+
+import attrs
+
+from mailflow.cli.main import EX_DATAERR, EX_OK, EX_TEMPFAIL, EX_USAGE, Context
+
+HELP = "submit mail (Sendmail-compatible flags)"
+
+_OPTSTRING = "A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q:r:tvx"
+_USAGE = "sendmail: fatal: usage: sendmail [options]"
+
+
+class UsageError(Exception):
+    """A command line sendmail cannot act on (exit 64)."""
+
+
+@attrs.define
+class Options:
+    """What the command line asked for."""
+
+    mode: str = "m"                   # -b: m deliver, p mailq, v verify, q flush
+    sender: str | None = None
+    fullname: str | None = None
+    extract: bool = False             # -t
+    ignore_dots: bool = False         # -i / -oi
+    notify: list = attrs.Factory(list)
+    ret: str | None = None
+    envid: str | None = None
+    config_dir: str | None = None
+    site: str | None = None           # -qR/-qS
+    recipients: list = attrs.Factory(list)
+
+
+def parse_args(argv: list[str]) -> Options:
+    """Parse sendmail's flags (GNU getopt: options may follow recipients).
+
+    Raises UsageError with Postfix's wording for a bad flag.
+
+    >>> parse_args(["-bp"]).mode
+    'p'
+    """
+    args = ["-q@" if a == "-q" else a for a in argv]     # bare -q: flush now
+    try:
+        opts, rest = getopt.gnu_getopt(args, _OPTSTRING)
+    except getopt.GetoptError as exc:
+        raise UsageError(f"sendmail: invalid option -- '{exc.opt}'") from None
+    o = Options(recipients=rest)
+    for flag, value in opts:
+        if flag in ("-f", "-r"):
+            o.sender = value
+        elif flag == "-F":
+            o.fullname = value
+        elif flag == "-t":
+            o.extract = True
+        elif flag == "-i":
+            o.ignore_dots = True
+        elif flag == "-o":
+            if value.startswith("i"):
+                o.ignore_dots = True
+            # every other -o option is ignored, as Postfix's sendmail does
+        elif flag == "-C":
+            o.config_dir = os.path.dirname(value) if value.endswith("main.cf") else value
+        elif flag == "-N":
+            words = [w.strip().upper() for w in value.split(",") if w.strip()]
+            if not words or any(w not in ("NEVER", "SUCCESS", "DELAY", "FAILURE") for w in words) \
+                    or ("NEVER" in words and len(words) > 1):
+                raise UsageError(f"sendmail: fatal: bad -N option value: {value}")
+            o.notify = words
+        elif flag == "-R":
+            if value.upper() not in ("FULL", "HDRS"):
+                raise UsageError(f"sendmail: fatal: bad -R option value: {value} (expected full or hdrs)")
+            o.ret = value.upper()
+        elif flag == "-V":
+            o.envid = value
+        elif flag == "-b":
+            if value not in ("m", "p", "v"):
+                raise UsageError(f"sendmail: fatal: unsupported: -b{value}")
+            o.mode = value
+        elif flag == "-q":
+            if value == "@":
+                o.mode = "q"
+            elif value[:1] in ("R", "S"):
+                o.mode, o.site = "q", value[1:]
+            # -q<interval>: ignored, as Postfix does
+        elif flag == "-I":
+            raise UsageError("sendmail: fatal: unsupported: -I (use mailflow postalias)")
+    return o
+
+
+def _read_message(stdin, ignore_dots: bool) -> bytes:
+    data = stdin.read().replace(b"\r\n", b"\n")
+    if not ignore_dots:
+        # A line with only "." ends the input (sendmail(1) without -i).
+        if data.startswith(b".\n") or data == b".":
+            return b""
+        at = data.find(b"\n.\n")
+        if at >= 0:
+            return data[:at + 1]
+        if data.endswith(b"\n."):
+            return data[:-1]
+    return data
+
+
+def _addresses(text: str) -> list[str]:
+    from mailflow.address.parse import parse_header_addresses
+    return [a.address for a in parse_header_addresses(text) if a.address is not None]
+
+
+def _extract(data: bytes) -> tuple[list[str], bytes]:
+    """Recipients from the headers (``-t``) and the content without Bcc."""
+    split = data.find(b"\n\n")
+    head, body = (data, b"") if split < 0 else (data[:split + 1], data[split + 1:])
+    lines = head.decode("utf-8", "surrogateescape").split("\n")
+    fields: list[list[str]] = []
+    for line in lines:
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1].append(line)
+        elif line:
+            fields.append([line])
+    names = [f[0].partition(":")[0].strip().lower() for f in fields]
+    # RFC 5322 3.6.6 / Postfix cleanup: with Resent- headers, use those.
+    resent = any(n.startswith("resent-") for n in names)
+    wanted = ("resent-to", "resent-cc", "resent-bcc") if resent else ("to", "cc", "bcc")
+    rcpts: list[str] = []
+    kept: list[str] = []
+    for name, field in zip(names, fields):
+        if name in wanted:
+            rcpts += _addresses("\n".join(field).partition(":")[2])
+        if name not in ("bcc", "resent-bcc"):
+            kept += field
+    new_head = "\n".join(kept) + ("\n" if kept else "")
+    return rcpts, new_head.encode("utf-8", "surrogateescape") + body
+
+
+def _login() -> str:
+    try:
+        import pwd
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
+
+
+def run(argv: list[str], ctx: Context) -> int:
+    try:
+        opts = parse_args(argv)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        if "invalid option" in str(exc):
+            print(_USAGE, file=sys.stderr)
+        return EX_USAGE
+    if opts.config_dir:
+        ctx = attrs.evolve(ctx, config_dir=opts.config_dir, config_dir_given=True)
+    if opts.mode == "p":
+        from mailflow.cli.postqueue import open_store, show_queue
+        show_queue(open_store(ctx)[1], sys.stdout)
+        return EX_OK
+    if opts.mode == "q":
+        from mailflow.cli import postqueue
+        return postqueue.run(["-s", opts.site] if opts.site else ["-f"], ctx)
+    if opts.mode == "v":
+        from mailflow.explain import explain_report
+        print(explain_report(ctx.load_config(), opts.recipients, opts.sender))
+        return EX_OK
+    return _send(opts, ctx)
+
+
+def _send(opts: Options, ctx: Context) -> int:
+    from mailflow.errors import AddressError
+    who = f"{_login()}({os.getuid()})"
+    try:
+        if opts.sender is None:
+            sender = _login()
+        else:
+            found = _addresses(opts.sender) if opts.sender.strip() not in ("", "<>") else [""]
+            if len(found) != 1:
+                raise AddressError(f"bad address {opts.sender!r}: expected one address")
+            sender = found[0]
+    except AddressError as exc:
+        print(f"sendmail: fatal: {who}: -f option specified malformed sender: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    try:
+        recipients = [a for arg in opts.recipients for a in _addresses(arg)]
+    except AddressError as exc:
+        print(f"sendmail: fatal: {who}: malformed recipient address: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    if not recipients and not opts.extract:
+        print(f"sendmail: fatal: {who}: Recipient addresses must be specified on the command line "
+              "or via the -t option", file=sys.stderr)
+        return EX_USAGE
+    data = _read_message(sys.stdin.buffer, opts.ignore_dots)
+    if opts.extract:
+        try:
+            found, data = _extract(data)
+        except AddressError as exc:
+            print(f"sendmail: fatal: {who}: malformed address in message header: {exc}", file=sys.stderr)
+            return EX_DATAERR
+        recipients += found
+        if not recipients:
+            print(f"sendmail: fatal: {who}: No recipient addresses found in message header",
+                  file=sys.stderr)
+            return EX_DATAERR
+    if opts.fullname is not None and not _has_header(data, b"from"):
+        # Postfix's cleanup makes From: from the -F full name; the spool has no
+        # full-name record, so it is written here (hfrom_format = standard).
+        data = f"From: {opts.fullname} <{sender}>\n".encode("utf-8", "surrogateescape") + data
+    return _write(data, sender, recipients, opts, ctx)
+
+
+def _has_header(data: bytes, name: bytes) -> bool:
+    split = data.find(b"\n\n")
+    head = data if split < 0 else data[:split + 1]
+    return any(line.split(b":", 1)[0].strip().lower() == name
+               for line in head.split(b"\n") if line[:1] not in (b" ", b"\t") and b":" in line)
+
+
+def _write(data: bytes, sender: str, recipients: list[str], opts: Options, ctx: Context) -> int:
+    from mailflow.submit import submit
+    cfg = ctx.load_config()
+    try:
+        submit(data, sender, recipients, config=cfg, queue_directory=cfg.queue_directory,
+               envid=opts.envid, ret=opts.ret, notify=opts.notify or None)
+    except OSError as exc:
+        print(f"sendmail: fatal: cannot write to the maildrop queue in {cfg.queue_directory}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    return EX_OK
