@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -298,3 +299,8 @@ def test_mail_flows_through_the_daemon_to_a_maildir(tmp_path):
     assert group_members(pid) == []
     services = [LINE.match(line).group(1) for line in (tmp_path / "maillog").read_text().splitlines()]
     assert {"master", "pickup", "cleanup", "qmgr", "virtual"} <= set(services)
+    if shutil.which("pflogsumm"):       # a Postfix log tool reads the daemon's own log
+        out = subprocess.run(["pflogsumm", "--syslog-name=mailflow", str(tmp_path / "maillog")],
+                             capture_output=True, text=True, check=True).stdout
+        assert re.search(r"^\s+1\s+received$", out, re.M)
+        assert re.search(r"^\s+1\s+delivered$", out, re.M)
