@@ -240,12 +240,12 @@ class FileQueueStore:
 
     def set_delay_warned(self, queue_id: str, queue: QueueName) -> None:
         """Record, durably, that the one delay notice was sent."""
-        # Like forced expiry, a mode bit (group-execute) on the queue file:
-        # it moves with the file and costs no rewrite (Postfix clears the
-        # queue file's WARN record in place instead).
+        # Like forced expiry, a mode bit (other-execute; group-execute is
+        # forced expiry) on the queue file: it moves with the file and costs
+        # no rewrite (Postfix clears the queue file's WARN record in place instead).
         path = self.path(queue_id, queue)
         try:
-            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXGRP)
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXOTH)
         except FileNotFoundError:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
 
@@ -305,7 +305,7 @@ class FileQueueStore:
             return QueuedMessage(queue_id, q, attrs.evolve(qf.envelope, queue_id=queue_id),
                                  qf.message or Message(b""), qf.size,
                                  st.st_mtime if q is QueueName.DEFERRED else 0.0,
-                                 bool(st.st_mode & stat.S_IXGRP), bool(st.st_mode & stat.S_IXGRP))
+                                 bool(st.st_mode & stat.S_IXGRP), bool(st.st_mode & stat.S_IXOTH))
         where = f"the {queues[0].value} queue" if queue is not None else "any queue"
         raise NoSuchMessage(f"{queue_id}: no such message in {where}")
 
