@@ -208,6 +208,7 @@ class _Running:
     timer: asyncio.Task | None = None
     restart_delay: float = _RESTART_FIRST_DELAY
     restarting: bool = False
+    started_at: float = 0.0
 
 
 class Master:
@@ -409,6 +410,7 @@ class Master:
             self._schedule_restart(run)
             return False
         run.service = service
+        run.started_at = asyncio.get_running_loop().time()
         self.services[run.name] = service
         if run.listener is None and getattr(run.entry, "type", "") in ("fifo", "unix", "unix-dgram"):
             klass = "private" if getattr(run.entry, "private", False) else "public"
@@ -461,6 +463,9 @@ class Master:
             return
         run.restarting = True
         limit = float(self._throttle_time())
+        loop = asyncio.get_running_loop()
+        if run.started_at and loop.time() - run.started_at > limit:
+            run.restart_delay = _RESTART_FIRST_DELAY     # it ran well for a while: no throttling
         delay = min(run.restart_delay, limit)
         run.restart_delay = min(run.restart_delay * 2, limit)
         log.warning("service %s: restarting in %.1fs -- throttling", run.name, delay)
@@ -477,7 +482,7 @@ class Master:
             if not self._stopping and self._running.get(run.name) is run:
                 if await self._start_one(run, self.cfg):
                     log.info("service %s: restarted", run.name)
-        asyncio.get_running_loop().create_task(restart())
+        loop.create_task(restart())
 
     def _throttle_time(self) -> int:
         try:

@@ -304,3 +304,13 @@ def test_mail_flows_through_the_daemon_to_a_maildir(tmp_path):
                              capture_output=True, text=True, check=True).stdout
         assert re.search(r"^\s+1\s+received$", out, re.M)
         assert re.search(r"^\s+1\s+delivered$", out, re.M)
+
+
+def test_killed_master_is_not_running_and_can_be_started_again(etc, daemon):
+    """After SIGKILL the pid file stays but its lock is gone: status 1, start works again."""
+    os.kill(daemon, signal.SIGKILL)
+    wait_for(lambda: not group_members(daemon))
+    assert pid_file(etc).exists()
+    assert mailflow(etc, "status").returncode == 1
+    assert mailflow(etc, "start").returncode == 0
+    assert int(pid_file(etc).read_text()) != daemon

@@ -286,3 +286,33 @@ def test_worker_process_model_runs_in_process_with_a_warning(mf_config, probe, r
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["service probe/unix: process model workers is not implemented yet; "
                         "running it in process"]
+
+
+def test_restart_back_off_doubles_while_a_service_keeps_dying(mf_config, probe, run_master,
+                                                              until, caplog):
+    """Each quick death doubles the wait before the next restart (Postfix's throttling)."""
+    caplog.set_level(logging.INFO, "mailflow.master")
+
+    async def body(master):
+        for n in (1, 2):
+            probe.instances[-1].wake(b"crash")
+            await until(lambda: len(probe.instances) == n + 1 and probe.instances[-1].running)
+    run_master(mf_config, body)
+    delays = [m.getMessage() for m in caplog.records if "restarting in" in m.getMessage()]
+    assert delays == ["service probe: restarting in 0.1s -- throttling",
+                      "service probe: restarting in 0.2s -- throttling"]
+
+
+def test_user_registered_agent_is_a_transport(mf_config, probe, run_master, caplog):
+    """A master.cf command registered as a delivery agent becomes a transport, not a warning."""
+    from mailflow.delivery.registry import register_agent, unregister_agent
+    register_agent("myagent", lambda cfg, service: None)
+    (mf_config / "master.cf").write_text("probe unix n - n - 1 probe\n"
+                                         "special unix - n n - - myagent\n")
+    try:
+        async def body(master):
+            assert list(master.transports) == ["special"]
+        run_master(mf_config, body)
+    finally:
+        unregister_agent("myagent")
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
