@@ -314,3 +314,15 @@ def test_killed_master_is_not_running_and_can_be_started_again(etc, daemon):
     assert mailflow(etc, "status").returncode == 1
     assert mailflow(etc, "start").returncode == 0
     assert int(pid_file(etc).read_text()) != daemon
+
+
+def test_sendmail_to_a_running_daemon_reaches_incoming_without_waiting_for_a_scan(etc, daemon):
+    """`mailflow sendmail` kicks pickup: the message leaves maildrop long before the 60 s scan."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    sent = subprocess.run([sys.executable, "-m", "mailflow", "-c", str(etc), "sendmail",
+                           "-f", "a@example.com", "b@example.com"],
+                          input="Subject: hi\n\nhello\n", capture_output=True, text=True,
+                          env=env, timeout=30)
+    assert sent.returncode == 0, sent.stderr
+    store = FileQueueStore(str(spool(etc)))
+    wait_for(lambda: list(store.ids(QueueName.INCOMING)) and not list(store.ids(QueueName.MAILDROP)))
