@@ -244,7 +244,11 @@ class Config:
                 "parameter expansion loop: " + " -> ".join("$" + n for n in chain),
                 filename=self._file_of(chain[0]), lineno=entry.lineno if entry and entry.lineno else None,
                 name=chain[0])
-        text = self.expand_text(self.raw(name) or "", _seen + (name,))
+        param = PARAMS.get(name)
+        if param is not None and param.raw:
+            text = self.raw(name) or ""  # expanded later by the daemon, with its own macros
+        else:
+            text = self.expand_text(self.raw(name) or "", _seen + (name,))
         self._expanded[name] = text
         return text
 

@@ -12,7 +12,10 @@ Time parameters keep the default unit postconf(5) documents (a bare
 marked ``differs=`` with the reason; defaults that Postfix computes from the
 host are marked ``host=`` saying how (mailflow computes them the same way at
 run time where it can, see :mod:`mailflow.config.host`). The one-line ``doc``
-is the first sentence of the parameter's postconf(5) entry.
+is the first sentence of the parameter's postconf(5) entry. Parameters marked
+``raw=True`` are never ``$name``-expanded by the configuration: the daemon
+that uses them expands its own macros (``forward_path``'s ``$home``,
+``default_rbl_reply``'s ``$rbl_code``), as Postfix's "raw" parameters.
 
 >>> PARAMS["maximal_queue_lifetime"].default, PARAMS["maximal_queue_lifetime"].unit
 ('5d', 'd')
@@ -59,6 +62,7 @@ class Param:
     doc: str = ""
     differs: str = ""          # why mailflow's default is not Postfix's
     host: str = ""             # how Postfix derives this default from the host
+    raw: bool = False          # never $name-expanded by config: the daemon expands it
 
 
 def _p(name: str, default: str, kind: Kind = Kind.STR, **kw: str) -> Param:
@@ -160,7 +164,7 @@ _TABLE: list[Param] = [
            "server handles such characters."),
     _p("cleanup_service_name", "cleanup",
        doc="The name of the cleanup(8) service."),
-    _p("command_execution_directory", "",
+    _p("command_execution_directory", "", raw=True,
        doc="The local(8) delivery agent working directory for delivery to external "
            "commands."),
     _p("command_expansion_filter", "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -251,6 +255,7 @@ _TABLE: list[Param] = [
        doc="The default maximal number of Postfix child processes that provide a given "
            "service."),
     _p("default_rbl_reply", "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}",
+       raw=True,
        doc="The default Postfix SMTP server response template for a request that is "
            "rejected by an RBL-based restriction."),
     _p("default_recipient_limit", "20000", I,
@@ -354,6 +359,7 @@ _TABLE: list[Param] = [
     _p("fork_delay", "1s", T,
        doc="The delay between attempts to fork() a child process."),
     _p("forward_path", "$home/.forward${recipient_delimiter}${extension}, $home/.forward", L,
+       raw=True,
        doc="The local(8) delivery agent search list for finding a .forward file with "
            "user-specified delivery methods."),
     _p("frozen_delivered_to", "yes", B,
@@ -622,7 +628,7 @@ _TABLE: list[Param] = [
        doc="The default mail delivery transport and next-hop destination for final "
            "delivery to domains listed with mydestination, and for [ipaddress] "
            "destinations that match $inet_interfaces or $proxy_interfaces."),
-    _p("luser_relay", "",
+    _p("luser_relay", "", raw=True,
        doc="Optional catch-all destination for unknown local(8) recipients."),
     _p("mail_name", "mailflow",
        differs="The software names itself in the SMTP greeting and in Received: headers.",
@@ -634,7 +640,7 @@ _TABLE: list[Param] = [
            "processes."),
     _p("mail_spool_directory", "/var/mail",
        doc="The directory where local(8) UNIX-style mailboxes are kept."),
-    _p("mailbox_command", "",
+    _p("mailbox_command", "", raw=True,
        doc="Optional external command that the local(8) delivery agent should use for "
            "mailbox delivery."),
     _p("mailbox_command_maps", "", L,
@@ -1205,6 +1211,7 @@ _TABLE: list[Param] = [
        doc="Optional restrictions that the Postfix SMTP server applies in the context of "
            "a client ETRN command."),
     _p("smtpd_expansion_filter", "\\t\\40!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~",
+       raw=True,
        doc="What characters are allowed in $name expansions of RBL reply templates."),
     _p("smtpd_forbid_bare_newline", "normalize",
        differs="Postfix 3.7.11 defaults to no; mailflow uses Postfix 3.9's safe default "
@@ -1306,7 +1313,7 @@ _TABLE: list[Param] = [
     _p("smtpd_recipient_restrictions", "", L,
        doc="Optional restrictions that the Postfix SMTP server applies in the context of "
            "a client RCPT TO command, after smtpd_relay_restrictions."),
-    _p("smtpd_reject_footer", "",
+    _p("smtpd_reject_footer", "", raw=True,
        doc="Optional information that is appended after each Postfix SMTP server 4XX or "
            "5XX response."),
     _p("smtpd_reject_footer_maps", "", L,

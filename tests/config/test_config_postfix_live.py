@@ -151,3 +151,11 @@ def test_full_listing_agrees_with_postfix(run_cli, twin_dirs):
                   and line != theirs[name]]
     assert mismatches == []
     assert len(set(ours) & set(theirs)) > 500
+
+
+def test_raw_parameters_match_postfix(run_cli, tmp_path):
+    """``postconf -xd`` leaves the same parameters unexpanded as mailflow does."""
+    d = empty_dir(tmp_path)
+    names = sorted(n for n, p in PARAMS.items() if p.raw)
+    theirs = postconf("-c", str(d), "-xd", *names).stdout
+    assert run_cli("-c", d, "postconf", "-xd", *names).out == theirs

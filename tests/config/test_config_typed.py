@@ -254,3 +254,15 @@ def test_host_dependent_defaults(monkeypatch, hostname, mydomain, want_host, wan
     monkeypatch.setattr("mailflow.config.host._gethostname", lambda: hostname)
     cfg = Config(**({"mydomain": mydomain} if mydomain else {}))
     assert (cfg.myhostname, cfg.mydomain) == (want_host, want_domain)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("forward_path", "$home/.forward${recipient_delimiter}${extension}"),
+    ("mailbox_command", "/usr/bin/procmail -a $EXTENSION"),
+    ("luser_relay", "$user@other.example"),
+    ("default_rbl_reply", "$rbl_code blocked by $rbl_domain"),
+], ids=["forward_path", "mailbox_command", "luser_relay", "default_rbl_reply"])
+def test_raw_parameters_are_left_for_the_daemon(name, value):
+    """Parameters Postfix keeps raw are not $name-expanded: their daemon expands them."""
+    cfg = Config.from_string(f"recipient_delimiter = +\n{name} = {value}\n")
+    assert cfg.expand(name) == value
