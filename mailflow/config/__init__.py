@@ -41,7 +41,7 @@ __all__ = ["Config", "ConfigError", "DEFAULT_CONFIG_DIR", "Entry", "ExpansionLoo
 log = logging.getLogger("mailflow.config")
 
 DEFAULT_CONFIG_DIR = "/etc/mailflow"
-_REFERENCE = re.compile(r"\$[{(]?([A-Za-z0-9_]+)")
+_REFERENCE = re.compile(r"(?<!\$)\$[{(]?([A-Za-z0-9_]+)")
 _SUFFIXES_LONGEST_FIRST = sorted(TRANSPORT_SUFFIXES, key=len, reverse=True)
 
 
@@ -274,9 +274,13 @@ class Config:
         if name.startswith("_"):
             raise AttributeError(name)
         try:
-            return self[name]
+            value = self[name]
         except KeyError:
             raise AttributeError(f"unknown parameter {name!r}") from None
+        # Later reads of cfg.NAME are plain attribute lookups (hot paths read
+        # the same few parameters per message); the config never changes.
+        self.__dict__[name] = value
+        return value
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.raw(name) is not None
@@ -388,7 +392,18 @@ class Config:
                  for e in self._entries.values() if e.lineno and not self.is_known(e.name)]
         found += [(f"{self.master.filename}, line {s.lineno}", name)
                   for s in self.master for name in s.overrides if not self.is_known(name)]
-        return [unknown_parameter_warning(where, name) for where, name in found]
+        warnings = [unknown_parameter_warning(where, name) for where, name in found]
+        # As Postfix warns "undefined parameter": a reference that can only
+        # expand to nothing is most often a typo ($mydomian).
+        for entry in self._entries.values():
+            param = PARAMS.get(entry.name)
+            if not entry.lineno or (param is not None and param.raw):
+                continue
+            for ref in dict.fromkeys(m.group(1) for m in _REFERENCE.finditer(entry.value)):
+                if self.raw(ref) is None:
+                    warnings.append(f"{self.filename}, line {entry.lineno}: {entry.name}:"
+                                    f" undefined parameter \"{ref}\"")
+        return warnings
 
 
 def unknown_parameter_warning(where: str, name: str) -> str:

@@ -161,6 +161,12 @@ def test_postfix_parameter_mailflow_lacks_is_named_as_such():
                             ' by mailflow (ignored)']
 
 
+def test_reference_to_an_undefined_parameter_is_warned_about():
+    """``$name`` that can only expand to nothing is warned about, as Postfix does."""
+    cfg = Config.from_string("myorigin = $mydomian\n", log_warnings=False)
+    assert cfg.warnings == ['main.cf, line 1: myorigin: undefined parameter "mydomian"']
+
+
 # Names that are not in the table but are not unknown either.
 KNOWN_NAMES = [
     ("per-transport limit", "pipe_destination_recipient_limit = 1\n", ""),
