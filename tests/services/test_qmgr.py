@@ -12,6 +12,9 @@ import asyncio
 import email
 import email.policy
 import logging
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -470,3 +473,32 @@ def test_cleanup_deferred_recipient_waits(h):
     assert h.rec.delivered_to == ["x@rec.example"]
     assert h.ids(QueueName.DEFERRED) == [qid]
     assert [o.status.code for o in h.store.read_log("defer", qid)][0] == "4.6.0"
+
+
+@pytest.mark.skipif(shutil.which("pflogsumm") is None, reason="pflogsumm is not installed")
+def test_pflogsumm_counts_deliveries_deferrals_and_bounces(h):
+    """Postfix's pflogsumm reads the queue manager's log: 2 delivered, 1 deferred, 1 bounced."""
+    from mailflow.maillog import PostfixFormatter
+    logfile = h.tmp / "maillog"
+    handler = logging.FileHandler(logfile)
+    handler.setFormatter(PostfixFormatter(hostname="mx", syslog_name="mailflow"))
+    logger = logging.getLogger("mailflow")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    answers = {"d": DsnStatus("4.2.0", "busy"), "b": DsnStatus("5.1.1", "unknown")}
+    h.rec.answer = lambda a: answers.get(a[0], DsnStatus("2.0.0", "ok"))
+    h.enqueue("s1@rec.example", "s2@rec.example")
+    h.enqueue("d@rec.example")
+    h.enqueue("b@rec.example")
+    try:
+        drive(h)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        handler.close()
+    out = subprocess.run(["pflogsumm", "--syslog-name=mailflow", str(logfile)],
+                         capture_output=True, text=True, check=True).stdout
+    totals = dict((m.group(2), int(m.group(1)))
+                  for m in re.finditer(r"^\s+(\d+)\s+(delivered|deferred|bounced)\b", out, re.M))
+    assert totals == {"delivered": 2, "deferred": 1, "bounced": 1}
