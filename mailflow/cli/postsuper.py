@@ -176,7 +176,7 @@ def run(argv: list[str], ctx: Context) -> int:
                 counts[label] += actions[flag](qid, queues)
     if ops.released:
         counts["Released from hold"] = counts.get("Released from hold", 0) + ops.released
-    for label in _LABELS.values():
+    for label in dict.fromkeys(_LABELS.values()):
         if label in counts:
             _say(f"{label}: {_plural(counts[label])}")
     _wake(store, counts)
