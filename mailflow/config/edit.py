@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 
 from mailflow.config.main_cf import logical_lines, split_assignment
 from mailflow.config.master_cf import Service, format_service, parse_master_cf, split_args
+from mailflow.errors import ConfigError
 
 __all__ = ["edit_main", "remove_main", "comment_main",
            "edit_master", "remove_master", "comment_master", "parse_assignment"]
@@ -164,7 +165,6 @@ def edit_master(text: str, entry: str, key: str | None = None) -> str:
     """
     service = next(iter(parse_master_cf(entry + "\n", "-Me")))
     if key is not None and key != service.key:
-        from mailflow.errors import ConfigError
         raise ConfigError(f"service name/type \"{key}\" does not match the entry \"{entry}\"")
     new = fold_service(service)
     out, seen = _rewrite(text, _spans(text, _master_key), {service.key: new})

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["mailflow.config", "mailflow.config.params", "mailflow.config.main_cf",
+MODULES = ["mailflow.config", "mailflow.config.core", "mailflow.config.params", "mailflow.config.main_cf",
            "mailflow.config.master_cf", "mailflow.config.expand", "mailflow.config.values",
            "mailflow.config.host", "mailflow.config.edit", "mailflow.config.docs",
            "mailflow.config.postfix_names"]
