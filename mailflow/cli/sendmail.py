@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import getopt
 import os
+import re
 import sys
 
 import attrs
@@ -127,7 +128,13 @@ def _read_message(stdin, ignore_dots: bool) -> bytes:
     return data
 
 
+# A bare user@domain or user needs no RFC 5322 parser; keeps startup fast.
+_SIMPLE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+(@[A-Za-z0-9.-]+)?")
+
+
 def _addresses(text: str) -> list[str]:
+    if _SIMPLE.fullmatch(text) and ".." not in text and not text.startswith("."):
+        return [text]
     from mailflow.address.parse import parse_header_addresses
     return [a.address for a in parse_header_addresses(text) if a.address is not None]
 

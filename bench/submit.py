@@ -1,0 +1,152 @@
+"""Benchmark: local submission into the spool, mailflow against Postfix.
+
+Run from the project directory::
+
+    python bench/submit.py [--count N] [--parallel P]
+
+Submits N (default 10,000) one-KB messages
+
+1. through ``mailflow sendmail``, one process per message as a user's
+   program would, P processes at a time;
+2. through the Python API (:func:`mailflow.submit.submit`), in one thread,
+   and in P threads;
+3. through Postfix's own ``sendmail`` into a private Postfix spool on the
+   same machine (bench/postfix_peer.py; needs root and Postfix, otherwise
+   skipped with the reason), P processes at a time.
+
+Every path fsyncs each message before it counts as submitted (Postfix's
+postdrop does too). Neither mail system runs its daemons, so both measure
+the same thing: getting a message durably into ``maildrop/``. Prints
+messages per second side by side and the ratios to Postfix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mailflow.submit import submit  # noqa: E402
+
+SENDER, RCPT = "bench@example.com", "sink@example.net"
+
+
+def make_message(size: int = 1024) -> bytes:
+    head = b"From: bench@example.com\nTo: sink@example.net\nSubject: submission benchmark\n\n"
+    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+    body = line * ((size - len(head)) // len(line) + 1)
+    return head + body[: size - len(head) - 1] + b"\n"
+
+
+def in_parallel(count: int, workers: int, one) -> float:
+    """Run ``one()`` count times from ``workers`` threads; return seconds taken."""
+    shares = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for _ in range(n):
+                one()
+        except BaseException as exc:        # report, do not hang the benchmark
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in shares]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - start
+
+
+def run_process(argv: list[str], data: bytes, env: dict | None = None) -> None:
+    p = subprocess.run(argv, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    if p.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exited {p.returncode}: {p.stderr.decode(errors='replace')}")
+
+
+def count_files(directory: Path) -> int:
+    return sum(1 for _, _, files in os.walk(directory) for f in files if not f.startswith("."))
+
+
+def bench_mailflow_sendmail(count: int, workers: int, data: bytes, tmp: Path) -> float:
+    etc = tmp / "etc"
+    etc.mkdir()
+    (etc / "main.cf").write_text(f"queue_directory = {tmp / 'spool'}\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    argv = [sys.executable, "-m", "mailflow", "-c", str(etc), "sendmail", "-f", SENDER, RCPT]
+    seconds = in_parallel(count, workers, lambda: run_process(argv, data, env))
+    assert count_files(tmp / "spool" / "maildrop") == count
+    return seconds
+
+
+def bench_api(count: int, workers: int, data: bytes, tmp: Path) -> float:
+    qdir = tmp / "spool"
+    seconds = in_parallel(count, workers, lambda: submit(data, SENDER, [RCPT], queue_directory=qdir))
+    assert count_files(qdir / "maildrop") == count
+    return seconds
+
+
+def bench_postfix(count: int, workers: int, data: bytes) -> float:
+    from postfix_peer import PostfixPeer
+    with PostfixPeer() as peer:
+        argv = peer.sendmail_argv("-f", SENDER, RCPT)
+        seconds = in_parallel(count, workers, lambda: run_process(argv, data))
+        assert peer.queue_count("maildrop") == count
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--count", type=int, default=10_000, help="messages per run (default 10000)")
+    ap.add_argument("--parallel", type=int, default=4, help="concurrent submitters (default 4)")
+    args = ap.parse_args(argv)
+    data = make_message()
+    rows: list[tuple[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="mailflow-bench-") as tmp:
+        tmp_path = Path(tmp)
+        runs = [
+            (f"mailflow sendmail ({args.parallel} processes at a time)",
+             lambda d: bench_mailflow_sendmail(args.count, args.parallel, data, d)),
+            ("mailflow submit() API, 1 thread", lambda d: bench_api(args.count, 1, data, d)),
+            (f"mailflow submit() API, {args.parallel} threads",
+             lambda d: bench_api(args.count, args.parallel, data, d)),
+        ]
+        for i, (name, fn) in enumerate(runs):
+            d = tmp_path / f"run{i}"
+            d.mkdir()
+            rows.append((name, fn(d)))
+            shutil.rmtree(d)
+            print(f"  done: {name}", file=sys.stderr)
+    from postfix_peer import why_unavailable
+    reason = why_unavailable()
+    postfix_name = f"postfix sendmail ({args.parallel} processes at a time)"
+    if reason is None:
+        rows.append((postfix_name, bench_postfix(args.count, args.parallel, data)))
+    else:
+        print(f"  skipping the Postfix peer: {reason}", file=sys.stderr)
+    print(f"{args.count} messages of {len(data)} bytes each, fsync on, on {os.cpu_count()} CPUs")
+    print(f"{'':52} {'seconds':>9} {'msgs/s':>9} {'vs postfix':>10}")
+    postfix_rate = dict(rows).get(postfix_name)
+    postfix_rate = args.count / postfix_rate if postfix_rate else None
+    for name, seconds in rows:
+        rate = args.count / seconds
+        ratio = f"{rate / postfix_rate:9.2f}x" if postfix_rate else "         -"
+        print(f"{name:52} {seconds:9.2f} {rate:9.0f} {ratio:>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
