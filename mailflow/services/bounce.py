@@ -26,15 +26,18 @@ never touches the spool itself: ``submit`` does.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 import attrs
 
 from mailflow.bounce import NoticeKind, compose_notice, load_templates
-from mailflow.model import Envelope, Message
+from mailflow.errors import MailflowError
+from mailflow.model import DsnStatus, Envelope, Message, Outcome
 from mailflow.qmgr.active import NoticePlan, QmgrSettings
+from mailflow.services.skeleton import ServiceBase, ServiceContext
 
-__all__ = ["Notifier", "Submit"]
+__all__ = ["Notifier", "Submit", "BounceService"]
 
 log = logging.getLogger("mailflow.bounce")
 
@@ -111,4 +114,45 @@ class Notifier:
         # A double bounce goes to the postmaster too (its sender is double-bounce).
         to_postmaster = plan.postmaster_copy or bool(plan.sender)
         log.info("%s: %s: %s", queue_id, _WHAT[(plan.kind, to_postmaster)], new_id or "")
+        return new_id
+
+
+class BounceService(ServiceBase):
+    """The master.cf ``bounce`` service: returns mail that cleanup rejected
+    at pickup (``return_rejected``); the queue manager's own notices do not
+    need it (it sends them with a :class:`Notifier` of its own).
+    """
+
+    async def start(self, ctx: ServiceContext) -> None:
+        await super().start(ctx)
+        self._notifier = self._make(ctx.config)
+
+    def reload(self, cfg: Any) -> None:
+        super().reload(cfg)
+        self._notifier = self._make(cfg)
+
+    def _make(self, cfg: Any) -> Notifier:
+        from mailflow.services.cleanup import CleanupService
+        cleanup = CleanupService(cfg, self.ctx.store)
+
+        def submit(env: Envelope, msg: Message) -> str | None:
+            reply = cleanup.submit(env, msg, origin="bounce")
+            if not reply.accepted:
+                raise MailflowError(f"cleanup refused the notice: {reply.status}")
+            return reply.queue_id
+        return Notifier(cfg, submit)
+
+    def return_rejected(self, queued: Any, reply: Any) -> str | None:
+        """Return a message cleanup rejected to its sender (Postfix's
+        cleanup bounce for locally submitted mail), with cleanup's status
+        for every recipient. Blocking; called from pickup's worker thread."""
+        from mailflow.qmgr.active import plan_finish
+        status = getattr(reply, "status", None) or DsnStatus("5.0.0", "message rejected")
+        env = queued.envelope
+        failed = [Outcome(r, status, relay="none") for r in env.recipients]
+        plan = plan_finish(self._notifier.settings, env, bounced=failed, deferred=[], now=time.time())
+        new_id = None
+        for notice in plan.notices:
+            new_id = self._notifier.send(notice, env, queued.message,
+                                         queue_id=queued.queue_id, now=time.time())
         return new_id
