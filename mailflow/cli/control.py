@@ -147,8 +147,6 @@ def _tell(fd: int, data: bytes) -> None:
 
 
 def _run_master(ctx: Context, ready_fd: int | None, daemon: bool) -> int:
-    import asyncio
-
     from mailflow.maillog import configure_logging
     from mailflow.services.master import Master, load_configuration, running_pid
     cfg, _ = load_configuration(ctx.config_dir)
@@ -168,7 +166,7 @@ def _run_master(ctx: Context, ready_fd: int | None, daemon: bool) -> int:
             _tell(ready_fd, _READY)
         told.append(True)
     try:
-        return asyncio.run(master.run(ready))
+        return master.serve(ready)
     except Exception as exc:
         logging.getLogger("mailflow.master").critical("%s", _failure_text(exc))
         if ready_fd is not None and not told:

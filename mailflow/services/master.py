@@ -251,6 +251,15 @@ class Master:
         asyncio.get_running_loop().create_task(self.reload())
 
     # -- life cycle -----------------------------------------------------
+    def serve(self, ready: Callable[[], None] | None = None) -> int:
+        """Run the daemon in a new event loop until it stops; return the exit status.
+
+        The entry point for a process that is nothing but the master
+        (``mailflow start``/``start-fg``), so the event loop stays in this
+        layer. Errors are those of :meth:`run`.
+        """
+        return asyncio.run(self.run(ready))
+
     async def run(self, ready: Callable[[], None] | None = None) -> int:
         """Start, wait for a stop request, stop. Raises ConfigError/OSError
         before anything started when the configuration or spool is bad."""
