@@ -51,6 +51,7 @@ CONTENT_CACHE_LIMIT = 1 << 20
 ACTIVATE_CONCURRENCY = 8
 STOP_TIMEOUT = 10.0
 UNAVAILABLE = DsnStatus("4.3.0", "mail transport unavailable")
+ADMIN_EXPIRED = DsnStatus("4.7.0", "message is administratively expired")
 
 
 @attrs.define(eq=False)
@@ -359,7 +360,11 @@ class QueueManager:
         deliver: list[Recipient] = []
         for rcpt in pending:
             hold = held_keys.get((rcpt.address, rcpt.original))
-            if hold is not None:
+            if queued.forced_expire:
+                # postsuper -e: no delivery; every pending recipient is
+                # returned as expired (Postfix 3.5+ qmgr_message.c).
+                immediate.append(Outcome(rcpt, ADMIN_EXPIRED))
+            elif hold is not None:
                 # cleanup could not expand this recipient: it waits, never
                 # delivered unexpanded (its entry stays in the defer log).
                 msg.deferred.append(attrs.evolve(hold, recipient=rcpt))

@@ -502,3 +502,16 @@ def test_pflogsumm_counts_deliveries_deferrals_and_bounces(h):
     totals = dict((m.group(2), int(m.group(1)))
                   for m in re.finditer(r"^\s+(\d+)\s+(delivered|deferred|bounced)\b", out, re.M))
     assert totals == {"delivered": 2, "deferred": 1, "bounced": 1}
+
+
+def test_forced_expiry_returns_message_without_delivery(h):
+    """A message marked with postsuper -e is returned to its sender at the next attempt, not delivered."""
+    qid = h.enqueue("x@rec.example", queue=QueueName.DEFERRED)
+    h.store.set_next_attempt(qid, QueueName.DEFERRED, T0 + 10_000)
+    h.store.expire(qid, QueueName.DEFERRED)
+    drive(h)
+    assert h.rec.requests == [] and h.ids(QueueName.DEFERRED) == []
+    [(env, msg)] = h.notices
+    _, [fields] = report(msg)
+    assert (fields["Action"], fields["Status"]) == ("failed", "4.7.0")
+    assert "administratively expired" in fields["Diagnostic-Code"]
