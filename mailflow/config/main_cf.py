@@ -14,11 +14,13 @@ trailing comments: ``a = b # c`` sets ``a`` to ``b # c``.
 
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 import attrs
 
 from mailflow.errors import ConfigError
 
-__all__ = ["Entry", "parse_main_cf", "logical_lines"]
+__all__ = ["Entry", "parse_main_cf", "logical_lines", "join_lines"]
 
 
 @attrs.frozen
@@ -34,6 +36,42 @@ class Entry:
     lineno: int
 
 
+def join_lines(text: str, orphan: Callable[[int, str], None] | None = None
+               ) -> Iterator[tuple[int, int, str]]:
+    """Postfix's readllines(3): yield ``(first line, last line, text)`` per logical line.
+
+    A line that starts with whitespace continues the previous logical line
+    (appended as is, its leading whitespace kept); empty lines and lines
+    whose first non-blank character is ``#`` are skipped, also inside a
+    continued line. A whitespace-led block at the start continues nothing:
+    it is skipped and ``orphan(line number, first line)`` is called once.
+    Shared by main.cf, master.cf and every text table source.
+
+    >>> list(join_lines("  lost\\na 1\\n# c\\n\\tmore\\n", orphan=print))
+    1   lost
+    [(2, 4, 'a 1\\tmore')]
+    """
+    current: tuple[int, int, str] | None = None
+    orphaned = False  # inside a whitespace-led block at the start of the text
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line[0].isspace():
+            if current is not None:
+                current = (current[0], lineno, current[2] + line.rstrip())
+            elif not orphaned:
+                orphaned = True
+                if orphan is not None:
+                    orphan(lineno, line.rstrip())
+            continue
+        if current is not None:
+            yield current
+        current = (lineno, lineno, stripped)
+    if current is not None:
+        yield current
+
+
 def logical_lines(text: str, filename: str = "main.cf",
                   warnings: list[str] | None = None) -> list[tuple[int, int, str]]:
     """Join continuation lines: ``(first line, last line, text)`` per logical line.
@@ -44,26 +82,12 @@ def logical_lines(text: str, filename: str = "main.cf",
     >>> logical_lines("a = 1\\n# c\\nb = x\\n  y\\n")
     [(1, 1, 'a = 1'), (3, 4, 'b = x  y')]
     """
-    result: list[tuple[int, int, str]] = []
-    orphan = False  # inside a whitespace-led block at the start of the file
-    for lineno, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if line[0].isspace():
-            if result and not orphan:
-                first, _, joined = result[-1]
-                result[-1] = (first, lineno, joined + line.rstrip())
-            elif not orphan:
-                orphan = True
-                if warnings is not None:
-                    # Postfix warns and ignores the whole logical line.
-                    warnings.append(f"{filename}, line {lineno}: logical line must not"
-                                    f" start with whitespace: \"{line.rstrip()}\"")
-            continue
-        orphan = False
-        result.append((lineno, lineno, stripped))
-    return result
+    def orphan(lineno: int, line: str) -> None:
+        if warnings is not None:
+            # Postfix warns and ignores the whole logical line.
+            warnings.append(f"{filename}, line {lineno}: logical line must not"
+                            f" start with whitespace: \"{line}\"")
+    return list(join_lines(text, orphan))
 
 
 def parse_main_cf(text: str, filename: str = "main.cf",
