@@ -155,7 +155,7 @@ def parse_aliases(text: str, filename: str, *, fold: bool = True,
     [(2, 'ok', 'x')]
     """
     warn = warn or _default_warn
-    for lineno, line in logical_lines(text):
+    for lineno, line in logical_lines(text, filename, warn):
         try:
             key, value = parse_alias_line(line)
         except ValueError as exc:

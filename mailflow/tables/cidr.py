@@ -70,7 +70,7 @@ class CidrTable:
             opener, body = stack.pop()
             stack[-1][1].append(attrs.evolve(opener, body=tuple(body)))
 
-        for lineno, line in logical_lines(text):
+        for lineno, line in logical_lines(text, name, warn):
             line = line.strip()
             word, _, rest = line.partition(" ")
             if word.lower() == "endif":

@@ -144,7 +144,7 @@ class _Parser:
 
     def parse(self, text: str) -> tuple[Rule, ...]:
         stack: list[tuple[Rule | None, list[Rule]]] = [(None, [])]
-        for lineno, line in logical_lines(text):
+        for lineno, line in logical_lines(text, self.name, self.warn):
             self.line(lineno, line.strip(), stack)
         while len(stack) > 1:
             opener, _ = stack[-1]

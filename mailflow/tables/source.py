@@ -1,10 +1,11 @@
 """Postfix's table source format (postmap(1) "INPUT FILE FORMAT"), and
 ``texthash:`` which reads that format directly.
 
-Owns the logical-line reader (continuation lines, comments) shared by every
-text table type, and the ``key whitespace value`` split. It never writes a
-file; problems are reported through the ``warn`` callback in Postfix's words
-and the bad line is skipped, as postmap does.
+Owns the logical-line reader of every text table type (main.cf's, with
+Postfix's table wording for a misplaced continuation) and the ``key
+whitespace value`` split. It never writes a file; problems are reported
+through the ``warn`` callback in Postfix's words and the bad line is
+skipped, as postmap does.
 
 >>> text = "# c\\nAlice  a@example\\n   continued\\n\\nbob\\tb\\n"
 >>> list(logical_lines(text))
@@ -19,6 +20,7 @@ import logging
 import os
 from typing import Callable, Iterator
 
+from mailflow.config.main_cf import join_lines
 from mailflow.errors import TableError
 
 __all__ = ["logical_lines", "split_entry", "parse_source", "read_source", "TextHashTable",
@@ -34,30 +36,30 @@ def _default_warn(message: str) -> None:
     log.warning("%s", message)
 
 
-def logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(first line number, logical line)`` (Postfix readlline(3)).
+def logical_lines(text: str, filename: str = "", warn: Warn | None = None
+                  ) -> Iterator[tuple[int, str]]:
+    """Yield ``(first line number, logical line)`` (Postfix readllines(3)).
 
-    A line starting with whitespace continues the previous logical line and
-    is appended as is (its leading whitespace kept); empty lines and lines
+    The reader is main.cf's (:func:`mailflow.config.main_cf.join_lines`): a
+    line starting with whitespace continues the previous logical line and is
+    appended as is (its leading whitespace kept); empty lines and lines
     whose first non-blank character is ``#`` are skipped, even inside a
-    continuation.
+    continuation. A whitespace-led block at the start continues nothing: it
+    is skipped with Postfix's warning (postmap names the file, no line).
 
     >>> list(logical_lines("a 1\\n\\tmore\\n # note\\nb 2"))
     [(1, 'a 1\\tmore'), (4, 'b 2')]
+    >>> list(logical_lines("  lost\\nb 2", "t", warn=print))
+    t: logical line must not start with whitespace: "  lost"
+    [(2, 'b 2')]
     """
-    start, buf = 0, None
-    for lineno, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if line[0].isspace() and buf is not None:
-            buf += line.rstrip()
-            continue
-        if buf is not None:
-            yield start, buf
-        start, buf = lineno, line.rstrip()
-    if buf is not None:
-        yield start, buf
+    def orphan(lineno: int, line: str) -> None:
+        # XXX Postfix quotes the whole logical line (%.30s...); this quotes its first line.
+        clipped = line[:30] + ("..." if len(line) > 30 else "")
+        where = f"{filename}: " if filename else ""
+        (warn or _default_warn)(f'{where}logical line must not start with whitespace: "{clipped}"')
+    for first, _last, line in join_lines(text, orphan):
+        yield first, line
 
 
 def split_entry(line: str) -> tuple[str, str]:
@@ -112,7 +114,7 @@ def parse_source(text: str, filename: str, *, fold: bool = True,
     [(1, 'a', '1')]
     """
     warn = warn or _default_warn
-    for lineno, line in logical_lines(text):
+    for lineno, line in logical_lines(text, filename, warn):
         try:
             key, value = split_entry(line)
         except ValueError as exc:

@@ -50,3 +50,15 @@ def test_keys_fold_unless_told_not_to():
     """Keys are lowercased by default and kept as written with fold=False."""
     assert [k for _, k, _ in parse_source("AbC 1\n", "f")] == ["abc"]
     assert [k for _, k, _ in parse_source("AbC 1\n", "f", fold=False)] == ["AbC"]
+
+
+# Postfix 3.7.11, `postmap -s texthash:FILE` on a file holding
+# "  orphan 1\n   more\nb 2\n  c\n": prints only "b<TAB>2  c" and warns
+# 'FILE: logical line must not start with whitespace: "  orphan 1   more"'
+# (mailflow quotes only the block's first line).
+def test_leading_continuation_is_skipped_with_warning():
+    """A whitespace-led block at the start continues nothing: warned about and skipped."""
+    warnings: list[str] = []
+    entries = list(parse_source("  orphan 1\n   more\nb 2\n  c\n", "src", warn=warnings.append))
+    assert entries == [(3, "b", "2  c")]
+    assert warnings == ['src: logical line must not start with whitespace: "  orphan 1"']
