@@ -16,7 +16,7 @@ from typing import Iterator
 
 import attrs
 
-from mailflow.tables.source import Warn, _default_warn, logical_lines
+from mailflow.tables.source import Warn, parse_source
 
 __all__ = ["Token", "tokenize", "parse_alias_line", "parse_aliases", "alias_targets"]
 
@@ -154,14 +154,7 @@ def parse_aliases(text: str, filename: str, *, fold: bool = True,
     aliases, line 1: need name:value pair
     [(2, 'ok', 'x')]
     """
-    warn = warn or _default_warn
-    for lineno, line in logical_lines(text, filename, warn):
-        try:
-            key, value = parse_alias_line(line)
-        except ValueError as exc:
-            warn(f"{filename}, line {lineno}: {exc}")
-            continue
-        yield lineno, (key.lower() if fold else key), value
+    return parse_source(text, filename, fold=fold, warn=warn, split=parse_alias_line)
 
 
 def alias_targets(value: str) -> list[str]:

@@ -103,11 +103,16 @@ def split_entry(line: str) -> tuple[str, str]:
 
 
 def parse_source(text: str, filename: str, *, fold: bool = True,
-                 warn: Warn | None = None, ignoring_suffix: str = "") -> Iterator[tuple[int, str, str]]:
+                 warn: Warn | None = None, ignoring_suffix: str = "",
+                 split: Callable[[str], tuple[str, str]] = split_entry
+                 ) -> Iterator[tuple[int, str, str]]:
     """Yield ``(line number, key, value)`` for each good entry of a source file.
 
-    Bad lines are reported as ``FILE, line N: reason`` and skipped. Keys are
-    folded to lowercase unless ``fold=False`` (``postmap -f``).
+    Bad lines (``split`` raises ValueError with the reason) are reported as
+    ``FILE, line N: reason`` and skipped. Keys are folded to lowercase unless
+    ``fold=False`` (``postmap -f``). ``split`` turns a logical line into key
+    and value: :func:`split_entry` here, aliases(5)'s ``name: value`` for
+    postalias.
 
     >>> list(parse_source("A 1\\nnovalue\\n", "f", warn=print))
     f, line 2: expected format: key whitespace value
@@ -116,7 +121,7 @@ def parse_source(text: str, filename: str, *, fold: bool = True,
     warn = warn or _default_warn
     for lineno, line in logical_lines(text, filename, warn):
         try:
-            key, value = split_entry(line)
+            key, value = split(line)
         except ValueError as exc:
             suffix = "" if str(exc).endswith(ignoring_suffix) else ignoring_suffix
             warn(f"{filename}, line {lineno}: {exc}{suffix}")
