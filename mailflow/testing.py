@@ -1,0 +1,663 @@
+"""Fakes and a whole-pipeline harness for testing mail logic under pytest.
+
+This module owns what mailflow ships for people who test mail logic without
+a mail server: :class:`FakeClock` (time that moves only when told),
+:class:`StaticResolver` (DNS answers from a dict), :class:`RecordingAgent`
+(a delivery agent that records what it was given and answers with the
+status a test chose), :class:`MemoryQueueStore` (the spool in a dict), and
+:class:`MailSystem`, which joins the real cleanup and the real queue manager
+over an in-memory spool, with recording agents in place of mailboxes and
+networks. A test sends a message, runs the queue, and inspects what was
+delivered, what is deferred, the bounce the sender would get and the log
+lines Postfix would write: in milliseconds, without root, without files.
+
+It never touches the network, the file system (unless a test hands it a
+file spool) or the real clock's idea of "now" for mail decisions.
+
+>>> system = MailSystem(myhostname="mx.example.com", mydestination="",
+...                     virtual_alias_domains="example.com",
+...                     virtual_alias_maps="inline:{ sales@example.com=ann@example.net }")
+>>> reply = system.send(b"Subject: hi\\n\\nhello\\n", "bob@example.org",
+...                     ["sales@example.com", "nobody@example.com"])
+>>> system.deliver_all()
+>>> [(d.recipient, d.transport, d.status.code) for d in system.delivered if d.sender]
+[('ann@example.net', 'smtp', '2.0.0')]
+>>> bounce = system.bounces[0]
+>>> bounce["Subject"], bounce["To"]
+('Undelivered Mail Returned to Sender', 'bob@example.org')
+"""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import fnmatch
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import attrs
+
+from mailflow.errors import MailflowError
+from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
+from mailflow.model import DeliveryRequest, DsnStatus, Envelope, Message, Outcome, Recipient
+from mailflow.queue.memory import MemoryQueueStore
+
+__all__ = ["FakeClock", "StaticResolver", "RecordingAgent", "MemoryQueueStore", "MailSystem",
+           "Attempt", "Deferral", "Notice", "DEFAULT_START", "REAL_BY_DEFAULT"]
+
+#: Where a :class:`FakeClock` starts: 2026-01-01 00:00:00 UTC, so that dates
+#: in headers and notices are the same in every run.
+DEFAULT_START = 1_767_225_600.0
+
+#: Transports a :class:`MailSystem` always runs for real: they do no I/O and
+#: their answer is part of routing (an unknown user in a virtual alias
+#: domain is the ``error`` transport's 5.1.1, not a delivery).
+REAL_BY_DEFAULT = frozenset({"error", "discard", "retry"})
+
+# Rounds of "deliver what is queued" per run: mail that delivery queues
+# again (local(8) forwarding) is picked up by the next round.
+_MAX_ROUNDS = 50
+
+_CODE = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})(?:\s+(.*))?$", re.S)
+
+
+def as_status(value: DsnStatus | str) -> DsnStatus:
+    """A DSN status from ``"5.1.1 User unknown"``, a bare ``"4.4.1"`` (RFC 3463's
+    text) or a :class:`DsnStatus`.
+
+    >>> as_status("5.1.1 User unknown")
+    DsnStatus(code='5.1.1', text='User unknown')
+    >>> str(as_status("4.4.1"))
+    '4.4.1 No answer from host'
+    """
+    if isinstance(value, DsnStatus):
+        return value
+    m = _CODE.match(str(value))
+    if m is None:
+        raise MailflowError(f"{value!r}: not a DSN status; write it like '5.1.1 User unknown'")
+    code, text = m.group(1), (m.group(2) or "").strip()
+    return DsnStatus.parse(code, text or None)
+
+
+# --- time ---------------------------------------------------------------------
+
+class FakeClock:
+    """A :class:`~mailflow.interfaces.Clock` that moves only when told.
+
+    It is also callable, so it fits wherever a component takes
+    ``clock=time.time``.
+
+    >>> clock = FakeClock(1000.0)
+    >>> clock.now(), clock()
+    (1000.0, 1000.0)
+    >>> clock.advance(300)
+    1300.0
+    """
+
+    def __init__(self, start: float = DEFAULT_START) -> None:
+        self._now = float(start)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FakeClock({self._now!r})"
+
+    def now(self) -> float:
+        """The current fake time in seconds since the epoch."""
+        return self._now
+
+    __call__ = now
+
+    def advance(self, seconds: float) -> float:
+        """Move time forward by ``seconds`` (never backward); return the new time.
+
+        >>> FakeClock(0).advance(1.5)
+        1.5
+        """
+        if seconds < 0:
+            raise ValueError("a clock does not go backward")
+        with self._lock:
+            self._now += float(seconds)
+            return self._now
+
+    def set(self, when: float) -> None:
+        """Jump to ``when`` (seconds since the epoch), e.g. to start a test at a given date.
+
+        >>> c = FakeClock(); c.set(60.0); c.now()
+        60.0
+        """
+        with self._lock:
+            self._now = float(when)
+
+
+# --- DNS ------------------------------------------------------------------------
+
+def _dns_key(name: str, rtype: str) -> tuple[str, str]:
+    # DNS names compare case-insensitively (RFC 4343) and "example.com." is
+    # the same name as "example.com".
+    return name.rstrip(".").lower(), rtype.upper()
+
+
+class StaticResolver:
+    """A :class:`~mailflow.interfaces.DnsResolver` that answers from a dict.
+
+    Keys are ``(name, rtype)``; values are the answers as text, in the form
+    the real resolver returns them (``"10 mx.example.com"`` for MX,
+    ``"192.0.2.1"`` for A). A name with no answer of that type returns an
+    empty list; :meth:`fail` makes a lookup raise instead (a DNS outage).
+    Every query is recorded in :attr:`queries`.
+
+    >>> import asyncio
+    >>> dns = StaticResolver({("example.com", "MX"): ["10 mx.example.com"]})
+    >>> dns.add("mx.example.com", "A", "192.0.2.25")
+    StaticResolver(2 names)
+    >>> asyncio.run(dns.query("Example.COM.", "mx")), asyncio.run(dns.query("nowhere.test", "A"))
+    (['10 mx.example.com'], [])
+    >>> dns.queries
+    [('example.com', 'MX'), ('nowhere.test', 'A')]
+    """
+
+    def __init__(self, answers: Mapping[tuple[str, str], Iterable[str] | str] | None = None) -> None:
+        self._answers: dict[tuple[str, str], list[str]] = {}
+        self._failures: dict[tuple[str, str], BaseException] = {}
+        self.queries: list[tuple[str, str]] = []
+        for (name, rtype), values in (answers or {}).items():
+            self.add(name, rtype, *([values] if isinstance(values, str) else values))
+
+    def __repr__(self) -> str:
+        return f"StaticResolver({len(self._answers)} names)"
+
+    def add(self, name: str, rtype: str, *answers: str) -> "StaticResolver":
+        """Add answers for ``name``/``rtype`` (after any already there); returns self."""
+        self._answers.setdefault(_dns_key(name, rtype), []).extend(answers)
+        return self
+
+    def fail(self, name: str, rtype: str, error: BaseException | None = None) -> "StaticResolver":
+        """Make lookups of ``name``/``rtype`` raise ``error`` (default: a
+        :class:`~mailflow.errors.TemporaryFailure` with status 4.4.3).
+
+        >>> import asyncio
+        >>> dns = StaticResolver().fail("broken.example", "MX")
+        >>> asyncio.run(dns.query("broken.example", "MX"))
+        Traceback (most recent call last):
+        ...
+        mailflow.errors.TemporaryFailure: 4.4.3 Host or domain name not found. Name service error for name=broken.example type=MX: Host not found, try again
+        """
+        key = _dns_key(name, rtype)
+        if error is None:
+            from mailflow.errors import TemporaryFailure
+            # Postfix's wording for a DNS lookup that timed out (dns_lookup.c).
+            error = TemporaryFailure(DsnStatus(
+                "4.4.3", f"Host or domain name not found. Name service error for "
+                         f"name={key[0]} type={key[1]}: Host not found, try again"))
+        self._failures[key] = error
+        return self
+
+    async def query(self, name: str, rtype: str) -> list[str]:
+        """The answers for ``name``/``rtype`` (a copy), or raise the configured failure."""
+        key = _dns_key(name, rtype)
+        self.queries.append(key)
+        if key in self._failures:
+            raise self._failures[key]
+        return list(self._answers.get(key, ()))
+
+
+# --- delivery ---------------------------------------------------------------------
+
+#: The status a :class:`RecordingAgent` gives a recipient no rule matches.
+DELIVERED = DsnStatus("2.0.0", "delivered")
+
+
+@attrs.define
+class _Rule:
+    pattern: Any            # str (address, "@domain", glob) or compiled regexp
+    status: DsnStatus
+    times: int | None       # None: every time
+
+    def matches(self, address: str) -> bool:
+        if isinstance(self.pattern, re.Pattern):
+            return self.pattern.search(address) is not None
+        pattern = self.pattern.lower()
+        address = address.lower()
+        if pattern.startswith("@"):
+            return address.rpartition("@")[2] == pattern[1:]
+        if any(c in pattern for c in "*?["):
+            return fnmatch.fnmatchcase(address, pattern)
+        return address == pattern
+
+
+class RecordingAgent:
+    """A :class:`~mailflow.interfaces.DeliveryAgent` that records each request
+    and answers every recipient with a status chosen by the test.
+
+    Rules are tried in the order they were added; the first that matches the
+    recipient's address decides. A pattern is an address (``bob@example.com``,
+    case-insensitive), a domain (``@example.com``), a glob
+    (``*@*.example.com``) or a compiled regular expression. ``times=N`` makes
+    a rule apply to its first N matches only (a mailbox that is full once,
+    then accepts). Recipients no rule matches get ``default``
+    (``2.0.0 delivered``).
+
+    >>> import asyncio
+    >>> from mailflow.model import Envelope
+    >>> agent = RecordingAgent().answer("@full.example", "4.2.2 Mailbox full", times=1)
+    >>> r = Recipient("ann@full.example")
+    >>> req = DeliveryRequest("4Q1", "smtp", "full.example", Envelope("a@b.example", (r,)), (r,))
+    >>> [str(o.status) for o in asyncio.run(agent.deliver(req))]
+    ['4.2.2 Mailbox full']
+    >>> [str(o.status) for o in asyncio.run(agent.deliver(req))]
+    ['2.0.0 delivered']
+    >>> len(agent.requests), agent.recipients
+    (2, ['ann@full.example'])
+    """
+
+    def __init__(self, answers: Mapping[Any, DsnStatus | str] | Iterable[tuple[Any, Any]] = (), *,
+                 default: DsnStatus | str = DELIVERED, relay: str | None = None) -> None:
+        self.default = as_status(default)
+        self.relay = relay
+        self._rules: list[_Rule] = []
+        self._lock = threading.Lock()
+        self.requests: list[DeliveryRequest] = []
+        self.outcomes: list[Outcome] = []
+        items = answers.items() if isinstance(answers, Mapping) else answers
+        for pattern, status in items:
+            self.answer(pattern, status)
+
+    def __repr__(self) -> str:
+        return f"<RecordingAgent rules={len(self._rules)} requests={len(self.requests)}>"
+
+    def answer(self, pattern: str | re.Pattern, status: DsnStatus | str, *,
+               times: int | None = None) -> "RecordingAgent":
+        """Answer recipients matching ``pattern`` with ``status``; returns self."""
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1")
+        self._rules.append(_Rule(pattern, as_status(status), times))
+        return self
+
+    def status_for(self, address: str) -> DsnStatus:
+        """The status the next delivery to ``address`` gets (uses up a ``times`` rule).
+
+        >>> RecordingAgent({"@example.net": "5.1.1"}).status_for("x@EXAMPLE.net").code
+        '5.1.1'
+        """
+        with self._lock:
+            for rule in self._rules:
+                if rule.times == 0 or not rule.matches(address):
+                    continue
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule.status
+        return self.default
+
+    async def deliver(self, request: DeliveryRequest) -> Sequence[Outcome]:
+        """Record ``request``; one outcome per recipient from the rules."""
+        relay = self.relay or request.transport
+        outcomes = [Outcome(r, self.status_for(r.address), relay=relay)
+                    for r in request.recipients]
+        with self._lock:
+            self.requests.append(request)
+            self.outcomes.extend(outcomes)
+        return outcomes
+
+    @property
+    def recipients(self) -> list[str]:
+        """Addresses delivered to (2.x.x), in order."""
+        return [o.recipient.address for o in self.outcomes if o.status.is_success]
+
+    def clear(self) -> None:
+        """Forget the recorded requests (the rules stay)."""
+        with self._lock:
+            self.requests.clear()
+            self.outcomes.clear()
+
+
+# --- results of a MailSystem ----------------------------------------------------
+
+@attrs.frozen
+class Attempt:
+    """One recipient's result from one delivery agent call.
+
+    >>> a = Attempt("4Q1", "smtp", "example.net", "a@example.org", "b@example.net",
+    ...             "b@example.net", DsnStatus("2.0.0", "delivered"), Message(b"x: y\\n\\n"))
+    >>> a.status.is_success, a.email["x"]
+    (True, 'y')
+    """
+
+    queue_id: str
+    transport: str
+    nexthop: str
+    sender: str
+    recipient: str          # the address delivered to (after rewriting and expansion)
+    original: str           # the address as submitted (Postfix's orig_to)
+    status: DsnStatus
+    message: Message = attrs.field(repr=False)
+
+    @property
+    def email(self) -> email.message.EmailMessage:
+        """The delivered message, parsed by the ``email`` package."""
+        return self.message.email_message()
+
+
+@attrs.frozen
+class Deferral:
+    """A recipient waiting in the deferred queue, with the reason of its last attempt.
+
+    >>> Deferral("4Q1", "a@example.org", "b@example.net", "b@example.net",
+    ...          DsnStatus("4.4.1", "connection refused"), 1300.0).status.code
+    '4.4.1'
+    """
+
+    queue_id: str
+    sender: str
+    recipient: str
+    original: str
+    status: DsnStatus
+    next_attempt: float     # when the queue manager will try again
+
+
+@attrs.frozen
+class Notice:
+    """A delivery status notice the system queued (bounce, delay or success).
+
+    ``actions`` are the RFC 3464 ``Action`` values of its recipients
+    (``failed``, ``delayed``, ``delivered``, ...).
+    """
+
+    queue_id: str | None    # the notice's own queue ID
+    envelope: Envelope
+    message: Message = attrs.field(repr=False)
+
+    @property
+    def email(self) -> email.message.EmailMessage:
+        """The notice parsed by the ``email`` package (a ``multipart/report``)."""
+        return self.message.email_message()
+
+    @property
+    def actions(self) -> list[str]:
+        """The per-recipient ``Action:`` values of the delivery-status part."""
+        out: list[str] = []
+        for part in self.email.walk():
+            if part.get_content_type() == "message/delivery-status":
+                for block in part.get_payload()[1:]:
+                    if block["Action"]:
+                        out.append(str(block["Action"]).strip().lower())
+        return out
+
+
+class _Tap:
+    """Wraps an agent to record each outcome for the MailSystem."""
+
+    def __init__(self, sink: list, agent: Any) -> None:
+        self._sink = sink
+        self.agent = agent
+
+    async def deliver(self, request: DeliveryRequest) -> Sequence[Outcome]:
+        outcomes = await self.agent.deliver(request)
+        env = request.envelope
+        for o in outcomes:
+            self._sink.append(Attempt(request.queue_id, request.transport, request.nexthop,
+                                      env.sender, o.recipient.address, o.recipient.original,
+                                      o.status, request.message))
+        return outcomes
+
+
+class _LogCapture(logging.Handler):
+    """Postfix-format lines of ``mailflow.*`` records, stamped with the fake clock."""
+
+    def __init__(self, lines: list[str], clock: Callable[[], float], cfg: Any) -> None:
+        super().__init__(logging.DEBUG)
+        from mailflow.maillog import PostfixFormatter
+        self.lines = lines
+        self.clock = clock
+        self.setFormatter(PostfixFormatter(hostname=str(cfg.myhostname),
+                                           syslog_name=str(cfg.syslog_name)))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record = logging.makeLogRecord(record.__dict__)
+        record.created = self.clock()
+        self.lines.append(self.format(record))
+
+
+def _split_transport(value: str) -> str:
+    return str(value).split(":", 1)[0].strip()
+
+
+# --- the harness ------------------------------------------------------------------
+
+class MailSystem:
+    """Cleanup and the queue manager over an in-memory spool, for tests.
+
+    Built from a :class:`~mailflow.config.Config` (or a config directory, or
+    nothing) plus parameters as keywords. Mail is sent with :meth:`send`
+    (cleanup runs as for ``sendmail``: missing headers, canonical and
+    virtual alias maps, header and body checks) and delivered with
+    :meth:`deliver_all` (or ``await system.run()`` in an async test), which
+    runs the real queue manager until nothing is left to do now.
+
+    Every transport gets a :class:`RecordingAgent` (see :meth:`agent`),
+    except ``error``, ``discard`` and ``retry``, which run for real, the
+    transports named in ``real`` (built from the delivery agent registry,
+    e.g. ``real=["virtual"]`` with ``virtual_mailbox_base`` in a tmp dir),
+    and the agents given in ``agents``. Time is a :class:`FakeClock`:
+    ``system.clock.advance(3600)`` then :meth:`deliver_all` retries the
+    deferred mail that is due.
+
+    Results: :attr:`attempts` (every agent answer), :attr:`delivered`,
+    :attr:`bounced`, :attr:`deferred` (what waits in the deferred queue now),
+    :attr:`notices` and :attr:`bounces` (the non-delivery notices as
+    ``email`` objects), :attr:`log` (Postfix-format log lines).
+
+    >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+    >>> _ = system.agent("smtp").answer("@down.example", "4.4.1 Connection refused")
+    >>> _ = system.send("Subject: x\\n\\nhi\\n", "a@example.org", "b@down.example")
+    >>> system.deliver_all()
+    >>> [(d.recipient, str(d.status)) for d in system.deferred]
+    [('b@down.example', '4.4.1 Connection refused')]
+    >>> any("status=deferred (Connection refused)" in line for line in system.log)
+    True
+    """
+
+    def __init__(self, config: Any = None, *, store: QueueStore | None = None,
+                 clock: FakeClock | None = None, agents: Mapping[str, Any] | None = None,
+                 real: Iterable[str] = (), pipeline: Any = None, **params: Any) -> None:
+        from mailflow.config import Config
+        if config is None:
+            cfg = Config(**params)
+        elif isinstance(config, Config):
+            cfg = config.with_overrides(**params) if params else config
+        else:                                   # a config directory
+            cfg = Config.from_directory(config)
+            cfg = cfg.with_overrides(**params) if params else cfg
+        self.config = cfg
+        self.clock = clock if clock is not None else FakeClock()
+        self.store = store if store is not None else MemoryQueueStore(clock=self.clock)
+        self.real = frozenset(real) | REAL_BY_DEFAULT
+        self.attempts: list[Attempt] = []
+        self.notices: list[Notice] = []
+        self.log: list[str] = []
+        self._agents: dict[str, Any] = dict(agents or {})
+        from mailflow.address.resolve import TrivialRewrite
+        from mailflow.services.cleanup import CleanupService
+        from mailflow.services.skeleton import is_delivery_agent
+        self.rewrite = TrivialRewrite.from_config(cfg)
+        self.cleanup = CleanupService(cfg, self.store, pipeline=pipeline, clock=self.clock,
+                                      wake=False)
+        self.transports = {s.service: s for s in cfg.master
+                           if s.type == "unix" and is_delivery_agent(s.command)}
+        self._capture_depth = 0
+        self._handler = _LogCapture(self.log, self.clock, cfg)
+
+    def __repr__(self) -> str:
+        return (f"<MailSystem {self.store!r} delivered={len(self.delivered)} "
+                f"notices={len(self.notices)}>")
+
+    # --- input ----------------------------------------------------------------
+    def send(self, message: Any, sender: str, recipients: str | Iterable[str | Recipient], *,
+             notify: Iterable[str] | None = None, ret: str | None = None,
+             envid: str | None = None, origin: str = "pickup", **info: Any) -> Any:
+        """Run one message through cleanup into the queue, as ``sendmail`` would.
+
+        ``message`` is bytes, str, a :class:`~mailflow.model.Message` or an
+        ``email.message.Message``; ``recipients`` one address or several.
+        ``info`` goes to cleanup (``uid``, ``fullname``, ``client``). Returns
+        cleanup's reply: ``reply.queue_id``, ``reply.action`` (``queue``,
+        ``hold``, ``discard``, ``reject``), ``reply.status``.
+        """
+        from mailflow.submit import as_message, build_envelope
+        if isinstance(recipients, (str, Recipient)):
+            recipients = [recipients]
+        envelope = build_envelope(sender, recipients, envid=envid, ret=ret, notify=notify)
+        with self._capture():
+            return self.cleanup.submit(envelope, as_message(message), origin=origin, **info)
+
+    # --- running -----------------------------------------------------------------
+    def agent(self, transport: str) -> RecordingAgent:
+        """The recording agent for ``transport``, made on first use.
+
+        >>> MailSystem().agent("smtp") is MailSystem().agent("smtp")
+        False
+        """
+        agent = self._agents.get(transport)
+        if agent is None:
+            agent = self._agents[transport] = RecordingAgent()
+        if not isinstance(agent, RecordingAgent):
+            raise MailflowError(f"transport {transport!r} has a real agent, not a recording one")
+        return agent
+
+    async def run(self) -> None:
+        """Deliver everything that is due now: incoming mail, due deferred
+        mail, and the notices and forwarded mail that delivery queues."""
+        from mailflow.services.qmgr import QueueManager
+        with self._capture():
+            for _ in range(_MAX_ROUNDS):
+                qm = QueueManager(self.config, self.store, agents=self._agent_map(),
+                                  clock=self.clock, notify=self._queue_notice,
+                                  transports=self.transports)
+                try:
+                    await qm.run_until_idle()
+                finally:
+                    await qm.stop()
+                if not self._ids(QueueName.INCOMING):
+                    return
+            raise MailflowError(f"mail is still arriving after {_MAX_ROUNDS} queue runs "
+                                "(a forwarding loop?)")
+
+    def deliver_all(self) -> None:
+        """:meth:`run` from synchronous code (starts and ends its own event loop)."""
+        import asyncio
+        asyncio.run(self.run())
+
+    # --- results ----------------------------------------------------------------
+    @property
+    def delivered(self) -> list[Attempt]:
+        """Successful deliveries (2.x.x), in order."""
+        return [a for a in self.attempts if a.status.is_success]
+
+    @property
+    def bounced(self) -> list[Attempt]:
+        """Agent answers that bounced a recipient (5.x.x), in order."""
+        return [a for a in self.attempts if a.status.is_permanent]
+
+    @property
+    def deferred(self) -> list[Deferral]:
+        """Recipients waiting in the deferred queue now, with their last reason."""
+        out: list[Deferral] = []
+        for queue_id in self._ids(QueueName.DEFERRED):
+            head = self.store.read(queue_id, QueueName.DEFERRED, with_content=False)
+            for o in self.store.read_log("defer", queue_id):
+                out.append(Deferral(queue_id, head.envelope.sender, o.recipient.address,
+                                    o.recipient.original, o.status, head.next_attempt))
+        return out
+
+    @property
+    def bounces(self) -> list[email.message.EmailMessage]:
+        """The non-delivery notices (some recipient ``Action: failed``) as ``email`` objects."""
+        return [n.email for n in self.notices if "failed" in n.actions]
+
+    def queue(self, name: QueueName | str) -> list[QueuedMessage]:
+        """The messages in one queue (``incoming``, ``deferred``, ``hold``, ...)."""
+        name = QueueName(name)
+        return [self.store.read(q, name) for q in self._ids(name)]
+
+    # --- internals -------------------------------------------------------------------
+    def _ids(self, queue: QueueName) -> list[str]:
+        return list(self.store.ids(queue))
+
+    def _queue_notice(self, envelope: Envelope, message: Message) -> str | None:
+        # The queue manager's notify hook: a notice enters through cleanup
+        # like any other mail (bounce(8) does the same), and is recorded.
+        reply = self.cleanup.submit(envelope, message, origin="bounce")
+        if not reply.accepted:
+            raise MailflowError(f"cleanup refused the notice: {reply.status}")
+        result = reply.result
+        self.notices.append(Notice(reply.queue_id,
+                                   result.envelope if result is not None else envelope,
+                                   result.message if result is not None else message))
+        return reply.queue_id
+
+    async def _resubmit(self, envelope: Envelope, message: Message) -> str | None:
+        # local(8) forwarding (.forward, aliases to remote addresses).
+        reply = self.cleanup.submit(envelope, message, origin="local")
+        if not reply.accepted:
+            raise MailflowError(f"cleanup refused the forwarded message: {reply.status}")
+        return reply.queue_id
+
+    def _make_agent(self, transport: str) -> Any:
+        if transport not in self.real:
+            return RecordingAgent()
+        from mailflow.delivery.registry import create_agent
+        entry = self.transports.get(transport)
+        command = getattr(entry, "command", transport)
+        hooks = {"resubmit": self._resubmit} if command == "local" else {}
+        return create_agent(transport, self.config, entry, **hooks)
+
+    def _wanted_transports(self) -> set[str]:
+        """Every transport the next run may use: configured ones, master.cf
+        delivery services, and where queued recipients and senders resolve."""
+        cfg = self.config
+        wanted = {_split_transport(cfg[name]) for name in
+                  ("local_transport", "virtual_transport", "relay_transport", "default_transport")}
+        wanted |= set(self.transports)
+        addresses: set[tuple[str, str]] = set()
+        for queue in (QueueName.INCOMING, QueueName.DEFERRED):
+            for queue_id in self._ids(queue):
+                env = self.store.read(queue_id, queue, with_content=False).envelope
+                addresses.update((r.address, env.sender) for r in env.pending())
+                if env.sender:                 # where its notices would go
+                    addresses.add((env.sender, ""))
+        for name in ("2bounce_notice_recipient", "bounce_notice_recipient",
+                     "delay_notice_recipient", "error_notice_recipient"):
+            addresses.add((str(cfg[name]), ""))
+        for address, sender in addresses:
+            try:
+                wanted.add(self.rewrite.resolve(address, sender).transport)
+            except Exception:  # noqa: BLE001 - the queue manager reports it at delivery
+                continue
+        return {t for t in wanted if t}
+
+    def _agent_map(self) -> dict[str, Any]:
+        for transport in self._wanted_transports():
+            if transport not in self._agents:
+                self._agents[transport] = self._make_agent(transport)
+        return {t: _Tap(self.attempts, a) for t, a in self._agents.items()}
+
+    @contextmanager
+    def _capture(self) -> Iterator[None]:
+        logger = logging.getLogger("mailflow")
+        if self._capture_depth:
+            yield                        # already capturing (send() inside run())
+            return
+        self._capture_depth += 1
+        level = logger.level
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        logger.addHandler(self._handler)
+        try:
+            yield
+        finally:
+            logger.removeHandler(self._handler)
+            logger.setLevel(level)
+            self._capture_depth -= 1
