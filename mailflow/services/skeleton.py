@@ -163,6 +163,7 @@ _REGISTRY: dict[str, ServiceSpec] = {}
 _BUILTIN: dict[str, str] = {
     "pickup": "mailflow.services.pickup:PickupService",
     "qmgr": "mailflow.services.qmgr:QmgrService",
+    "bounce": "mailflow.services.bounce:BounceService",
     "smtpd": "mailflow.services.smtpd:SmtpdService",
 }
 
@@ -172,7 +173,7 @@ _BUILTIN: dict[str, str] = {
 # tlsmgr/anvil/scache/... have no counterpart or are not needed): the master
 # starts nothing for them and says nothing.
 _LIBRARY: frozenset[str] = frozenset({
-    "cleanup", "trivial-rewrite", "bounce", "tlsmgr", "anvil", "scache", "proxymap",
+    "cleanup", "trivial-rewrite", "tlsmgr", "anvil", "scache", "proxymap",
     "showq", "flush", "verify", "postlogd", "postscreen", "dnsblog", "tlsproxy",
 })
 

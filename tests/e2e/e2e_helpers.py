@@ -43,6 +43,7 @@ alias_database = texthash:{tmp}/etc/aliases
 mail_spool_directory = {tmp}/mailspool
 forward_path = {tmp}/forward/$user
 transport_maps = texthash:{tmp}/etc/transport
+header_checks = regexp:{tmp}/etc/header_checks
 default_transport = error:5.4.4 no network delivery in the tests
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
@@ -227,16 +228,21 @@ class Mta:
 
 
 def write_config(tmp: Path, main_extra: str = "", master_extra: str = "",
-                 aliases: str = "", transport: str = "", vmailbox: str = VMAILBOX) -> Mta:
-    """Write etc/{main.cf,master.cf,aliases,transport,vmailbox} under ``tmp``."""
+                 aliases: str = "", transport: str = "", vmailbox: str = VMAILBOX,
+                 header_checks: str = "", without: tuple[str, ...] = ()) -> Mta:
+    """Write etc/{main.cf,master.cf,aliases,transport,vmailbox,header_checks}
+    under ``tmp``; master.cf services named in ``without`` are left out."""
     mta = Mta(tmp)
     for d in (mta.etc, mta.pipe_dir, tmp / "forward", tmp / "mailspool"):
         d.mkdir(parents=True, exist_ok=True)
     (mta.pipe_dir / "deliver.py").write_text(PIPE_SCRIPT)
     fmt = {"tmp": tmp, "python": sys.executable}
     (mta.etc / "main.cf").write_text(BASE_MAIN_CF.format(**fmt) + main_extra.format(**fmt))
-    (mta.etc / "master.cf").write_text(BASE_MASTER_CF + PIPE_SERVICE.format(**fmt)
+    master = [line for line in BASE_MASTER_CF.splitlines(keepends=True)
+              if line.split()[0] not in without]
+    (mta.etc / "master.cf").write_text("".join(master) + PIPE_SERVICE.format(**fmt)
                                        + master_extra.format(**fmt))
+    (mta.etc / "header_checks").write_text(header_checks)
     (mta.etc / "aliases").write_text(aliases.format(**fmt))
     (mta.etc / "transport").write_text(transport.format(**fmt))
     (mta.etc / "vmailbox").write_text(vmailbox)
