@@ -134,7 +134,7 @@ class QueueManager:
         self.settings = QmgrSettings.from_config(cfg)
         self.rewrite = TrivialRewrite.from_config(cfg)
         self.notifier = Notifier(cfg, self._submit_notice, settings=self.settings)
-        self._agents: dict[str, Any] = dict(self._given_agents)
+        self._agents: dict[str, tuple[Any, str]] = {}
         if getattr(self, "scheduler", None) is None:
             self.scheduler = Scheduler(self._policy)
         else:
@@ -427,15 +427,20 @@ class QueueManager:
 
     def _agent(self, transport: str) -> tuple[Any, str]:
         """The agent for ``transport`` (built once) and its log name."""
-        agent = self._agents.get(transport)
+        found = self._agents.get(transport)
+        if found is not None:
+            return found
         entry = self.transports.get(transport)
+        # Log under the master.cf command (pipe, virtual, error), as
+        # Postfix's agents do; embedded agents under the transport name.
         name = str(getattr(entry, "command", "") or transport).split()[0]
+        agent = self._given_agents.get(transport)
         if agent is None:
             from mailflow.delivery.registry import create_agent
             agent = create_agent(transport, self.cfg, entry)
             if hasattr(agent, "resubmit") and getattr(agent, "resubmit") is None:
                 agent.resubmit = self._resubmit           # local(8) forwarding
-            self._agents[transport] = agent
+        self._agents[transport] = (agent, name)
         return agent, name
 
     async def _deliver(self, job: Job) -> None:
@@ -489,8 +494,9 @@ class QueueManager:
         try:
             # The last job's progress is marked only if the file stays (a
             # message about to be deleted needs no marks): one fsync less.
-            await self._io(self._record, msg.queue_id, bounced, deferred, traced,
-                           finished if not last else [])
+            marks = finished if not last else []
+            if bounced or deferred or traced or marks:
+                await self._io(self._record, msg.queue_id, bounced, deferred, traced, marks)
             if last:
                 msg.finished.extend(finished)
         except Exception as exc:  # noqa: BLE001 - the spool refused: the recipients stay pending
