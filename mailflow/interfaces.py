@@ -91,10 +91,11 @@ class QueueStore(Protocol):
     def ids(self, queue: QueueName) -> Iterator[str]:
         """Queue IDs in ``queue``, lazily (a queue may hold a million)."""
 
-    def move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
-        """Move a message between queues, atomically."""
+    def move(self, queue_id: str, src: QueueName, dst: QueueName, *, sync: bool = True) -> None:
+        """Move a message between queues, atomically. ``sync=False`` may skip
+        the directory fsync where either side of a crash is safe."""
 
-    def delete(self, queue_id: str, queue: QueueName) -> None:
+    def delete(self, queue_id: str, queue: QueueName, *, sync: bool = True) -> None:
         """Remove a message and its bounce/defer logs."""
 
     def mark_done(self, queue_id: str, queue: QueueName, outcomes: Sequence[Outcome]) -> None:
@@ -111,6 +112,12 @@ class QueueStore(Protocol):
 
     def expire(self, queue_id: str, queue: QueueName) -> None:
         """Mark for forced expiry (postsuper -e): bounce at the next delivery attempt."""
+
+    def set_delay_warned(self, queue_id: str, queue: QueueName) -> None:
+        """Record, durably, that the one delay notice was sent."""
+
+    def clear_log(self, kind: str, queue_id: str) -> None:
+        """Remove one per-message log (after its notice was sent)."""
 
     def purge_temp(self) -> int:
         """Remove temporary files left by writers that died (postsuper -p); return how many."""

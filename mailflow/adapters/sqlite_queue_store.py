@@ -9,7 +9,8 @@ sqlitedict.
 
 Layout, three tables in one file: ``index`` (queue ID -> ``queue
 next_attempt forced_expire``), ``data`` (queue ID -> queue file) and
-``logs`` (``kind/queue ID`` -> log). Every write commits before it returns
+``logs`` (``kind/queue ID`` -> log); the index row also holds the
+forced-expiry and delay-warned flags. Every write commits before it returns
 (SQLite fsyncs the journal on commit). The index is the authority: a message
 exists once its index row is committed, which happens after its data row;
 deletion removes the index row first. A crash in between leaves only an
@@ -54,13 +55,20 @@ def _identity(value):
     return value
 
 
-def _parse_index(value: bytes) -> tuple[QueueName, float, bool]:
-    queue, when, expire = value.decode().split(" ")
-    return QueueName(queue), float(when), expire == "1"
+@attrs.frozen
+class _Row:
+    queue: QueueName
+    when: float = 0.0
+    expire: bool = False
+    warned: bool = False
 
+    @classmethod
+    def parse(cls, value: bytes) -> "_Row":
+        queue, when, expire, warned = value.decode().split(" ")
+        return cls(QueueName(queue), float(when), expire == "1", warned == "1")
 
-def _index(queue: QueueName, when: float, expire: bool) -> bytes:
-    return f"{QueueName(queue).value} {when!r} {int(expire)}".encode()
+    def encode(self) -> bytes:
+        return f"{self.queue.value} {self.when!r} {int(self.expire)} {int(self.warned)}".encode()
 
 
 class SqliteQueueStore:
@@ -86,48 +94,54 @@ class SqliteQueueStore:
         for table in (self._index, self._data, self._logs):
             table.close()
 
-    def _get_index(self, queue_id: str) -> tuple[QueueName, float, bool] | None:
+    def _get_index(self, queue_id: str) -> _Row | None:
         validate_queue_id(queue_id)
         value = self._index.get(queue_id)
-        return None if value is None else _parse_index(value)
+        return None if value is None else _Row.parse(bytes(value))
 
-    def _require(self, queue_id: str, queue: QueueName) -> tuple[QueueName, float, bool]:
+    def _require(self, queue_id: str, queue: QueueName) -> _Row:
         found = self._get_index(queue_id)
-        if found is None or found[0] is not QueueName(queue):
+        if found is None or found.queue is not QueueName(queue):
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue")
         return found
+
+    def _update(self, queue_id: str, where: QueueName, **changes) -> None:
+        with self._lock:
+            row = self._require(queue_id, where)
+            self._index[queue_id] = attrs.evolve(row, **changes).encode()
 
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
         queue_id = self._ids.next()
         data = records.encode(stamp_arrival(envelope, self._clock()), message)
         with self._lock:
             self._data[queue_id] = data                       # first the content...
-            self._index[queue_id] = _index(queue, 0.0, False)  # ...then it exists
+            self._index[queue_id] = _Row(QueueName(queue)).encode()  # ...then it exists
         return queue_id
 
     def locate(self, queue_id: str) -> QueueName:
         found = self._get_index(queue_id)
         if found is None:
             raise NoSuchMessage(f"{queue_id}: no such message")
-        return found[0]
+        return found.queue
 
     def read(self, queue_id: str, queue: QueueName | None = None, *,
              with_content: bool = True) -> QueuedMessage:
         found = self._get_index(queue_id)
-        if found is None or (queue is not None and found[0] is not QueueName(queue)):
+        if found is None or (queue is not None and found.queue is not QueueName(queue)):
             where = "any queue" if queue is None else f"the {QueueName(queue).value} queue"
             raise NoSuchMessage(f"{queue_id}: no such message in {where}")
-        where, when, expire = found
         data = self._data.get(queue_id, b"")
         try:
             qf = records.decode(bytes(data), with_content=with_content)
         except QueueFileCorrupt as exc:
-            if where is not QueueName.CORRUPT:
+            if found.queue is not QueueName.CORRUPT:
                 log.warning("%s: queue file is corrupt (%s); moved to the corrupt queue", queue_id, exc)
-                self._index[queue_id] = _index(QueueName.CORRUPT, when, expire)
+                self._index[queue_id] = attrs.evolve(found, queue=QueueName.CORRUPT).encode()
             raise
-        return QueuedMessage(queue_id, where, attrs.evolve(qf.envelope, queue_id=queue_id),
-                             qf.message or Message(b""), qf.size, when, expire)
+        return QueuedMessage(queue_id, found.queue, attrs.evolve(qf.envelope, queue_id=queue_id),
+                             qf.message or Message(b""), qf.size,
+                             found.when if found.queue is QueueName.DEFERRED else 0.0,
+                             found.expire, found.warned)
 
     def raw(self, queue_id: str) -> bytes:
         """The stored queue file (for postcat)."""
@@ -140,12 +154,11 @@ class SqliteQueueStore:
             if bytes(value).startswith(want):
                 yield key
 
-    def move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
-        with self._lock:
-            _, when, expire = self._require(queue_id, src)
-            self._index[queue_id] = _index(dst, when, expire)
+    def move(self, queue_id: str, src: QueueName, dst: QueueName, *, sync: bool = True) -> None:
+        # ``sync`` is accepted for the file spool's sake; every commit here syncs.
+        self._update(queue_id, src, queue=QueueName(dst))
 
-    def delete(self, queue_id: str, queue: QueueName) -> None:
+    def delete(self, queue_id: str, queue: QueueName, *, sync: bool = True) -> None:
         with self._lock:
             self._require(queue_id, queue)
             del self._index[queue_id]                          # gone for readers first
@@ -167,14 +180,21 @@ class SqliteQueueStore:
             self._data[queue_id] = bytes(buf)
 
     def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
-        with self._lock:
-            _, _, expire = self._require(queue_id, queue)
-            self._index[queue_id] = _index(queue, when, expire)
+        self._update(queue_id, queue, when=float(when))
 
     def expire(self, queue_id: str, queue: QueueName) -> None:
-        with self._lock:
-            _, when, _ = self._require(queue_id, queue)
-            self._index[queue_id] = _index(queue, when, True)
+        self._update(queue_id, queue, expire=True)
+
+    def set_delay_warned(self, queue_id: str, queue: QueueName) -> None:
+        """Record, durably, that the one delay notice was sent."""
+        self._update(queue_id, queue, warned=True)
+
+    def clear_log(self, kind: str, queue_id: str) -> None:
+        """Remove the per-message ``bounce``/``defer``/``trace`` log."""
+        if kind not in LOG_KINDS:
+            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        validate_queue_id(queue_id)
+        self._logs.pop(f"{kind}/{queue_id}", None)
 
     def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
         if kind not in LOG_KINDS:

@@ -85,8 +85,9 @@ class MemoryQueueStore:
             entry = self._entry(queue_id, queue)
             return QueuedMessage(queue_id, queue, attrs.evolve(entry.envelope, queue_id=queue_id),
                                  entry.message if with_content else Message(b""),
-                                 len(entry.message), entry.next_attempt, entry.forced_expire,
-                                 entry.delay_warned)
+                                 len(entry.message),
+                                 entry.next_attempt if queue is QueueName.DEFERRED else 0.0,
+                                 entry.forced_expire, entry.delay_warned)
 
     def ids(self, queue: QueueName) -> Iterator[str]:
         with self._lock:

@@ -150,3 +150,38 @@ def test_iter_messages_filters_lazily(store, message):
     it = iter_messages(store, [Q.INCOMING, Q.DEFERRED], match=lambda m: m.envelope.sender == "b@x")
     assert [m.queue_id for m in it] == [b]
     assert {m.queue_id for m in iter_messages(store, [Q.INCOMING, Q.DEFERRED])} == {a, b}
+
+
+def test_next_attempt_survives_moves_and_only_counts_in_deferred(store, envelope, message):
+    """A next-attempt time set in active shows once the message is deferred, and is 0 elsewhere."""
+    qid = store.enqueue(Q.ACTIVE, envelope, message)
+    store.set_next_attempt(qid, Q.ACTIVE, 1800000000.0)
+    assert store.read(qid).next_attempt == 0.0
+    store.move(qid, Q.ACTIVE, Q.DEFERRED)
+    assert store.read(qid).next_attempt == pytest.approx(1800000000.0)
+
+
+def test_delay_warned_flag_is_kept_apart_from_expiry(store, envelope, message):
+    """set_delay_warned sets only its own flag, and it survives a move."""
+    qid = store.enqueue(Q.DEFERRED, envelope, message)
+    store.set_delay_warned(qid, Q.DEFERRED)
+    store.move(qid, Q.DEFERRED, Q.ACTIVE, sync=False)
+    got = store.read(qid)
+    assert got.delay_warned and not got.forced_expire
+
+
+def test_clear_log_removes_one_kind(store, envelope, message):
+    """clear_log empties one log and leaves the others."""
+    qid = store.enqueue(Q.DEFERRED, envelope, message)
+    for kind in ("defer", "bounce"):
+        store.append_log(kind, qid, Outcome(envelope.recipients[0], DsnStatus.parse("4.0.0")))
+    store.clear_log("defer", qid)
+    assert store.read_log("defer", qid) == [] and len(store.read_log("bounce", qid)) == 1
+
+
+def test_delete_without_sync(store, envelope, message):
+    """delete(sync=False) removes the message like delete()."""
+    qid = store.enqueue(Q.ACTIVE, envelope, message)
+    store.delete(qid, Q.ACTIVE, sync=False)
+    with pytest.raises(NoSuchMessage):
+        store.locate(qid)
