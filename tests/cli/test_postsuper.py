@@ -11,6 +11,13 @@ from mailflow.errors import NoSuchMessage
 from mailflow.interfaces import QueueName as Q
 from mailflow.model import Envelope, Message, Recipient
 
+# The expected stderr lines are Postfix 3.7.11's, taken from a private instance
+# with `postsuper -c DIR -d ID`, `-h ID`, `-H ALL`, `-e ID`, `-d NOSUCHID0`,
+# `-d ../etc` and `-d ALL bogus` (e.g. "postsuper: Deleted: 0 messages",
+# "postsuper: warning: invalid mail queue id: ../etc",
+# "postsuper: fatal: invalid directory name: bogus", exit 1), and
+# `postsuper -s` on a file named 12345 ("Renamed to match inode number: 1 message").
+
 
 @pytest.fixture
 def spool(config_dir) -> FileQueueStore:

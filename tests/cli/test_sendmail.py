@@ -15,6 +15,12 @@ from mailflow.model import Notify, Ret
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Postfix 3.7.11's sendmail (private instance, `sendmail -C DIR ...` as root) says
+#   "sendmail: invalid option -- 'Z'" + "sendmail: fatal: usage: sendmail [options]",
+#   "sendmail: fatal: root(0): Recipient addresses must be specified on the command line or via the -t option",
+#   "sendmail: fatal: root(0): No recipient addresses found in message header" (with -t),
+# all with exit 75; mailflow keeps the wording and uses 64/65 as sysexits.h means them.
+
 
 @pytest.fixture
 def spool(config_dir) -> FileQueueStore:
