@@ -30,7 +30,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
-from mailflow.errors import MailflowError, NoSuchMessage, QueueFileCorrupt
+from mailflow.errors import (ConfigError, DeliveryFailure, MailflowError, NoSuchMessage,
+                             QueueFileCorrupt)
 from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
 from mailflow.model import DeliveryRequest, DsnStatus, Message, Notify, Outcome, Recipient
 from mailflow.qmgr.active import (Action, FinishPlan, QmgrSettings, destination_failed,
@@ -452,16 +453,24 @@ class QueueManager:
         raised = False
         name = job.transport
         try:
-            agent, name = self._agent(job.transport)
-            content = msg.content
-            if content is None:
-                content = (await self._io(self.store.read, job.queue_id, QueueName.ACTIVE)).message
-            request = DeliveryRequest(job.queue_id, job.transport, job.nexthop,
-                                      msg.queued.envelope, job.recipients, content)
-            outcomes = _complete_outcomes(job.recipients, await agent.deliver(request))
-        except MailflowError as exc:
-            log.warning("%s: transport %s: %s", job.queue_id, job.transport, exc)
-            outcomes = [Outcome(r, UNAVAILABLE) for r in job.recipients]
+            try:
+                agent, name = self._agent(job.transport)
+            except ConfigError as exc:
+                # No agent for the transport: Postfix's "mail transport unavailable".
+                log.warning("%s: transport %s: %s", job.queue_id, job.transport, exc)
+                agent = None
+            if agent is None:
+                outcomes = [Outcome(r, UNAVAILABLE) for r in job.recipients]
+            else:
+                content = msg.content
+                if content is None:
+                    content = (await self._io(self.store.read, job.queue_id, QueueName.ACTIVE)).message
+                request = DeliveryRequest(job.queue_id, job.transport, job.nexthop,
+                                          msg.queued.envelope, job.recipients, content)
+                outcomes = _complete_outcomes(job.recipients, await agent.deliver(request))
+        except DeliveryFailure as exc:
+            # An agent may fail a whole request with a status of its own.
+            outcomes = [Outcome(r, exc.status) for r in job.recipients]
         except Exception as exc:  # noqa: BLE001 - an agent failure defers, never crashes
             raised = True
             log.warning("%s: %s delivery agent failed: %s: %s", job.queue_id, job.transport,

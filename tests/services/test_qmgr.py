@@ -23,6 +23,7 @@ import pytest
 from mailflow.adapters.kick import FLUSH_REQUEST
 from mailflow.adapters.queue_store import FileQueueStore
 from mailflow.config import Config
+from mailflow.errors import PermanentFailure, TemporaryFailure
 from mailflow.interfaces import QueueName
 from mailflow.model import DsnStatus, Envelope, Message, Notify, Outcome, Recipient
 from mailflow.services.qmgr import QueueManager
@@ -515,3 +516,29 @@ def test_forced_expiry_returns_message_without_delivery(h):
     _, [fields] = report(msg)
     assert (fields["Action"], fields["Status"]) == ("failed", "4.7.0")
     assert "administratively expired" in fields["Diagnostic-Code"]
+
+
+@pytest.mark.parametrize("exc, code, queue", [
+    (PermanentFailure(DsnStatus("5.3.0", "mailbox is a directory")), "5.3.0", None),
+    (TemporaryFailure(DsnStatus("4.2.2", "mailbox full")), "4.2.2", QueueName.DEFERRED),
+], ids=["permanent-bounces", "temporary-defers"])
+def test_agent_failure_with_a_status_uses_it(h, exc, code, queue):
+    """An agent that fails a whole request with a DSN status gets that status for every recipient."""
+    h.rec.answer = lambda a: exc
+    qid = h.enqueue("x@rec.example")
+    drive(h)
+    if queue is None:
+        [(env, msg)] = h.notices
+        assert report(msg)[1][0]["Status"] == code
+        assert h.ids(QueueName.DEFERRED) == []
+    else:
+        assert h.ids(queue) == [qid] and h.store.read_log("defer", qid)[0].status.code == code
+
+
+def test_unknown_transport_is_deferred_as_unavailable(h):
+    """A transport with no agent defers its mail with "mail transport unavailable"."""
+    h.cfg = h.cfg.with_overrides(transport_maps="inline:{ rec.example=nosuchtransport: }")
+    qid = h.enqueue("x@rec.example")
+    drive(h)
+    [entry] = h.store.read_log("defer", qid)
+    assert (entry.status.code, entry.status.text) == ("4.3.0", "mail transport unavailable")
