@@ -439,8 +439,8 @@ class QueueManager:
         if agent is None:
             from mailflow.delivery.registry import create_agent
             agent = create_agent(transport, self.cfg, entry)
-            if hasattr(agent, "resubmit") and getattr(agent, "resubmit") is None:
-                agent.resubmit = self._resubmit           # local(8) forwarding
+        if hasattr(agent, "resubmit") and getattr(agent, "resubmit") is None:
+            agent.resubmit = self._resubmit               # local(8) forwarding
         self._agents[transport] = (agent, name)
         return agent, name
 

@@ -542,3 +542,15 @@ def test_unknown_transport_is_deferred_as_unavailable(h):
     drive(h)
     [entry] = h.store.read_log("defer", qid)
     assert (entry.status.code, entry.status.text) == ("4.3.0", "mail transport unavailable")
+
+
+def test_local_alias_forwarding_is_resubmitted_and_delivered(h):
+    """A local alias to a remote address is resubmitted through cleanup and then delivered."""
+    from mailflow.delivery.local import LocalAgent
+    h.cfg = h.cfg.with_overrides(mydestination="example.com", local_transport="local")
+    local = LocalAgent(h.cfg, users={}, alias_maps="inline:{ sales=u@virt.example }")
+    h.enqueue("sales@example.com")
+    drive(h, qm_kw={"agents": {"rec": h.rec, "local": local}})
+    [path] = (h.mail / "u" / "new").iterdir()
+    assert b"Subject: test" in path.read_bytes()
+    assert h.ids(QueueName.INCOMING) == h.ids(QueueName.ACTIVE) == h.ids(QueueName.DEFERRED) == []
