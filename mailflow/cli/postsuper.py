@@ -19,6 +19,7 @@ import sys
 from typing import Callable, Iterable
 
 from mailflow.cli.main import EX_OK, EX_USAGE, Context
+from mailflow.interfaces import QueueName
 
 HELP = "delete, hold, release, requeue, expire or repair queued mail"
 
@@ -48,70 +49,84 @@ def _plural(n: int) -> str:
 
 
 class Super:
-    """The operations, each on one queue ID in the first queue that has it."""
+    """The operations, each on one queue ID wherever it is among ``queues``.
+
+    The mail system may move a message between the look-up and the change
+    (qmgr: incoming -> active -> deferred); the look-up is then repeated, so
+    a concurrent move never turns into an error.
+    """
 
     def __init__(self, store) -> None:
-        from mailflow.interfaces import QueueName
         self.store = store
-        self.Q = QueueName
         self.released = 0
 
-    def _find(self, queue_id: str, queues: Iterable[str]):
+    def _apply(self, queue_id: str, queues: Iterable[str], change: Callable) -> bool:
         from mailflow.errors import NoSuchMessage
-        try:
-            q = self.store.locate(queue_id)
-        except NoSuchMessage:
-            return None
-        return q if q.value in queues else None
+        for _ in range(5):
+            try:
+                where = self.store.locate(queue_id)
+            except NoSuchMessage:
+                return False
+            if where.value not in queues:
+                return False
+            try:
+                change(where)
+                return True
+            except NoSuchMessage:
+                continue        # moved under our feet: look again
+        return False
 
     def delete(self, queue_id: str, queues: Iterable[str]) -> bool:
-        q = self._find(queue_id, queues)
-        if q is None:
-            return False
-        self.store.delete(queue_id, q)
-        _say(f"{queue_id}: removed")
-        return True
+        done = self._apply(queue_id, queues, lambda q: self.store.delete(queue_id, q))
+        if done:
+            _say(f"{queue_id}: removed")
+        return done
 
     def hold(self, queue_id: str, queues: Iterable[str]) -> bool:
-        q = self._find(queue_id, [n for n in queues if n not in ("hold", "maildrop")])
-        if q is None:
-            return False
-        self.store.move(queue_id, q, self.Q.HOLD)
-        _say(f"{queue_id}: placed on hold")
-        return True
+        # Never maildrop: its content has not been through cleanup (postsuper.c).
+        allowed = [n for n in queues if n not in ("hold", "maildrop")]
+        done = self._apply(queue_id, allowed, lambda q: self.store.move(queue_id, q, QueueName.HOLD))
+        if done:
+            _say(f"{queue_id}: placed on hold")
+        return done
 
     def release(self, queue_id: str, queues: Iterable[str]) -> bool:
-        if "hold" not in queues or self._find(queue_id, ["hold"]) is None:
-            return False
-        self.store.move(queue_id, self.Q.HOLD, self.Q.DEFERRED)
-        _say(f"{queue_id}: released from hold")
-        return True
+        allowed = [n for n in queues if n == "hold"]
+        done = self._apply(queue_id, allowed,
+                           lambda q: self.store.move(queue_id, q, QueueName.DEFERRED))
+        if done:
+            _say(f"{queue_id}: released from hold")
+        return done
 
     def requeue(self, queue_id: str, queues: Iterable[str]) -> bool:
         # Back through pickup and cleanup, so rewriting is applied again (postsuper -r).
-        q = self._find(queue_id, [n for n in queues if n != "maildrop"])
-        if q is None:
-            return False
-        self.store.move(queue_id, q, self.Q.MAILDROP)
-        _say(f"{queue_id}: requeued")
-        return True
+        allowed = [n for n in queues if n != "maildrop"]
+        done = self._apply(queue_id, allowed,
+                           lambda q: self.store.move(queue_id, q, QueueName.MAILDROP))
+        if done:
+            _say(f"{queue_id}: requeued")
+        return done
 
     def expire(self, queue_id: str, queues: Iterable[str], release: bool = False) -> bool:
-        q = self._find(queue_id, queues)
-        if q is None:
-            return False
-        self.store.expire(queue_id, q)
-        _say(f"{queue_id}: expired")
-        if release and q is self.Q.HOLD:
-            self.store.move(queue_id, q, self.Q.DEFERRED)
+        held: list = []
+
+        def change(q) -> None:
+            self.store.expire(queue_id, q)
+            if release and q is QueueName.HOLD:
+                self.store.move(queue_id, q, QueueName.DEFERRED)
+                held.append(q)
+
+        done = self._apply(queue_id, queues, change)
+        if done:
+            _say(f"{queue_id}: expired")
+        if held:
             _say(f"{queue_id}: released from hold")
             self.released += 1
-        return True
+        return done
 
 
 def _ids(arg: str, queues: Iterable[str], store, stdin) -> Iterable[str]:
     from mailflow.errors import BadQueueIdError
-    from mailflow.interfaces import QueueName
     from mailflow.queue.names import validate_queue_id
     if arg == "ALL":
         for name in queues:

@@ -152,3 +152,22 @@ def test_bad_flag_is_a_usage_error(run_cli, config_dir):
     """An unknown flag exits 64 with the usage line."""
     r = run_cli("-c", config_dir, "postsuper", "-Z")
     assert r.status == 64 and "usage: postsuper" in r.err
+
+
+def test_a_message_moved_meanwhile_is_still_found(config_dir, spool, monkeypatch, capsys):
+    """If the mail system moves a message between look-up and change, postsuper looks again."""
+    from mailflow.cli.postsuper import Super
+    qid = _put(spool, Q.INCOMING)
+    real_delete = spool.delete
+    moved = []
+
+    def delete_after_a_move(queue_id, queue, **kw):
+        if not moved:            # the queue manager takes it first
+            spool.move(queue_id, Q.INCOMING, Q.ACTIVE)
+            moved.append(True)
+        return real_delete(queue_id, queue, **kw)
+
+    monkeypatch.setattr(spool, "delete", delete_after_a_move)
+    assert Super(spool).delete(qid, ["incoming", "active"]) is True
+    with pytest.raises(NoSuchMessage):
+        spool.locate(qid)
