@@ -6,6 +6,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,15 @@ def test_public_module_doctests_run(module):
     """The examples in the docstrings of every public module run as shown."""
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_pipeline_example_runs():
+    """examples/pipeline_in_python.py explains, queues and delivers to a Maildir and its own agent."""
+    out = run_python("import runpy; runpy.run_path('examples/pipeline_in_python.py', "
+                     "run_name='__main__')")
+    lines = out.splitlines()
+    assert lines[:2] == ["explain: ann@example.com -> virtual:example.com",
+                         "explain: orders@partner.example -> archive:partner.example"]
+    assert lines[-2:] == ["maildir: 1 message(s) for ann", "archive: 1 message(s) kept"]
+    assert any(re.search(r" mailflow/virtual\[\d+\]: \w+: to=<ann@example.com>, relay=virtual, "
+                         r".*status=sent \(delivered to maildir\)$", line) for line in lines)

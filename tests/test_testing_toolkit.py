@@ -7,6 +7,7 @@ import calendar
 import re
 import shutil
 import subprocess
+import sys
 import time
 from email.message import EmailMessage
 
@@ -443,3 +444,14 @@ def test_run_awaits_inside_an_event_loop():
         await system.run()
         return [d.recipient for d in system.delivered]
     assert asyncio.run(main()) == ["kim@example.net"]
+
+
+def test_routing_example_passes_under_pytest():
+    """examples/test_routing_example.py passes when pytest runs it as shipped."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "examples/test_routing_example.py"],
+                          capture_output=True, text=True, cwd=root, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^4 passed", proc.stdout, re.M)
