@@ -31,80 +31,21 @@ import attrs
 __all__ = ["RewriteSettings", "rewrite_address", "rewrite_tokens", "tokenize",
            "detokenize", "quote_local", "config_value", "config_bool"]
 
-# Postfix 3.7 defaults at compatibility_level 3.6 (postconf -d), for the
-# parameters this module and resolve.py read; used when the shared parameter
-# table does not (yet) define one.
-DEFAULTS: dict[str, str] = {
-    "myhostname": "localhost.localdomain",
-    "mydomain": "localdomain",
-    "myorigin": "$myhostname",
-    "mydestination": "$myhostname, localhost.$mydomain, localhost",
-    "swap_bangpath": "yes",
-    "allow_percent_hack": "yes",
-    "append_at_myorigin": "yes",
-    "append_dot_mydomain": "no",
-    "remote_header_rewrite_domain": "",
-    "resolve_dequoted_address": "yes",
-    "resolve_null_domain": "no",
-    "resolve_numeric_domain": "no",
-    "empty_address_recipient": "MAILER-DAEMON",
-    "show_user_unknown_table_name": "yes",
-    "helpful_warnings": "yes",
-    "allow_min_user": "no",
-    "inet_interfaces": "all",
-    "proxy_interfaces": "",
-    "virtual_alias_maps": "$virtual_maps",
-    "virtual_maps": "",
-    "virtual_alias_domains": "$virtual_alias_maps",
-    "virtual_mailbox_maps": "",
-    "virtual_mailbox_domains": "$virtual_mailbox_maps",
-    "relay_domains": "",
-    "local_transport": "local:$myhostname",
-    "virtual_transport": "virtual",
-    "relay_transport": "relay",
-    "default_transport": "smtp",
-    "transport_maps": "",
-    "relayhost": "",
-    "relocated_maps": "",
-    "recipient_delimiter": "",
-    "parent_domain_matches_subdomains": (
-        "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,"
-        "qmqpd_authorized_clients,relay_domains,smtpd_access_maps"),
-    "sender_dependent_relayhost_maps": "",
-    "sender_dependent_default_transport_maps": "",
-    "empty_address_relayhost_maps_lookup_key": "<>",
-    "empty_address_default_transport_maps_lookup_key": "<>",
-    "alias_maps": "hash:/etc/aliases",
-    "canonical_maps": "",
-    "recipient_canonical_maps": "",
-    "canonical_classes": "envelope_sender, envelope_recipient, header_sender, header_recipient",
-    "virtual_alias_recursion_limit": "1000",
-    "virtual_alias_expansion_limit": "1000",
-    "propagate_unmatched_extensions": "canonical, virtual",
-}
-
-
 def config_value(cfg: Any, name: str) -> str:
-    """``name`` from ``cfg`` expanded, else this module's Postfix default.
+    """``name`` from ``cfg`` with ``$name`` expanded ("" for an unknown name).
+
+    ``cfg`` None means Postfix's defaults: the shared parameter table
+    (:mod:`mailflow.config.params`) is the one place they are written.
 
     >>> config_value(None, "default_transport")
     'smtp'
     """
     if cfg is None:
-        cfg = _default_config()
-    if cfg.raw(name) is not None:
-        return cfg.expand(name).strip()
-    return cfg.expand_text(DEFAULTS.get(name, "")).strip()
-
-
-_DEFAULT_CONFIG: list = []
-
-
-def _default_config() -> Any:
-    if not _DEFAULT_CONFIG:
-        from mailflow.config import Config
-        _DEFAULT_CONFIG.append(Config())
-    return _DEFAULT_CONFIG[0]
+        from mailflow.config import default_config
+        cfg = default_config()
+    if cfg.raw(name) is None:
+        return ""
+    return cfg.expand(name).strip()
 
 
 def config_bool(cfg: Any, name: str) -> bool:

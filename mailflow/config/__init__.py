@@ -18,8 +18,8 @@ the CLI) and never starts services.
 
 from __future__ import annotations
 
-from mailflow.config.core import (DEFAULT_CONFIG_DIR, Config, find_config_dir, transport_suffix,
-                                  unknown_parameter_warning)
+from mailflow.config.core import (DEFAULT_CONFIG_DIR, Config, default_config, find_config_dir,
+                                  transport_suffix, unknown_parameter_warning)
 from mailflow.config.main_cf import Entry, parse_main_cf
 from mailflow.config.master_cf import MasterConfig, Service, parse_master_cf
 from mailflow.config.params import PARAMS, Kind, Param
@@ -27,6 +27,6 @@ from mailflow.config.values import parse_time, split_list
 from mailflow.errors import ConfigError, ExpansionLoopError
 
 __all__ = ["Config", "ConfigError", "DEFAULT_CONFIG_DIR", "Entry", "ExpansionLoopError",
-           "Kind", "MasterConfig", "PARAMS", "Param", "Service", "find_config_dir",
+           "Kind", "MasterConfig", "PARAMS", "Param", "Service", "default_config", "find_config_dir",
            "parse_main_cf", "parse_master_cf", "parse_time", "split_list", "transport_suffix",
            "unknown_parameter_warning"]

@@ -27,7 +27,7 @@ from mailflow.config.postfix_names import POSTFIX_ONLY
 from mailflow.config.values import convert
 from mailflow.errors import ConfigError, ExpansionLoopError
 
-__all__ = ["Config", "DEFAULT_CONFIG_DIR", "find_config_dir", "transport_suffix",
+__all__ = ["Config", "DEFAULT_CONFIG_DIR", "default_config", "find_config_dir", "transport_suffix",
            "unknown_parameter_warning"]
 
 log = logging.getLogger("mailflow.config")
@@ -396,6 +396,23 @@ class Config:
                     warnings.append(f"{self.filename}, line {entry.lineno}: {entry.name}:"
                                     f" undefined parameter \"{ref}\"")
         return warnings
+
+
+_DEFAULT: list[Config] = []
+
+
+def default_config() -> Config:
+    """One shared Config with nothing set: Postfix's defaults.
+
+    What ``cfg=None`` means wherever a pure module takes an optional config;
+    a Config never changes, so one instance serves every caller.
+
+    >>> default_config() is default_config(), default_config().default_transport
+    (True, 'smtp')
+    """
+    if not _DEFAULT:
+        _DEFAULT.append(Config())
+    return _DEFAULT[0]
 
 
 def unknown_parameter_warning(where: str, name: str) -> str:

@@ -1,5 +1,5 @@
-"""Delivery parameters read from a Config, with Postfix 3.7's defaults as a
-fallback for names the shared parameter table does not list (yet).
+"""Delivery parameters read from a Config; their defaults are Postfix's,
+from the shared parameter table (:mod:`mailflow.config.params`).
 
 This module owns only the reading and typing of the delivery agents'
 parameters; it never opens tables or touches files.
@@ -15,45 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["Settings", "DELIVERY_DEFAULTS", "seconds"]
+from mailflow.address.rewrite import config_value
+from mailflow.config import default_config
 
-# Values from `postconf -d` of Postfix 3.7.11, except alias_maps: mailflow has
-# no NIS, so "nis:mail.aliases" is left out.
-DELIVERY_DEFAULTS: dict[str, str] = {
-    "alias_maps": "hash:/etc/aliases",
-    "forward_path": "$home/.forward${recipient_delimiter}${extension}, $home/.forward",
-    "local_recipient_maps": "proxy:unix:passwd.byname $alias_maps",
-    "mail_spool_directory": "/var/mail",
-    "home_mailbox": "",
-    "mailbox_command": "",
-    "mailbox_size_limit": "51200000",
-    "mailbox_delivery_lock": "fcntl, dotlock",
-    "virtual_mailbox_lock": "fcntl, dotlock",
-    "allow_mail_to_commands": "alias, forward",
-    "allow_mail_to_files": "alias, forward",
-    "prepend_delivered_header": "command, file, forward",
-    "expand_owner_alias": "no",
-    "owner_request_special": "yes",
-    "luser_relay": "",
-    "virtual_mailbox_base": "",
-    "virtual_mailbox_maps": "",
-    "virtual_uid_maps": "",
-    "virtual_gid_maps": "",
-    "virtual_mailbox_limit": "51200000",
-    "virtual_minimum_uid": "100",
-    "command_time_limit": "1000s",
-    "default_privs": "nobody",
-    "recipient_delimiter": "",
-    "myhostname": "localhost.localdomain",
-    "default_destination_recipient_limit": "50",
-    "local_destination_recipient_limit": "1",
-    "deliver_lock_attempts": "20",
-    "deliver_lock_delay": "1s",
-    "stale_lock_time": "500s",
-    "mydomain": "localdomain",
-    "myorigin": "$myhostname",
-    "mydestination": "$myhostname, localhost.$mydomain, localhost",
-}
+__all__ = ["Settings", "seconds"]
 
 _SPLIT = re.compile(r"[\s,]+")
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -77,22 +42,12 @@ class Settings:
         return self._cache[key]
 
     def _text(self, name: str) -> str:
-        cfg = self.cfg
-        if cfg is not None:
-            raw = cfg.raw(name)
-            if raw is not None:
-                return cfg.expand(name).strip()
-            default = DELIVERY_DEFAULTS.get(name)
-            if default is not None:
-                return cfg.expand_text(default).strip()
-            return ""
-        return _expand_defaults(DELIVERY_DEFAULTS.get(name, ""))
+        return config_value(self.cfg, name)
 
     def raw(self, name: str) -> str:
         """The unexpanded value (needed where ``$home``-style macros stay)."""
-        if self.cfg is not None and self.cfg.raw(name) is not None:
-            return self.cfg.raw(name)
-        return DELIVERY_DEFAULTS.get(name, "")
+        cfg = self.cfg if self.cfg is not None else default_config()
+        return cfg.raw(name) or ""
 
     def is_set(self, name: str) -> bool:
         return self.cfg is not None and self.cfg.is_set(name)
@@ -134,13 +89,3 @@ def seconds(text: str, unit: str = "s") -> int:
     if not m:
         return 0
     return int(m.group(1)) * _TIME_UNITS[m.group(2) or unit]
-
-
-def _expand_defaults(text: str, depth: int = 0) -> str:
-    if depth > 10:
-        return text
-
-    def sub(m: re.Match) -> str:
-        name = m.group(1) or m.group(2)
-        return _expand_defaults(DELIVERY_DEFAULTS.get(name, ""), depth + 1)
-    return re.sub(r"\$\{?([A-Za-z0-9_]+)\}?|\$\(([A-Za-z0-9_]+)\)", sub, text)

@@ -17,13 +17,10 @@ quoted local part) is the empty string there.
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 
 import pytest
 
 from mailflow.address.resolve import TrivialRewrite
-from mailflow.address.rewrite import DEFAULTS
 from mailflow.config import Config
 
 # The base main.cf of the reference instance (the parts that matter here).
@@ -236,20 +233,15 @@ def test_rewrite_matches_postfix(case):
     assert resolver(scenario).rewrite(address, context) == result
 
 
-# Parameters whose Postfix default depends on the host or on compatibility_level
-# (mailflow uses the value at level 3.6), or that mailflow deliberately narrows
-# (alias_maps: no NIS).
-_HOST_OR_LEVEL = {"myhostname", "mydomain", "append_dot_mydomain", "relay_domains", "alias_maps"}
-
-
-@pytest.mark.skipif(shutil.which("postconf") is None, reason="Postfix's postconf is not installed")
-def test_fallback_defaults_match_postconf_d():
-    """The built-in defaults trivial-rewrite falls back on are Postfix's (postconf -d)."""
-    names = sorted(set(DEFAULTS) - _HOST_OR_LEVEL)
-    out = subprocess.run(["postconf", "-d", *names], capture_output=True, text=True,
-                         check=True).stdout
-    postfix = {}
-    for line in out.splitlines():
-        name, _, value = line.partition(" =")
-        postfix[name] = value.strip()
-    assert {n: DEFAULTS[n] for n in names} == {n: postfix.get(n) for n in names}
+def test_every_parameter_read_is_in_the_shared_table(monkeypatch):
+    """Each parameter trivial-rewrite reads has its Postfix default in config/params.py."""
+    import mailflow.address.resolve as resolve_module
+    import mailflow.address.rewrite as rewrite_module
+    from mailflow.config import PARAMS
+    read: list[str] = []
+    real = rewrite_module.config_value
+    for module in (resolve_module, rewrite_module):
+        monkeypatch.setattr(module, "config_value",
+                            lambda cfg, name: read.append(name) or real(cfg, name))
+    TrivialRewrite.from_config(Config())
+    assert read and sorted(set(read) - set(PARAMS)) == []
