@@ -539,6 +539,9 @@ class QueueManager:
                                forced_expire=msg.queued.forced_expire)
             for line in plan.discarded:
                 logging.getLogger("mailflow.bounce").info("%s: %s", queue_id, line)
+            if plan.action is Action.EXPIRE:
+                # Postfix logs the expiry before the notice it causes.
+                log.info("%s", expired_line(queue_id, env.sender))
             sent = True
             if plan.notices:
                 sent = await self._io(self._send_notices, msg, plan, now)
@@ -549,8 +552,6 @@ class QueueManager:
                 plan = attrs.evolve(plan, action=Action.DEFER, warned=False,
                                     next_attempt=now + self.settings.minimal_backoff_time)
             await self._io(self._dispose, msg, plan, sent)
-            if plan.action is Action.EXPIRE:
-                log.info("%s", expired_line(queue_id, env.sender))
             if plan.action is not Action.DEFER:
                 log.info("%s", removed_line(queue_id))
         except Exception as exc:  # noqa: BLE001 - leave it in active/: recovered at next start

@@ -554,3 +554,38 @@ def test_local_alias_forwarding_is_resubmitted_and_delivered(h):
     [path] = (h.mail / "u" / "new").iterdir()
     assert b"Subject: test" in path.read_bytes()
     assert h.ids(QueueName.INCOMING) == h.ids(QueueName.ACTIVE) == h.ids(QueueName.DEFERRED) == []
+
+
+# Postfix 3.7.11 with maximal_queue_lifetime = 0 and transport_maps
+# { tmp.example = retry:4.4.1 try later }: `sendmail -f a@sender.example
+# x@tmp.example`; its maillog lines (prefix cut to "SERVICE: ", queue IDs
+# normalised) and the notice that reached a@sender.example's Maildir.
+POSTFIX_EXPIRY_LOG = [
+    "error: Q1: to=<x@tmp.example>, relay=none, dsn=4.4.1, status=deferred (try later)",
+    "qmgr: Q1: from=<a@sender.example>, status=expired, returned to sender",
+    "bounce: Q1: sender non-delivery notification: Q2",
+    "qmgr: Q1: removed",
+]
+POSTFIX_EXPIRY_FIELDS = {"Final-Recipient": "rfc822; x@tmp.example", "Action": "failed",
+                         "Status": "4.4.1", "Diagnostic-Code": "X-Postfix; try later"}
+POSTFIX_EXPIRY_TEXT_LINE = "<x@tmp.example>: try later"
+
+
+def test_expiry_matches_postfix(h, caplog):
+    """With maximal_queue_lifetime = 0 a deferral returns the message with Postfix's log lines and DSN fields."""
+    caplog.set_level(logging.INFO)
+    h.cfg = h.cfg.with_overrides(maximal_queue_lifetime="0",
+                                 transport_maps="inline:{ { tmp.example = retry:4.4.1 try later } }")
+    qid = h.enqueue("x@tmp.example")
+    drive(h)
+    lines = [f"{r.name.split('.', 1)[1]}: {r.getMessage()}" for r in caplog.records
+             if r.name in ("mailflow.qmgr", "mailflow.error", "mailflow.retry", "mailflow.bounce")
+             and "(queue active)" not in r.getMessage()]
+    lines = [re.sub(r", delay=[\d.]+, delays=[\d./]+", "", line).replace(qid, "Q1").replace("NOTICE1", "Q2")
+             for line in lines]
+    # Embedded, the retry transport logs under its own name; Postfix runs it as error(8).
+    assert [line.replace("retry:", "error:", 1) for line in lines] == POSTFIX_EXPIRY_LOG
+    [(env, msg)] = h.notices
+    parsed, [fields] = report(msg)
+    assert {k: fields[k] for k in POSTFIX_EXPIRY_FIELDS} == POSTFIX_EXPIRY_FIELDS
+    assert POSTFIX_EXPIRY_TEXT_LINE in parsed.get_payload()[0].get_content()
