@@ -351,7 +351,10 @@ class QueueManager:
         env = queued.envelope
         pending = env.pending()
         now = self.clock()
-        content = queued.message if queued.size <= CONTENT_CACHE_LIMIT else None
+        content = queued.message
+        if queued.size > CONTENT_CACHE_LIMIT:
+            content = None                 # read again for each delivery
+            queued = attrs.evolve(queued, message=Message(b""))
         msg = _Active(queued, content, now, len(pending))
         self._active[queue_id] = msg
         self._rcpts += msg.nrcpt

@@ -589,3 +589,15 @@ def test_expiry_matches_postfix(h, caplog):
     parsed, [fields] = report(msg)
     assert {k: fields[k] for k in POSTFIX_EXPIRY_FIELDS} == POSTFIX_EXPIRY_FIELDS
     assert POSTFIX_EXPIRY_TEXT_LINE in parsed.get_payload()[0].get_content()
+
+
+def test_large_message_is_read_again_for_delivery(h, monkeypatch):
+    """A message above the in-memory limit is read from the spool for each delivery, content intact."""
+    import mailflow.services.qmgr as qmgr_module
+    monkeypatch.setattr(qmgr_module, "CONTENT_CACHE_LIMIT", 10)
+    h.rec.answer = lambda a: DsnStatus("5.1.1", "unknown") if a.startswith("b") else DsnStatus("2.0.0", "ok")
+    h.enqueue("a@rec.example", "b@other.example")
+    drive(h)
+    assert [req.message.data for req in h.rec.requests] == [CONTENT, CONTENT]
+    [(env, msg)] = h.notices
+    assert b"hello" in msg.data
