@@ -56,11 +56,8 @@ def run(argv: list[str], ctx: Context) -> int:
     if priority not in _PRIORITIES:
         print(f"postlog: fatal: unknown priority value: {priority}", file=sys.stderr)
         return 1
-    if config_dir is not None:
-        from mailflow.config import Config
-        cfg = Config.from_directory(config_dir)
-    else:
-        cfg = ctx.load_config()
+    from mailflow.config import Config
+    cfg = Config.from_directory(config_dir if config_dir is not None else ctx.config_dir)
     handler = configure_logging(cfg, foreground=True, stream=sys.stderr)
     logger = logging.getLogger("mailflow.postlog")
     extra = {"tag": tag} if tag else {}
