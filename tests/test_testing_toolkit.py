@@ -307,6 +307,17 @@ def test_expired_mail_bounces_with_the_last_temporary_status():
     assert any("status=expired, returned to sender" in line for line in system.log)
 
 
+def test_rate_delay_is_waited_out_on_the_fake_clock():
+    """With a destination rate delay, deliveries are spaced on the fake clock and the run still ends."""
+    system = MailSystem(**SITE, default_destination_rate_delay="10s")
+    start = system.clock.now()
+    for _ in range(3):
+        system.send(MESSAGE, "alice@example.org", "kim@example.net")
+    system.deliver_all()
+    assert len(system.delivered) == 3
+    assert system.clock.now() - start == 20
+
+
 # --- MailSystem: cleanup verdicts ---------------------------------------------------
 
 def test_header_checks_reject_refuses_the_message(tmp_path):
