@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, strategies as st
 
 from mailflow.bounce import NoticeKind
 from mailflow.config import Config
@@ -167,3 +168,27 @@ def test_settings_from_config():
     assert s.maximal_queue_lifetime == 172800.0
     assert s.double_bounce_sender == "double-bounce@example.com"
     assert s.notify_classes == frozenset({"bounce", "2bounce"})
+
+_codes = st.sampled_from(["2.0.0", "4.2.0", "4.4.1", "5.1.1", "5.7.1"])
+_notify = st.frozensets(st.sampled_from(list(Notify)), max_size=2)
+_outcomes = st.lists(st.builds(lambda code, n, i: Outcome(Recipient(f"r{i}@x", notify=n),
+                                                          DsnStatus.parse(code)),
+                               _codes, _notify, st.integers(0, 5)), max_size=6)
+
+
+@given(sender=st.sampled_from(["", "a@example.com", "double-bounce@example.com"]),
+       bounced=_outcomes, deferred=_outcomes, now=st.floats(0, 10 * 86400),
+       classes=st.frozensets(st.sampled_from(["bounce", "2bounce", "delay"])),
+       warned=st.booleans())
+def test_plan_finish_invariants(sender, bounced, deferred, now, classes, warned):
+    """Whatever happened: no notice to <>, no notice from <> to a sender, waiting mail is never deleted."""
+    s = QmgrSettings(maximal_queue_lifetime=86400, bounce_queue_lifetime=3600, delay_warning_time=3600,
+                     notify_classes=classes, double_bounce_sender="double-bounce@example.com")
+    plan = plan_finish(s, env(sender), bounced=bounced, deferred=deferred, now=now, warned=warned)
+    assert all(n.to for n in plan.notices)
+    assert (plan.action is Action.DELETE) == (not deferred)
+    if plan.action is Action.DEFER:
+        assert plan.next_attempt > now
+    if sender == "double-bounce@example.com":
+        assert plan.notices == ()
+    assert not (warned and plan.warned)
