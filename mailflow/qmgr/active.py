@@ -231,7 +231,10 @@ def plan_finish(s: QmgrSettings, envelope: Envelope, *, bounced: Sequence[Outcom
     warn = needs_delay_warning(now, envelope.arrival_time, s.delay_warning_time, warned)
     if warn:
         wanted = [o for o in deferred if o.recipient.wants(Notify.DELAY)]
-        if wanted and not envelope.is_null_sender:
+        # Mail from <> or from the double-bounce address is itself a notice:
+        # nobody is warned about it (bounce_warn_service.c).
+        if wanted and not envelope.is_null_sender and \
+                envelope.sender.lower() != s.double_bounce_sender.lower():
             notices.append(NoticePlan(NoticeKind.DELAY, envelope.sender, wanted))
         if "delay" in s.notify_classes:
             notices.append(NoticePlan(NoticeKind.DELAY, s.delay_notice_recipient, deferred,
