@@ -226,41 +226,32 @@ def _status(argv: list[str], ctx: Context) -> int:
 
 # ---------------------------------------------------------------- check, flush
 def _check(argv: list[str], ctx: Context) -> int:
-    from mailflow.services.master import QUEUE_DIRECTORIES
-    from mailflow.services.skeleton import (ServiceNotImplemented, is_delivery_agent,
-                                            is_library_service, service_spec)
     from mailflow.config import Config
+    from mailflow.services.master import QUEUE_DIRECTORIES, ensure_queue_directories, service_plan
     cfg = Config.from_directory(ctx.config_dir)
     errors = cfg.validate()
     for error in errors:
         _say(f"error: {error}")
     if errors:
         return EX_CONFIG
-    entries = list(cfg.master)
     qdir = str(cfg.queue_directory)
     problems = 0
     try:
-        os.makedirs(qdir, exist_ok=True)
-        for name in QUEUE_DIRECTORIES:
-            path = os.path.join(qdir, name)
-            if not os.path.isdir(path):
-                # postfix-script's wording for the same repair.
-                _say(f"warning: creating missing mailflow {name} directory")
-                os.makedirs(path, mode=0o700, exist_ok=True)
-            elif not os.access(path, os.W_OK | os.X_OK):
-                _say(f"warning: not writable: {path}")
-                problems += 1
+        created = ensure_queue_directories(qdir)
     except OSError as exc:
         _say(f"fatal: cannot create queue directories under {qdir}: {exc.strerror}")
         return 1
-    for entry in entries:
-        if is_delivery_agent(entry.command) or is_library_service(entry.command):
-            continue
-        try:
-            service_spec(entry.command)
-        except ServiceNotImplemented:
-            _say(f"warning: master.cf: {entry.service}/{entry.type}: "
-                 f"service {entry.command} is not implemented yet (skipped at start)")
+    for name in QUEUE_DIRECTORIES:
+        path = os.path.join(qdir, name)
+        if name in created:
+            # postfix-script's wording for the same repair.
+            _say(f"warning: creating missing mailflow {name} directory")
+        elif not os.access(path, os.W_OK | os.X_OK):
+            _say(f"warning: not writable: {path}")
+            problems += 1
+    for entry in service_plan(list(cfg.master))[1]:
+        _say(f"warning: master.cf: {entry.service}/{entry.type}: "
+             f"service {entry.command} is not implemented yet (skipped at start)")
     return 1 if problems else EX_OK
 
 

@@ -41,7 +41,7 @@ from mailflow.services.skeleton import (ProcessModel, ServiceContext, ServiceNot
 
 __all__ = ["Master", "QUEUE_DIRECTORIES", "load_configuration", "ensure_queue_directories",
            "pid_file_path", "read_pid", "running_pid", "process_gone",
-           "terminate_process_group", "open_default_store", "VERSION"]
+           "terminate_process_group", "open_default_store", "service_plan", "VERSION"]
 
 log = logging.getLogger("mailflow.master")
 
@@ -190,6 +190,31 @@ def open_default_store(cfg: Config) -> Any:
 def master_entries(cfg: Config) -> list[Any]:
     """master.cf's entries (:class:`mailflow.config.Service`) in file order."""
     return list(cfg.master)
+
+
+def service_plan(entries: list[Any]) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    """Which master.cf entries the master starts: ``(entry, spec)`` pairs, and
+    the entries it skips because their command is not implemented yet.
+
+    Delivery agents and library services are neither: the queue manager and
+    the other services call them in process.
+
+    >>> from mailflow.config import parse_master_cf
+    >>> run, skipped = service_plan(list(parse_master_cf(
+    ...     "pickup unix n - n 60 1 pickup\\nlocal unix - n n - - local\\n"
+    ...     "sink unix - - n - - nosuchdaemon\\n")))
+    >>> [e.service for e, _ in run], [e.service for e in skipped]
+    (['pickup'], ['sink'])
+    """
+    run, skipped = [], []
+    for entry in entries:
+        if is_delivery_agent(entry.command) or is_library_service(entry.command):
+            continue
+        try:
+            run.append((entry, service_spec(entry.command)))
+        except ServiceNotImplemented:
+            skipped.append(entry)
+    return run, skipped
 
 
 # ---------------------------------------------------------------- the daemon
@@ -350,23 +375,16 @@ class Master:
     # -- planning ---------------------------------------------------------
     def _plan(self, entries: list[Any]) -> dict[str, tuple[str, Any, Callable[[], Any]]]:
         plan: dict[str, tuple[str, Any, Callable[[], Any]]] = {}
-        skipped = []
-        for entry in entries:
-            command = entry.command
-            if is_delivery_agent(command) or is_library_service(command):
-                continue
-            try:
-                spec = service_spec(command)
-            except ServiceNotImplemented:
-                skipped.append(f"{entry.service}/{entry.type} ({command})")
-                continue
+        run, skipped = service_plan(entries)
+        for entry, spec in run:
             if spec.process_model is not ProcessModel.IN_PROCESS:
                 log.warning("service %s/%s: process model %s is not implemented yet; "
                             "running it in process", entry.service, entry.type,
                             spec.process_model.value)
-            plan[entry.service] = (command, entry, spec.factory)
+            plan[entry.service] = (entry.command, entry, spec.factory)
         if skipped:
-            log.warning("master.cf: services not implemented yet, skipped: %s", ", ".join(skipped))
+            log.warning("master.cf: services not implemented yet, skipped: %s",
+                        ", ".join(f"{e.service}/{e.type} ({e.command})" for e in skipped))
         return plan
 
     def _warn_not_root(self, cfg: Config, entries: list[Any]) -> None:
