@@ -229,12 +229,11 @@ def plan_finish(s: QmgrSettings, envelope: Envelope, *, bounced: Sequence[Outcom
         return FinishPlan(Action.EXPIRE, notices, discarded=discarded)
     when = next_attempt(now, envelope.arrival_time, s.minimal_backoff_time, s.maximal_backoff_time)
     warn = needs_delay_warning(now, envelope.arrival_time, s.delay_warning_time, warned)
-    if warn:
+    # Mail from the double-bounce address is a postmaster notice itself:
+    # nobody is warned about it (never a notice about a notice's notice).
+    if warn and envelope.sender.lower() != s.double_bounce_sender.lower():
         wanted = [o for o in deferred if o.recipient.wants(Notify.DELAY)]
-        # Mail from <> or from the double-bounce address is itself a notice:
-        # nobody is warned about it (bounce_warn_service.c).
-        if wanted and not envelope.is_null_sender and \
-                envelope.sender.lower() != s.double_bounce_sender.lower():
+        if wanted and not envelope.is_null_sender:
             notices.append(NoticePlan(NoticeKind.DELAY, envelope.sender, wanted))
         if "delay" in s.notify_classes:
             notices.append(NoticePlan(NoticeKind.DELAY, s.delay_notice_recipient, deferred,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from mailflow.bounce import NoticeKind
 from mailflow.config import Config
@@ -176,6 +176,7 @@ _outcomes = st.lists(st.builds(lambda code, n, i: Outcome(Recipient(f"r{i}@x", n
                                _codes, _notify, st.integers(0, 5)), max_size=6)
 
 
+@settings(max_examples=500)
 @given(sender=st.sampled_from(["", "a@example.com", "double-bounce@example.com"]),
        bounced=_outcomes, deferred=_outcomes, now=st.floats(0, 10 * 86400),
        classes=st.frozensets(st.sampled_from(["bounce", "2bounce", "delay"])),
