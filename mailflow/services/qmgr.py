@@ -276,7 +276,7 @@ class QueueManager:
                 or self._rcpts >= s.recipient_limit)
 
     async def _scan(self, queue: QueueName, *, due_only: bool) -> None:
-        ids = await self._io(lambda: list(self.store.ids(queue)))
+        ids = await self._io(self._candidates, queue, due_only, self.clock())
         sem = asyncio.Semaphore(ACTIVATE_CONCURRENCY)
         pending: set[asyncio.Task] = set()
         self._blocked.discard(queue)
@@ -296,7 +296,7 @@ class QueueManager:
                 self._blocked.add(queue)
                 break
             self._activating += 1
-            task = self._loop.create_task(self._activate(queue_id, queue, due_only))
+            task = self._loop.create_task(self._activate(queue_id, queue))
             pending.add(task)
             task.add_done_callback(self._activated(sem, pending))
         if pending:
@@ -319,12 +319,24 @@ class QueueManager:
             except NoSuchMessage:
                 continue
 
-    def _load(self, queue_id: str, queue: QueueName, due_only: bool, now: float):
+    def _candidates(self, queue: QueueName, due_only: bool, now: float) -> list[str]:
+        """The queue's IDs; for deferred/, only those due (or force-expired),
+        checked in one pass off the event loop."""
+        ids = list(self.store.ids(queue))
+        if queue is not QueueName.DEFERRED or not due_only:
+            return ids
+        due = []
+        for queue_id in ids:
+            try:
+                head = self.store.read(queue_id, queue, with_content=False)
+            except (NoSuchMessage, QueueFileCorrupt):
+                continue
+            if head.next_attempt <= now or head.forced_expire:
+                due.append(queue_id)
+        return due
+
+    def _load(self, queue_id: str, queue: QueueName):
         store = self.store
-        if queue is QueueName.DEFERRED and due_only:
-            head = store.read(queue_id, queue, with_content=False)
-            if head.next_attempt > now and not head.forced_expire:
-                return None
         self._move(queue_id, queue, QueueName.ACTIVE)
         queued = store.read(queue_id, QueueName.ACTIVE)
         defer_log = store.read_log("defer", queue_id)
@@ -337,15 +349,13 @@ class QueueManager:
                 clear("defer", queue_id)
         return queued, held
 
-    async def _activate(self, queue_id: str, queue: QueueName, due_only: bool) -> None:
+    async def _activate(self, queue_id: str, queue: QueueName) -> None:
         try:
-            loaded = await self._io(self._load, queue_id, queue, due_only, self.clock())
+            loaded = await self._io(self._load, queue_id, queue)
         except (NoSuchMessage, QueueFileCorrupt):
             return                                   # gone, or moved to corrupt/
         except Exception as exc:  # noqa: BLE001
             log.warning("%s: cannot activate: %s: %s", queue_id, type(exc).__name__, exc)
-            return
-        if loaded is None:
             return
         queued, held = loaded
         env = queued.envelope
