@@ -466,3 +466,14 @@ def test_routing_example_passes_under_pytest():
                           capture_output=True, text=True, cwd=root, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"^4 passed", proc.stdout, re.M)
+
+
+def test_testing_page_examples_run():
+    """Every Python block of docs/testing.md runs, in order, and its assertions hold."""
+    from pathlib import Path
+    page = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert len(blocks) >= 5
+    namespace: dict = {}
+    for i, code in enumerate(blocks):
+        exec(compile(code, f"testing.md#{i}", "exec"), namespace)
