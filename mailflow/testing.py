@@ -520,8 +520,9 @@ class MailSystem:
     def agent(self, transport: str) -> RecordingAgent:
         """The recording agent for ``transport``, made on first use.
 
-        >>> MailSystem().agent("smtp") is MailSystem().agent("smtp")
-        False
+        >>> system = MailSystem(myhostname="mx.example.com")
+        >>> system.agent("smtp") is system.agent("smtp")
+        True
         """
         agent = self._agents.get(transport)
         if agent is None:
@@ -566,7 +567,22 @@ class MailSystem:
     def deliver_all(self) -> None:
         """:meth:`run` from synchronous code (starts and ends its own event loop)."""
         import asyncio
-        asyncio.run(self.run())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self.run())
+            return
+        raise MailflowError("deliver_all() cannot run inside an event loop; "
+                            "use 'await system.run()' there")
+
+    def explain(self, addresses: str | Iterable[str], sender: str | None = None) -> list:
+        """:func:`mailflow.explain.explain` under this system's configuration.
+
+        >>> MailSystem(myhostname="mx.example.com", mydestination="").explain("a@example.net")[0].nexthop
+        'example.net'
+        """
+        from mailflow.explain import explain
+        return explain(addresses, self.rewrite, sender=sender)
 
     # --- results ----------------------------------------------------------------
     @property

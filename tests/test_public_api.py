@@ -150,3 +150,11 @@ def test_docs_index_links_every_page():
 def test_docs_index_link_resolves(link):
     """Every page docs/index.md links to exists."""
     assert (DOCS / link).is_file()
+
+
+def test_version_matches_the_package_metadata():
+    """mailflow.__version__ is the version setup.cfg publishes."""
+    import configparser
+    meta = configparser.ConfigParser()
+    meta.read(ROOT / "setup.cfg")
+    assert mailflow.__version__ == meta["metadata"]["version"]

@@ -477,3 +477,21 @@ def test_testing_page_examples_run():
     namespace: dict = {}
     for i, code in enumerate(blocks):
         exec(compile(code, f"testing.md#{i}", "exec"), namespace)
+
+
+def test_deliver_all_inside_an_event_loop_says_to_await_run():
+    """Calling the sync deliver_all() from async code is a clear error, not a hang."""
+    system = MailSystem(**SITE)
+
+    async def main():
+        system.deliver_all()
+    with pytest.raises(MailflowError, match="await system.run"):
+        asyncio.run(main())
+
+
+def test_explain_uses_the_system_configuration():
+    """system.explain() answers with the same routing the system delivers by."""
+    system = MailSystem(**SITE)
+    [entry] = system.explain("sales@alias.example")
+    assert (entry.final, entry.transport, entry.nexthop) == ("ann@mx.example.com", "local",
+                                                             "mx.example.com")
