@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from mailflow.address.quote import quote_address
+
 __all__ = ["RewriteSettings", "rewrite_address", "rewrite_tokens", "tokenize",
            "detokenize", "quote_local", "config_value", "config_bool"]
 
@@ -99,8 +101,6 @@ _ATOM_END = re.compile(r'[@.:,!%<>;()"\[\s]')
 Token = tuple[str, str]
 _ROUTE = re.compile(r"@[^:\"]*:")
 
-_SPECIALS = re.compile(r'[\x00-\x20()<>@,;:\\".\[\]\x7f]')
-
 
 def tokenize(text: str) -> list[Token]:
     """Split an address in external (quoted) form into tokens.
@@ -157,19 +157,13 @@ def detokenize(tokens: list[Token], external: bool = False) -> str:
 def quote_local(address: str) -> str:
     """Internal form to external: quote the local part when it needs it.
 
-    Postfix's quote_822_local: the local part is everything before the last
-    ``@``; it is quoted when it holds RFC 5322 specials or is not a dot-atom.
+    Postfix's quote_822_local, as :func:`mailflow.address.quote.quote_address`
+    (kept under this name for the rewrite and resolve callers).
 
     >>> quote_local("a b@example.com"), quote_local("a.b@example.com")
     ('"a b"@example.com', 'a.b@example.com')
     """
-    local, at, domain = address.rpartition("@")
-    if not at:
-        local, domain = address, ""
-    if local and (_SPECIALS.search(local.replace(".", "x")) or local.startswith(".")
-                  or local.endswith(".") or ".." in local):
-        local = '"' + local.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return local + at + domain
+    return quote_address(address)
 
 
 def _rfind(tokens: list[Token], kind: str, start: int = 0) -> int:

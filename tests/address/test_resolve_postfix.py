@@ -173,6 +173,10 @@ REWRITE_CASES = [
     ('base', 'remote', 'user%domain', 'user@domain'),
     ('base', 'local', 'user%d1%d2', 'user%d1@d2'),
     ('base', 'remote', 'user%d1%d2', 'user%d1@d2'),
+    # A bare "@": the client quotes its empty local part ('""@', quote_822_local)
+    # and trivial-rewrite answers '""@' in both contexts.
+    ('base', 'local', '@', '@'),
+    ('base', 'remote', '@', '@'),
     ('base', 'local', 'user%domain@relay', 'user%domain@relay'),
     ('base', 'remote', 'user%domain@relay', 'user%domain@relay'),
     ('base', 'local', 'user@host.', 'user@host'),
