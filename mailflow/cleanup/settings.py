@@ -12,18 +12,17 @@ files (table specs stay text here; the pipeline opens them once).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import attrs
 
 from mailflow.address.rewrite import config_value
+from mailflow.config import split_list
 from mailflow.errors import ConfigError
 from mailflow.tables.maps import split_maps
 
 __all__ = ["CleanupSettings"]
 
-_SPLIT = re.compile(r"[\s,]+")
 # Table-list parameters: split keeping inline:{ ... } whole.
 _MAPS = frozenset({"virtual_alias_maps", "canonical_maps", "sender_canonical_maps",
                    "recipient_canonical_maps", "header_checks", "mime_header_checks",
@@ -31,7 +30,7 @@ _MAPS = frozenset({"virtual_alias_maps", "canonical_maps", "sender_canonical_map
 
 
 def _list(text: str) -> tuple[str, ...]:
-    return tuple(item for item in _SPLIT.split(text) if item)
+    return tuple(split_list(text))
 
 
 def _bool(text: str) -> bool:

@@ -16,11 +16,10 @@ import re
 from typing import Any
 
 from mailflow.address.rewrite import config_value
-from mailflow.config import default_config
+from mailflow.config import default_config, split_list
 
 __all__ = ["Settings", "seconds"]
 
-_SPLIT = re.compile(r"[\s,]+")
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -53,7 +52,7 @@ class Settings:
         return self.cfg is not None and self.cfg.is_set(name)
 
     def list(self, name: str) -> list[str]:
-        return [x for x in _SPLIT.split(self.text(name)) if x]
+        return split_list(self.text(name))
 
     def int(self, name: str) -> int:
         return int(self.text(name) or 0)
