@@ -38,8 +38,8 @@ inet_interfaces = 127.0.0.1
 virtual_mailbox_domains = example.com
 virtual_mailbox_base = {tmp}/mail
 virtual_mailbox_maps = texthash:{tmp}/etc/vmailbox
-alias_maps = texthash:{tmp}/etc/aliases
-alias_database = texthash:{tmp}/etc/aliases
+alias_maps = hash:{tmp}/etc/aliases
+alias_database = hash:{tmp}/etc/aliases
 mail_spool_directory = {tmp}/mailspool
 forward_path = {tmp}/forward/$user
 transport_maps = texthash:{tmp}/etc/transport
@@ -244,6 +244,7 @@ def write_config(tmp: Path, main_extra: str = "", master_extra: str = "",
                                        + master_extra.format(**fmt))
     (mta.etc / "header_checks").write_text(header_checks)
     (mta.etc / "aliases").write_text(aliases.format(**fmt))
+    mta.cli("postalias", str(mta.etc / "aliases"), check=True)   # alias_maps = hash:...
     (mta.etc / "transport").write_text(transport.format(**fmt))
     (mta.etc / "vmailbox").write_text(vmailbox)
     return mta
