@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
@@ -171,7 +172,8 @@ class QueueManager:
         self._loop = asyncio.get_running_loop()
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qmgr")
         self._active: dict[str, _Active] = {}
-        self._rcpts = 0
+        self._rcpts = 0                     # recipients of active messages (worker threads add)
+        self._budget = threading.Lock()
         self._tasks: set[asyncio.Future] = set()
         self._requests: set[bytes] = set()
         self._wanted = asyncio.Event()
@@ -336,9 +338,28 @@ class QueueManager:
         return due
 
     def _load(self, queue_id: str, queue: QueueName):
+        """Read, reserve room for its recipients, move to active/ (worker thread).
+
+        None when the recipients do not fit under qmgr_message_recipient_limit
+        (the message stays where it is). Reading before the move costs
+        nothing extra: only the queue manager changes an active file.
+        """
         store = self.store
-        self._move(queue_id, queue, QueueName.ACTIVE)
-        queued = store.read(queue_id, QueueName.ACTIVE)
+        queued = store.read(queue_id, queue)
+        wanted = len(queued.envelope.pending())
+        with self._budget:
+            # A message is never split: one that does not fit waits, unless
+            # nothing else is active (so a huge message still gets through).
+            if self._rcpts and self._rcpts + wanted > self.settings.recipient_limit:
+                return None
+            self._rcpts += wanted
+        try:
+            self._move(queue_id, queue, QueueName.ACTIVE)
+        except BaseException:
+            with self._budget:
+                self._rcpts -= wanted
+            raise
+        queued = attrs.evolve(queued, queue=QueueName.ACTIVE)
         defer_log = store.read_log("defer", queue_id)
         held = [o for o in defer_log if is_cleanup_deferral(o)]
         if queue is QueueName.DEFERRED and defer_log and not held:
@@ -357,6 +378,9 @@ class QueueManager:
         except Exception as exc:  # noqa: BLE001
             log.warning("%s: cannot activate: %s: %s", queue_id, type(exc).__name__, exc)
             return
+        if loaded is None:
+            self._blocked.add(queue)        # qmgr_message_recipient_limit reached
+            return
         queued, held = loaded
         env = queued.envelope
         pending = env.pending()
@@ -367,7 +391,6 @@ class QueueManager:
             queued = attrs.evolve(queued, message=Message(b""))
         msg = _Active(queued, content, now, len(pending))
         self._active[queue_id] = msg
-        self._rcpts += msg.nrcpt
         log.info("%s", active_line(queue_id, env.sender, queued.size, len(env.recipients)))
         held_keys = {(o.recipient.address, o.recipient.original): o for o in held}
         immediate: list[Outcome] = []
@@ -571,7 +594,8 @@ class QueueManager:
             log.warning("%s: cannot finish: %s: %s", queue_id, type(exc).__name__, exc)
         finally:
             self._active.pop(queue_id, None)
-            self._rcpts -= msg.nrcpt
+            with self._budget:
+                self._rcpts -= msg.nrcpt
             if self._blocked and not self._full():
                 self._request(b"W")           # the scan that stopped at the limit goes on
             if queued_notices:

@@ -601,3 +601,43 @@ def test_large_message_is_read_again_for_delivery(h, monkeypatch):
     assert [req.message.data for req in h.rec.requests] == [CONTENT, CONTENT]
     [(env, msg)] = h.notices
     assert b"hello" in msg.data
+
+
+def gated_run(h: Harness, wanted_requests: int) -> list[int]:
+    """Start with the agent held until ``wanted_requests`` deliveries wait (or 0.5 s pass);
+    return how many messages were in active/ meanwhile, then release and finish."""
+    seen = []
+
+    async def body():
+        qm = h.qmgr()
+        h.rec.gate = asyncio.Event()
+        await qm.start()
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            seen.append(len(h.ids(QueueName.ACTIVE)))
+            if len(h.rec.requests) >= wanted_requests:
+                break
+        h.rec.gate.set()
+        await qm.run_until_idle()
+        await qm.stop()
+    asyncio.run(body())
+    return seen
+
+
+def test_recipient_limit_bounds_active_recipients(h):
+    """qmgr_message_recipient_limit stops activation once that many recipients are active."""
+    h.cfg = h.cfg.with_overrides(qmgr_message_recipient_limit="2")
+    for i in range(4):
+        h.enqueue(f"a{i}@other{i}.example", f"b{i}@other{i}.example")
+    seen = gated_run(h, 2)
+    assert max(seen) == 1 and h.rec.max_running == 1
+    assert len(h.rec.requests) == 4 and h.ids(QueueName.INCOMING) == []
+
+
+def test_destination_concurrency_limit(h):
+    """TRANSPORT_destination_concurrency_limit caps parallel deliveries to one destination."""
+    h.cfg = h.cfg.with_overrides(rec_destination_concurrency_limit="2")
+    for i in range(5):
+        h.enqueue(f"x{i}@rec.example")
+    gated_run(h, 5)
+    assert h.rec.max_running == 2 and len(h.rec.requests) == 5
