@@ -182,3 +182,78 @@ def test_unknown_local_user_bounces(shared, how):
     assert per_message["Reporting-MTA"] == "dns; mail.example.com"
     assert notice["From"].addresses[0].username == "MAILER-DAEMON"
     assert subject in original.as_string()
+
+
+# ---------------------------------------------------------------- state-changing tests
+@pytest.fixture
+def closed_pipe(make_mta) -> Mta:
+    """A running mail system whose pipe program defers (exit 75) until reopened."""
+    mta = make_mta(transport="pipe.example pipeit:\n", start=False)
+    (mta.pipe_dir / "closed").write_text("")
+    mta.start()
+    return mta
+
+
+def deferred_listing(mta: Mta) -> str:
+    """Wait until the message is in deferred/ and return postqueue -p's listing."""
+    wait_until(lambda: mta.queue_ids("deferred"), "a message in deferred/")
+    return mta.cli("postqueue", "-p", check=True).stdout
+
+
+def pipe_runs(mta: Mta) -> list[Path]:
+    return sorted(mta.pipe_dir.glob("stdin.*"))
+
+
+def test_pipe_tempfail_defers_then_flush_delivers(closed_pipe):
+    """A pipe exiting 75 defers with its output as reason; after it recovers, postqueue -f delivers."""
+    closed_pipe.sendmail("a@example.com", "u@pipe.example", data=message("retry me"))
+    listing = deferred_listing(closed_pipe)
+    [reason] = [line.strip() for line in listing.splitlines() if line.strip().startswith("(")]
+    assert reason.endswith(")") and "mailbox is closed for maintenance" in reason
+    assert "u@pipe.example" in listing
+    (closed_pipe.pipe_dir / "closed").unlink()
+    closed_pipe.cli("postqueue", "-f", check=True)
+    [stdin] = wait_until(lambda: pipe_runs(closed_pipe), "the pipe program to deliver")
+    assert b"Subject: retry me" in stdin.read_bytes()
+    wait_until(closed_pipe.queue_is_empty, "the queue to be empty")
+
+
+def test_held_message_waits_until_released(closed_pipe):
+    """postsuper -h keeps a message from delivery even after a flush; postsuper -H lets it go."""
+    from mailflow.config import Config
+    from mailflow.submit import submit as api_submit
+    api_submit(message("hold me"), "a@example.com", ["u@pipe.example"],
+               config=Config.from_directory(str(closed_pipe.etc)))
+    deferred_listing(closed_pipe)
+    [qid] = closed_pipe.queue_ids("deferred")
+    held = closed_pipe.cli("postsuper", "-h", qid, check=True)
+    assert "postsuper: Placed on hold: 1 message" in held.stderr
+    assert f"{qid}!" in closed_pipe.cli("postqueue", "-p", check=True).stdout
+    (closed_pipe.pipe_dir / "closed").unlink()
+    closed_pipe.cli("postqueue", "-f", check=True)
+    # A flush scans deferred/ only; a held message is not there to be scanned.
+    assert closed_pipe.queue_ids("hold") == [qid] and pipe_runs(closed_pipe) == []
+    released = closed_pipe.cli("postsuper", "-H", qid, check=True)
+    assert "postsuper: Released from hold: 1 message" in released.stderr
+    closed_pipe.cli("postqueue", "-f", check=True)
+    wait_until(lambda: pipe_runs(closed_pipe), "the released message to be delivered")
+    wait_until(closed_pipe.queue_is_empty, "the queue to be empty")
+
+
+def test_expired_message_bounces(make_mta):
+    """With maximal_queue_lifetime = 0 a deferred message is returned at once, Action: failed."""
+    mta = make_mta(transport="pipe.example pipeit:\n", start=False,
+                   main_extra="maximal_queue_lifetime = 0\n")
+    (mta.pipe_dir / "closed").write_text("")
+    mta.start()
+    mta.sendmail("a@example.com", "u@pipe.example", data=message("too late"))
+    notice = email.message_from_bytes(wait_in_maildir(mta.maildir("a"), "too late"),
+                                      policy=email.policy.default)
+    _human, status, _original = notice.get_payload()
+    _per_message, per_recipient = status.get_payload()
+    assert per_recipient["Action"] == "failed"
+    # Expired mail bounces with the last temporary status (qmgr(8)).
+    assert per_recipient["Status"].startswith("4.")
+    assert "mailbox is closed for maintenance" in per_recipient["Diagnostic-Code"]
+    wait_until(mta.queue_is_empty, "the queue to be empty")
+    assert "status=expired, returned to sender" in mta.log_text()
