@@ -16,6 +16,7 @@ from typing import Union
 
 import attrs
 
+from mailflow.tables.blocks import RuleNesting, first_match
 from mailflow.tables.source import Warn, _default_warn, logical_lines, read_source
 
 __all__ = ["CidrTable", "CidrRule"]
@@ -61,23 +62,16 @@ class CidrTable:
     @classmethod
     def from_text(cls, text: str, name: str, *, warn: Warn | None = None) -> "CidrTable":
         warn = warn or _default_warn
-        stack: list[tuple[CidrRule | None, list[CidrRule]]] = [(None, [])]
 
         def say(lineno: int, msg: str) -> None:
             warn(f"cidr map {name}, line {lineno}: {msg}")
 
-        def close() -> None:
-            opener, body = stack.pop()
-            stack[-1][1].append(attrs.evolve(opener, body=tuple(body)))
-
+        nesting = RuleNesting(say)
         for lineno, line in logical_lines(text, name, warn):
             line = line.strip()
             word, _, rest = line.partition(" ")
             if word.lower() == "endif":
-                if len(stack) == 1:
-                    say(lineno, "ignoring ENDIF without matching IF")
-                else:
-                    close()
+                nesting.endif(lineno)
                 continue
             is_if = word.lower() == "if"
             spec, _, result = (rest.strip() if is_if else line).partition(" ")
@@ -91,15 +85,12 @@ class CidrTable:
             if network is None:
                 continue
             if is_if:
-                stack.append((CidrRule(network, negate, None, (), lineno), []))
+                nesting.open(CidrRule(network, negate, None, (), lineno))
             elif not result:
                 say(lineno, f'no lookup result: skipping this rule')
             else:
-                stack[-1][1].append(CidrRule(network, negate, result, (), lineno))
-        while len(stack) > 1:
-            say(stack[-1][0].lineno, "IF has no matching ENDIF")
-            close()
-        return cls(tuple(stack[0][1]), name)
+                nesting.add(CidrRule(network, negate, result, (), lineno))
+        return cls(nesting.rules(), name)
 
     def get(self, key: str) -> str | None:
         # As Postfix: the key must be a bare address ("[1.2.3.4]" matches
@@ -108,23 +99,11 @@ class CidrTable:
             addr = ipaddress.ip_address(key.strip())
         except ValueError:
             return None
-        return _search(self.rules, addr)
+        found = first_match(self.rules, lambda rule: (rule.matches(addr), None))
+        return found[0].result if found is not None else None
 
     def __repr__(self) -> str:
         return f"CidrTable({self.name!r}, {len(self.rules)} rules)"
-
-
-def _search(rules: tuple[CidrRule, ...], addr) -> str | None:
-    for rule in rules:
-        if not rule.matches(addr):
-            continue
-        if rule.result is None:
-            hit = _search(rule.body, addr)
-            if hit is not None:
-                return hit
-            continue
-        return rule.result
-    return None
 
 
 def _parse_network(text: str, say) -> Network | None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Iterator
+from typing import Callable, Iterator
 
 import attrs
 
 from mailflow.errors import TableError
+from mailflow.tables.blocks import RuleNesting, first_match
 from mailflow.tables.source import Warn, _default_warn, logical_lines, read_source
 
 __all__ = ["RegexpTable", "Rule", "translate_posix", "expand_result"]
@@ -111,28 +112,20 @@ class RegexpTable:
         return cls(parser.parse(text), name, kind)
 
     def get(self, key: str) -> str | None:
-        return _search(self.rules, key)
+        found = first_match(self.rules, _match(key))
+        return expand_result(found[0].result, found[1]) if found is not None else None
 
     def __repr__(self) -> str:
         return f"RegexpTable({self.kind}:{self.name}, {len(self.rules)} rules)"
 
 
-def _search(rules: tuple[Rule, ...], key: str) -> str | None:
-    for rule in rules:
+def _match(key: str) -> Callable[[Rule], tuple[bool, "re.Match[str] | None"]]:
+    def match(rule: Rule) -> tuple[bool, "re.Match[str] | None"]:
         m = rule.regex.search(key)
         if rule.negate:
-            if m is not None:
-                continue
-            m = None
-        elif m is None:
-            continue
-        if rule.result is None:
-            hit = _search(rule.body, key)
-            if hit is not None:
-                return hit
-            continue
-        return expand_result(rule.result, m)
-    return None
+            return m is None, None   # a negated match has no groups to substitute
+        return m is not None, m
+    return match
 
 
 class _Parser:
@@ -143,27 +136,15 @@ class _Parser:
         self.warn(f"{self.kind} map {self.name}, line {lineno}: {text}")
 
     def parse(self, text: str) -> tuple[Rule, ...]:
-        stack: list[tuple[Rule | None, list[Rule]]] = [(None, [])]
+        nesting = RuleNesting(self.say)
         for lineno, line in logical_lines(text, self.name, self.warn):
-            self.line(lineno, line.strip(), stack)
-        while len(stack) > 1:
-            opener, _ = stack[-1]
-            self.say(opener.lineno if opener else 0, "IF has no matching ENDIF")
-            self.close(stack)
-        return tuple(stack[0][1])
+            self.line(lineno, line.strip(), nesting)
+        return nesting.rules()
 
-    @staticmethod
-    def close(stack: list) -> None:
-        opener, body = stack.pop()
-        stack[-1][1].append(attrs.evolve(opener, body=tuple(body)))
-
-    def line(self, lineno: int, line: str, stack: list) -> None:
+    def line(self, lineno: int, line: str, nesting: RuleNesting) -> None:
         word = line.split(None, 1)[0].lower()
         if word == "endif":
-            if len(stack) == 1:
-                self.say(lineno, "ignoring ENDIF without matching IF")
-            else:
-                self.close(stack)
+            nesting.endif(lineno)
             return
         is_if = word == "if" and len(line) > 2 and line[2:3].isspace()
         rest = line[2:].lstrip() if is_if else line
@@ -174,7 +155,7 @@ class _Parser:
         if is_if:
             if tail:
                 self.say(lineno, f"ignoring extra text after IF statement: \"{tail}\"")
-            stack.append((Rule(regex, negate, None, (), lineno), []))
+            nesting.open(Rule(regex, negate, None, (), lineno))
             return
         if not tail:
             self.say(lineno, "no replacement text: using empty string")
@@ -185,7 +166,7 @@ class _Parser:
         if refs > regex.groups:
             self.say(lineno, f'out of range replacement index "{refs}": skipping this rule')
             return
-        stack[-1][1].append(Rule(regex, negate, tail, (), lineno))
+        nesting.add(Rule(regex, negate, tail, (), lineno))
 
     def pattern(self, lineno: int, text: str) -> tuple["re.Pattern[str]", bool, str] | None:
         negate = text.startswith("!")
