@@ -490,7 +490,7 @@ class MailSystem:
                                       wake=False)
         self.transports = {s.service: s for s in cfg.master
                            if s.type == "unix" and is_delivery_agent(s.command)}
-        self._capture_depth = 0
+        self._capturing = False
         self._handler = _LogCapture(self.log, self.clock, cfg)
 
     def __repr__(self) -> str:
@@ -680,18 +680,18 @@ class MailSystem:
 
     @contextmanager
     def _capture(self) -> Iterator[None]:
-        logger = logging.getLogger("mailflow")
-        if self._capture_depth:
-            yield                        # already capturing (send() inside run())
+        if self._capturing:              # e.g. an agent calling send() during run()
+            yield
             return
-        self._capture_depth += 1
+        logger = logging.getLogger("mailflow")
         level = logger.level
         if logger.getEffectiveLevel() > logging.INFO:
             logger.setLevel(logging.INFO)
         logger.addHandler(self._handler)
+        self._capturing = True
         try:
             yield
         finally:
+            self._capturing = False
             logger.removeHandler(self._handler)
             logger.setLevel(level)
-            self._capture_depth -= 1
