@@ -121,7 +121,11 @@ class QmgrSettings:
 
 
 class Action(str, enum.Enum):
-    """What happens to a message when its attempt is over."""
+    """What happens to a message when its attempt is over.
+
+    >>> Action("defer") is Action.DEFER
+    True
+    """
 
     DELETE = "delete"      # every recipient done: remove it
     DEFER = "defer"        # some recipients wait: to deferred/ until next_attempt
@@ -135,6 +139,9 @@ class NoticePlan:
     ``sender`` is the notice's envelope sender: null, except for a notice
     about a null-sender message, which comes from ``double_bounce_sender``
     so that its own failure is recognised and never returned again.
+
+    >>> NoticePlan(NoticeKind.FAILURE, "postmaster", [], sender="double-bounce@example.com").sender
+    'double-bounce@example.com'
     """
 
     kind: NoticeKind
@@ -146,7 +153,11 @@ class NoticePlan:
 
 @attrs.frozen
 class FinishPlan:
-    """The outcome of :func:`plan_finish`: notices first, then ``action``."""
+    """The outcome of :func:`plan_finish`: notices first, then ``action``.
+
+    >>> FinishPlan(Action.DEFER, next_attempt=600.0).notices
+    ()
+    """
 
     action: Action
     notices: tuple = attrs.field(default=(), converter=tuple)

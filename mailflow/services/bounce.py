@@ -72,6 +72,9 @@ class Notifier:
 
     ``submit`` queues a notice (the queue manager passes cleanup's
     ``submit``); ``settings`` defaults to the config's queue manager settings.
+
+    >>> Notifier(None, lambda env, msg: None).templates["failure_template"].subject
+    'Undelivered Mail Returned to Sender'
     """
 
     def __init__(self, cfg: Any, submit: Submit, *, settings: QmgrSettings | None = None) -> None:
@@ -121,6 +124,10 @@ class BounceService(ServiceBase):
     """The master.cf ``bounce`` service: returns mail that cleanup rejected
     at pickup (``return_rejected``); the queue manager's own notices do not
     need it (it sends them with a :class:`Notifier` of its own).
+
+    >>> from mailflow.services.skeleton import service_spec
+    >>> service_spec("bounce").factory is BounceService
+    True
     """
 
     async def start(self, ctx: ServiceContext) -> None:

@@ -405,7 +405,7 @@ class QueueManager:
                 # cleanup could not expand this recipient: it waits, never
                 # delivered unexpanded (its entry stays in the defer log).
                 msg.deferred.append(attrs.evolve(hold, recipient=rcpt))
-                log_outcome("error", queue_id, msg, attrs.evolve(hold, recipient=rcpt), now)
+                _log_outcome("error", queue_id, msg, attrs.evolve(hold, recipient=rcpt), now)
             else:
                 deliver.append(rcpt)
         try:
@@ -526,7 +526,7 @@ class QueueManager:
                         log_name: str, start: float, end: float) -> None:
         """Log, record durably, and finish the message after its last job."""
         for o in outcomes:
-            log_outcome(log_name, msg.queue_id, msg, o, end, start=start)
+            _log_outcome(log_name, msg.queue_id, msg, o, end, start=start)
         msg.jobs -= 1
         last = msg.jobs == 0
         bounced = [o for o in outcomes if o.status.is_permanent]
@@ -716,7 +716,7 @@ def _complete_outcomes(recipients: Sequence[Recipient], outcomes: Sequence[Outco
     return out
 
 
-def log_outcome(name: str, queue_id: str, msg: _Active, outcome: Outcome, now: float, *,
+def _log_outcome(name: str, queue_id: str, msg: _Active, outcome: Outcome, now: float, *,
                 start: float | None = None) -> None:
     """One Postfix delivery line on ``mailflow.<agent>``, with delays a/b/c/d."""
     arrival = msg.queued.envelope.arrival_time
@@ -727,7 +727,12 @@ def log_outcome(name: str, queue_id: str, msg: _Active, outcome: Outcome, now: f
 
 
 class QmgrService(QueueManager):
-    """The master.cf ``qmgr`` service (built with no arguments; configured at start)."""
+    """The master.cf ``qmgr`` service (built with no arguments; configured at start).
+
+    >>> from mailflow.services.skeleton import service_spec
+    >>> service_spec("qmgr").factory is QmgrService
+    True
+    """
 
     def __init__(self) -> None:
         super().__init__()
