@@ -531,9 +531,13 @@ class MailSystem:
             raise MailflowError(f"transport {transport!r} has a real agent, not a recording one")
         return agent
 
-    async def run(self) -> None:
+    async def run(self, *, flush: bool = False) -> None:
         """Deliver everything that is due now: incoming mail, due deferred
-        mail, and the notices and forwarded mail that delivery queues."""
+        mail, and the notices and forwarded mail that delivery queues.
+
+        ``flush=True`` is ``postqueue -f``: all deferred mail is tried now,
+        due or not, and destinations marked dead are tried again.
+        """
         from mailflow.services.qmgr import QueueManager
         with self._capture():
             for _ in range(_MAX_ROUNDS):
@@ -541,7 +545,8 @@ class MailSystem:
                                   clock=self.clock, notify=self._queue_notice,
                                   transports=self.transports)
                 try:
-                    await self._until_idle(qm)
+                    await self._until_idle(qm, flush)
+                    flush = False
                 finally:
                     await qm.stop()
                 if not self._ids(QueueName.INCOMING):
@@ -549,8 +554,11 @@ class MailSystem:
             raise MailflowError(f"mail is still arriving after {_MAX_ROUNDS} queue runs "
                                 "(a forwarding loop?)")
 
-    async def _until_idle(self, qm: Any) -> None:
+    async def _until_idle(self, qm: Any, flush: bool) -> None:
         import asyncio
+        if flush:
+            await qm.start()
+            qm.wake(b"FA")            # qmgr's flush requests: forget dead sites, all deferred
         task = asyncio.ensure_future(qm.run_until_idle())
         while True:
             done, _ = await asyncio.wait({task}, timeout=_TIMER_POLL)
@@ -564,13 +572,13 @@ class MailSystem:
                 self.clock.set(when)
                 qm.wake(b"W")
 
-    def deliver_all(self) -> None:
+    def deliver_all(self, *, flush: bool = False) -> None:
         """:meth:`run` from synchronous code (starts and ends its own event loop)."""
         import asyncio
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            asyncio.run(self.run())
+            asyncio.run(self.run(flush=flush))
             return
         raise MailflowError("deliver_all() cannot run inside an event loop; "
                             "use 'await system.run()' there")

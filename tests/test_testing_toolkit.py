@@ -495,3 +495,21 @@ def test_explain_uses_the_system_configuration():
     [entry] = system.explain("sales@alias.example")
     assert (entry.final, entry.transport, entry.nexthop) == ("ann@mx.example.com", "local",
                                                              "mx.example.com")
+
+
+def test_flush_retries_deferred_mail_before_it_is_due():
+    """deliver_all(flush=True) is postqueue -f: deferred mail is tried at once, due or not."""
+    system = deferring_system(minimal_backoff_time="1h")
+    system.deliver_all(flush=True)
+    assert [d.recipient for d in system.delivered] == ["bob@down.example"]
+    assert system.deferred == []
+
+
+def test_virtual_alias_loop_waits_deferred_without_an_agent_call():
+    """A virtual alias loop is deferred by cleanup with 4.6.0; no agent ever sees the message."""
+    system = MailSystem(**{**SITE, "virtual_alias_maps":
+                           "inline:{ a@alias.example=b@alias.example, b@alias.example=a@alias.example }"})
+    system.send(MESSAGE, "alice@example.org", "a@alias.example")
+    system.deliver_all()
+    assert [(d.recipient, d.status.code) for d in system.deferred] == [("a@alias.example", "4.6.0")]
+    assert system.attempts == []
