@@ -36,7 +36,7 @@ from mailflow.address.rewrite import (RewriteSettings, config_bool, config_value
 from mailflow.errors import TableError
 from mailflow.model import DsnStatus
 from mailflow.tables import Table, open_table
-from mailflow.tables.addresses import lookup_address, split_extension
+from mailflow.tables.addresses import lookup_address
 from mailflow.tables.maps import Maps
 from mailflow.tables.memory import split_braced
 
@@ -161,20 +161,6 @@ class BrokenTable:
 
     def get(self, key: str) -> str | None:
         raise TableError(self.reason)
-
-
-def lookup_first(tables: list[Table], key: str, partial: bool = False) -> str | None:
-    """The first table's answer for ``key``; TableError stops the search.
-
-    ``partial`` skips pattern tables, as Postfix does for partial keys.
-    """
-    for table in tables:
-        if partial and not _partial_keys(table):
-            continue
-        value = table.get(key)
-        if value is not None:
-            return value
-    return None
 
 
 @attrs.define
@@ -604,7 +590,7 @@ class TrivialRewrite:
             return self._failed(klass, rcpt)
         if self.transport_maps:
             try:
-                found = self._transport_lookup(rcpt, domain)
+                found = self._transport_lookup(rcpt)
             except TableError as exc:
                 log.warning("transport_maps lookup failure: %s", exc)
                 return self._failed(klass, rcpt)
@@ -691,25 +677,12 @@ class TrivialRewrite:
     def _relocated(self, rcpt: str) -> str | None:
         return self._find_address(self.relocated_maps, rcpt)
 
-    def _transport_lookup(self, rcpt: str, domain: str) -> str | None:
+    def _transport_lookup(self, rcpt: str) -> str | None:
         """transport(5) search order: address, address without extension,
         domain, parent domains, then ``*``."""
-        key = rcpt.lower()
-        found = lookup_first(self.transport_maps, key)
-        if found is not None:
-            return found
-        local, _, dom = key.rpartition("@")
-        base = _strip_extension(local, self.delimiter)
-        if base != local:
-            found = lookup_first(self.transport_maps, f"{base}@{dom}", partial=True)
-            if found is not None:
-                return found
-        dom = domain.lower()
-        for name in [dom] + _parents(dom, self.transport_parent):
-            found = lookup_first(self.transport_maps, name, partial=True)
-            if found is not None:
-                return found
-        return lookup_first(self.transport_maps, "*")
+        match = lookup_address(Maps(self.transport_maps), rcpt.lower(), delimiter=self.delimiter,
+                               style="transport", match_subdomains=self.transport_parent)
+        return None if match is None else match.value
 
 
 class _Failure(Exception):
@@ -720,11 +693,6 @@ class _Failure(Exception):
 
 _BLAME = {"local": "local_transport", "virtual_mailbox": "virtual_transport",
           "relay": "relay_transport", "default": "default_transport"}
-
-
-def _strip_extension(local: str, delimiter: str) -> str:
-    """``user+ext`` -> ``user`` (Postfix split_addr rules)."""
-    return split_extension(local, delimiter)[0]
 
 
 def _update_entry(value: str, domain: str, transport: str, nexthop: str) -> tuple[str, str]:

@@ -16,13 +16,16 @@ virtual    ``user+ext@domain``, ``user@domain``, ``user+ext`` and ``user``
 canonical  the same as virtual
 alias      the local part only: ``user+ext``, ``user``
 transport  ``user+ext@domain``, ``user@domain``, ``domain``, then ``.parent``
-           domains (``.example.com`` for ``a.example.com``), then ``*``
+           domains (``.example.com`` for ``a.example.com``; ``example.com``
+           with ``match_subdomains``, as parent_domain_matches_subdomains
+           asks), then ``*``
 ========== ==================================================================
 
 Keys other than the full address (``user+ext@domain`` for
 virtual/canonical/transport, ``user+ext`` for alias) are never given to
 pattern tables (regexp, pcre, cidr): Postfix applies a regular expression to
-the whole address only. With a list of tables (:class:`~mailflow.tables.maps.Maps`)
+the whole address only. The transport wildcard ``*`` is the exception: Postfix
+looks it up as a full key (transport.c), so a pattern table sees it too. With a list of tables (:class:`~mailflow.tables.maps.Maps`)
 each key is tried against every table before the next key, as Postfix's
 mail_addr_find does.
 
@@ -84,11 +87,15 @@ def split_extension(localpart: str, delimiter: str) -> tuple[str, str | None]:
 
 def search_keys(address: str, *, delimiter: str = "",
                 local_domain: Callable[[str], bool] | None = None,
-                style: str = "virtual") -> Iterator[tuple[str, str | None, bool]]:
+                style: str = "virtual",
+                match_subdomains: bool = False) -> Iterator[tuple[str, str | None, bool]]:
     """Yield ``(key, unmatched extension, partial)`` in the style's order.
 
     >>> [k for k, _, _ in search_keys("a+x@b.example.com", delimiter="+", style="transport")]
     ['a+x@b.example.com', 'a@b.example.com', 'b.example.com', '.example.com', '.com', '*']
+    >>> [k for k, _, _ in search_keys("a@b.example.com", style="transport",
+    ...                                match_subdomains=True)]
+    ['a@b.example.com', 'b.example.com', 'example.com', 'com', '*']
     >>> [k for k, _, _ in search_keys("a+x@b", delimiter="+", local_domain=lambda d: True)]
     ['a+x@b', 'a@b', 'a+x', 'a', '@b']
     """
@@ -111,9 +118,10 @@ def search_keys(address: str, *, delimiter: str = "",
         if domain:
             yield domain, None, True
             labels = domain.split(".")
+            dot = "" if match_subdomains else "."
             for i in range(1, len(labels)):
-                yield "." + ".".join(labels[i:]), None, True
-        yield "*", None, True
+                yield dot + ".".join(labels[i:]), None, True
+        yield "*", None, False
         return
     if not at or (local_domain is not None and local_domain(domain)):
         if ext is not None:
@@ -134,7 +142,8 @@ def _is_pattern(table: Table) -> bool:
 
 def lookup_address(table: Table, address: str, *, delimiter: str = "",
                    local_domain: Callable[[str], bool] | None = None,
-                   style: str = "virtual") -> AddressMatch | None:
+                   style: str = "virtual", match_subdomains: bool = False
+                   ) -> AddressMatch | None:
     """Look ``address`` up in the style's order; the first hit wins.
 
     ``table`` may be one table or a :class:`~mailflow.tables.maps.Maps`.
@@ -147,8 +156,8 @@ def lookup_address(table: Table, address: str, *, delimiter: str = "",
     """
     members = list(getattr(table, "tables", None) or [table]) \
         if getattr(table, "is_maps", False) else [table]
-    for key, ext, partial in search_keys(address, delimiter=delimiter,
-                                         local_domain=local_domain, style=style):
+    for key, ext, partial in search_keys(address, delimiter=delimiter, local_domain=local_domain,
+                                         style=style, match_subdomains=match_subdomains):
         for member in members:
             if partial and _is_pattern(member):
                 continue

@@ -71,6 +71,23 @@ def test_regexp_tables_get_only_the_full_address(write):
     assert lookup_address(table, "joe@example.com").value == "hit"
 
 
+# Postfix 3.7.11: with transport_maps = regexp:FILE holding "/^\*$/ error:star",
+# trivial-rewrite resolves user@example.org (request=resolve on its
+# private/rewrite socket) to transport "error", nexthop "star": the wildcard
+# is looked up as a full key (transport.c), so pattern tables see it.
+def test_transport_wildcard_reaches_regexp_tables(write):
+    """The transport wildcard ``*`` is asked of regexp tables too, as Postfix does."""
+    table = open_table("regexp:" + write("re", "/^\\*$/ error:star\n"))
+    assert lookup_address(table, "user@example.org", style="transport").value == "error:star"
+
+
+def test_transport_parent_domains_without_dot_when_matching_subdomains():
+    """With match_subdomains, parent domains are tried as plain names (example.com, com)."""
+    keys = [k for k, _, _ in search_keys("u@a.example.com", style="transport",
+                                         match_subdomains=True)]
+    assert keys == ["u@a.example.com", "a.example.com", "example.com", "com", "*"]
+
+
 def test_maps_try_each_key_in_every_table_first():
     """With a Maps, a full-address hit in a later table beats a partial hit in an earlier one."""
     maps = Maps([{"@example.com": "catchall"}, {"joe@example.com": "exact"}])
