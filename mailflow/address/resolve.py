@@ -35,7 +35,7 @@ from mailflow.address.rewrite import (RewriteSettings, config_bool, config_value
                                       quote_local, rewrite_address, rewrite_tokens, tokenize)
 from mailflow.errors import TableError
 from mailflow.model import DsnStatus
-from mailflow.tables import Table, open_table
+from mailflow.tables import Table, open_maps
 from mailflow.tables.addresses import lookup_address
 from mailflow.tables.maps import Maps
 from mailflow.tables.memory import split_braced
@@ -126,16 +126,11 @@ def _partial_keys(table: Any) -> bool:
 
 def open_list_tables(value: str | list, config: Any) -> list[Table]:
     """Open each ``type:name`` of a ``*_maps`` value once, in order."""
-    try:  # the shared "maps" helper, when the tables package provides it
-        from mailflow.tables import open_maps  # type: ignore[attr-defined]
-    except ImportError:
-        open_maps = None
     specs = split_list(value) if isinstance(value, str) else list(value)
-    opener = open_maps if open_maps is not None else open_table
     tables: list[Table] = []
     for spec in specs:
         try:
-            table = opener(spec, config)
+            table = open_maps(spec, config)
             # Keep the members of a Maps, so pattern tables stay visible.
             tables.extend(table.tables if getattr(table, "is_maps", False) else [table])
         except TableError as exc:
