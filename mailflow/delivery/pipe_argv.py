@@ -22,6 +22,7 @@ from typing import Iterable, Mapping, Sequence
 import attrs
 
 from mailflow.address.quote import quote_address
+from mailflow.config.expand import expand_value
 from mailflow.errors import ConfigError
 
 __all__ = ["PipeSpec", "parse_pipe_args", "RECIPIENT_MACROS", "KNOWN_FLAGS",
@@ -188,26 +189,23 @@ def message_macros(*, sender: str, nexthop: str, queue_id: str, size: int, clien
 def expand(text: str, values: Mapping[str, str], strict: bool = True) -> str:
     """Expand ``$name``, ``${name}``, ``$(name)``, ``${name?text}``, ``${name:text}``.
 
-    An unknown name is a ConfigError (pipe(8): "unknown macro name").
+    Postfix's mac_expand, the same language as main.cf values
+    (:func:`mailflow.config.expand.expand_value`); ``$$`` is a literal ``$``.
+    An unknown name is a ConfigError (pipe(8): "unknown macro name"), or
+    empty when ``strict`` is off.
 
     >>> expand("${extension?+}${extension}", {"extension": "lists"})
     '+lists'
     >>> expand("${extension:none}", {"extension": ""})
     'none'
     """
-    def sub(m: re.Match) -> str:
-        name = m.group(1) or m.group(4) or m.group(5)
-        if name not in values:
-            if strict:
-                raise ConfigError(f'unknown macro name: "{name}"')
-            return ""
-        value = values[name]
-        if m.group(2) == "?":
-            return expand(m.group(3), values, strict) if value else ""
-        if m.group(2) == ":":
-            return value or expand(m.group(3), values, strict)
-        return value
-    return _MACRO.sub(sub, text)
+    def lookup(name: str) -> str | None:
+        if name in values:
+            return values[name]
+        if strict:
+            raise ConfigError(f'unknown macro name: "{name}"')
+        return None
+    return expand_value(text, lookup)
 
 
 def expand_argv(argv: Sequence[str], message: Mapping[str, str],

@@ -87,6 +87,16 @@ def test_conditional_forms():
     assert expand("${user?u=$user}${extension?+$extension}${extension:none}", values) == "u=joenone"
 
 
+@pytest.mark.parametrize("text, want", [
+    ("cost$$5", "cost$5"),
+    ("${user?{a}:{b}}", "a"),
+    ("${extension?{+${extension}}}", ""),
+], ids=["double-dollar", "braced-alternatives", "nested-braces"])
+def test_macro_language_is_main_cf_s(text, want):
+    """Argument macros follow mac_expand, the same language as main.cf values."""
+    assert expand(text, {"user": "joe", "extension": ""}) == want
+
+
 def test_unknown_macro_is_an_error():
     """A macro pipe(8) does not define is an error, not an empty string."""
     with pytest.raises(ConfigError, match='unknown macro name: "bogus"'):
