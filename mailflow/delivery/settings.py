@@ -12,15 +12,13 @@ parameters; it never opens tables or touches files.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mailflow.address.rewrite import config_value
-from mailflow.config import default_config, split_list
+from mailflow.config import default_config, parse_time, split_list
+from mailflow.errors import ConfigError
 
 __all__ = ["Settings", "seconds"]
-
-_TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class Settings:
@@ -84,7 +82,7 @@ def seconds(text: str, unit: str = "s") -> int:
     >>> seconds("2m"), seconds("30"), seconds("x")
     (120, 30, 0)
     """
-    m = re.fullmatch(r"(\d+)([smhdw]?)", text.strip())
-    if not m:
+    try:
+        return parse_time(text, unit)
+    except ConfigError:
         return 0
-    return int(m.group(1)) * _TIME_UNITS[m.group(2) or unit]
