@@ -54,6 +54,7 @@ def test_stop_leaves_no_process_behind(quickstart):
     pid = quickstart.master_pid()
     assert quickstart.cli("status").stderr.strip() == \
         f"mailflow: the mail system is running: PID: {pid}"
+    assert mail_processes(quickstart.etc, pid) != []       # the check sees a live daemon
     quickstart.stop()
     status = quickstart.cli("status")
     assert (status.returncode, status.stderr.strip()) == \
