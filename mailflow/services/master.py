@@ -34,7 +34,7 @@ from typing import Any, Callable
 import attrs
 
 from mailflow.adapters.kick import KickListener
-from mailflow.config import Config
+from mailflow.config import Config, Service
 from mailflow.errors import ConfigError
 from mailflow.services.skeleton import (ProcessModel, ServiceContext, ServiceNotImplemented,
                                         is_delivery_agent, is_library_service, service_spec)
@@ -55,7 +55,7 @@ _STOP_TIMEOUT = 30.0           # a graceful stop that takes longer is cancelled
 
 
 # ---------------------------------------------------------------- configuration
-def load_configuration(config_dir: str) -> tuple[Config, list[Any]]:
+def load_configuration(config_dir: str) -> tuple[Config, list[Service]]:
     """Read and validate main.cf and master.cf; raise the first ConfigError.
 
     Returns the Config and master.cf's entries in file order.
@@ -187,12 +187,12 @@ def open_default_store(cfg: Config) -> Any:
     return open_queue_store(cfg)
 
 
-def master_entries(cfg: Config) -> list[Any]:
+def master_entries(cfg: Config) -> list[Service]:
     """master.cf's entries (:class:`mailflow.config.Service`) in file order."""
     return list(cfg.master)
 
 
-def service_plan(entries: list[Any]) -> tuple[list[tuple[Any, Any]], list[Any]]:
+def service_plan(entries: list[Service]) -> tuple[list[tuple[Service, Any]], list[Service]]:
     """Which master.cf entries the master starts: ``(entry, spec)`` pairs, and
     the entries it skips because their command is not implemented yet.
 
@@ -224,7 +224,7 @@ class _Running:
 
     name: str
     command: str
-    entry: Any
+    entry: Service
     factory: Callable[[], Any]
     ctx: ServiceContext | None = None
     service: Any = None
@@ -258,7 +258,7 @@ class Master:
         self.cfg: Config | None = None
         self.store: Any = None
         self.services: dict[str, Any] = {}       # name -> running service object
-        self.transports: dict[str, Any] = {}     # delivery-agent name -> master.cf entry
+        self.transports: dict[str, Service] = {}  # delivery-agent name -> master.cf entry
         self._running: dict[str, _Running] = {}
         self._stop: asyncio.Event | None = None
         self._pid_fd: int | None = None
@@ -373,8 +373,8 @@ class Master:
             self._arm_timer(run)
 
     # -- planning ---------------------------------------------------------
-    def _plan(self, entries: list[Any]) -> dict[str, tuple[str, Any, Callable[[], Any]]]:
-        plan: dict[str, tuple[str, Any, Callable[[], Any]]] = {}
+    def _plan(self, entries: list[Service]) -> dict[str, tuple[str, Service, Callable[[], Any]]]:
+        plan: dict[str, tuple[str, Service, Callable[[], Any]]] = {}
         run, skipped = service_plan(entries)
         for entry, spec in run:
             if spec.process_model is not ProcessModel.IN_PROCESS:
@@ -387,7 +387,7 @@ class Master:
                         ", ".join(f"{e.service}/{e.type} ({e.command})" for e in skipped))
         return plan
 
-    def _warn_not_root(self, cfg: Config, entries: list[Any]) -> None:
+    def _warn_not_root(self, cfg: Config, entries: list[Service]) -> None:
         # DESIGN.md "Not root": settings naming another user are honoured
         # only as root; otherwise say once which ones are ignored.
         if os.geteuid() == 0:
@@ -395,7 +395,7 @@ class Master:
         ignored = [name for name in ("mail_owner", "default_privs", "virtual_uid_maps",
                                      "virtual_gid_maps") if cfg.is_set(name)]
         ignored += [f"user= in {e.service}/{e.type}" for e in entries
-                    if any(str(a).startswith("user=") for a in getattr(e, "args", ()))]
+                    if any(a.startswith("user=") for a in e.args)]
         if ignored:
             try:
                 me = pwd.getpwuid(os.geteuid()).pw_name
@@ -407,19 +407,16 @@ class Master:
     def _context(self, run: _Running, cfg: Config) -> ServiceContext:
         entry = run.entry
         # main.cf plus the entry's -o overrides (errors name master.cf).
-        svc_cfg = cfg.for_service(entry) if getattr(entry, "overrides", None) else cfg
-        maxproc = getattr(entry, "maxproc", None)
-        if maxproc is None:
-            maxproc = 100
+        svc_cfg = cfg.for_service(entry) if entry.overrides else cfg
         return ServiceContext(
             name=run.name, config=svc_cfg, entry=entry, store=self.store,
-            services=self.services, transports=self.transports, maxproc=int(maxproc),
-            wakeup=int(getattr(entry, "wakeup", 0) or 0),
+            services=self.services, transports=self.transports, maxproc=entry.maxproc,
+            wakeup=entry.wakeup,
             queue_directory=str(cfg.queue_directory),
             spawn=lambda coro, run=run: self._spawn(run, coro))
 
     # -- starting and stopping services --------------------------------------
-    async def _start_all(self, cfg: Config, entries: list[Any]) -> None:
+    async def _start_all(self, cfg: Config, entries: list[Service]) -> None:
         self.transports.update({e.service: e for e in entries if is_delivery_agent(e.command)})
         for name, (command, entry, factory) in self._plan(entries).items():
             run = self._running[name] = _Running(name, command, entry, factory)
@@ -439,8 +436,8 @@ class Master:
         run.service = service
         run.started_at = asyncio.get_running_loop().time()
         self.services[run.name] = service
-        if run.listener is None and getattr(run.entry, "type", "") in ("fifo", "unix", "unix-dgram"):
-            klass = "private" if getattr(run.entry, "private", False) else "public"
+        if run.listener is None and run.entry.type in ("fifo", "unix", "unix-dgram"):
+            klass = "private" if run.entry.private else "public"
             run.listener = KickListener(run.ctx.queue_directory, run.name,
                                         lambda data, run=run: self._wake(run, data), klass=klass)
             run.listener.open()
