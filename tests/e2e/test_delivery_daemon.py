@@ -109,7 +109,7 @@ def test_local_mbox(shared, how):
     msg = wait_in_mbox(shared.tmp / "mailspool" / "root", subject)
     assert msg.get_from().startswith("a@example.com ")
     assert msg["Delivered-To"] == "root@localhost"
-    assert msg.get_payload() == ">From me\n"          # mboxo quoting, undone by nobody
+    assert msg.get_payload() == ">From me\n"          # mbox "From " quoting, as Postfix
 
 
 @HOW
