@@ -1,0 +1,24 @@
+#!/bin/sh
+# Run a whole mail pipeline as any user, with no external server:
+# start the daemon, submit two messages with sendmail, watch them reach
+# their Maildirs, show how an address is routed, then stop.
+set -eu
+cd "$(dirname "$0")"
+mf() { mailflow -c . "$@"; }
+
+mf start
+trap 'mf stop' EXIT
+
+printf 'Subject: hello\n\nFirst message.\n' | mf sendmail -f alice@example.com b@example.com
+printf 'Subject: to sales\n\nSecond message.\n' | mf sendmail -f b@example.com sales@example.com
+
+# Delivery takes milliseconds; wait up to five seconds for both.
+i=0
+while [ "$(find spool/mailboxes -path '*/new/*' -type f 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 50 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+
+echo "== queue (postqueue -p)"; mf postqueue -p
+echo "== delivered"; find spool/mailboxes -path '*/new/*' -type f
+echo "== route of sales@example.com (explain)"; mf explain sales@example.com
+echo "== log"; tail -n 8 spool/maillog
