@@ -86,7 +86,13 @@ def deliver_maildir(path: str, data: bytes, *, size_limit: int = 0, fsync: bool 
         new_dir = os.path.join(path, "new")
         # rename() is atomic and the name is unique, so nothing is replaced;
         # the spec's link()+unlink() costs one more system call.
-        os.rename(tmp, os.path.join(new_dir, name))
+        try:
+            os.rename(tmp, os.path.join(new_dir, name))
+        except FileNotFoundError:
+            # A concurrent first delivery created tmp/ but not yet new/:
+            # finish creating the Maildir and try once more.
+            make_maildir(path)
+            os.rename(tmp, os.path.join(new_dir, name))
         if fsync:
             dfd = os.open(new_dir, os.O_RDONLY)
             try:
