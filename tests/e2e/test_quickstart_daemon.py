@@ -14,9 +14,13 @@ from e2e_helpers import ROOT, Mta, mail_processes, maildir_messages, shut_down, 
 def quickstart(tmp_path: Path):
     """examples/quickstart copied to tmp_path (its spool is $config_directory/spool), started."""
     mta = Mta(tmp_path)
-    shutil.copytree(ROOT / "examples" / "quickstart", mta.etc)
-    with open(mta.etc / "main.cf", "a") as f:
-        f.write(f"maillog_file = {mta.maillog}\n")
+    # Only the configuration: never a spool left by someone who ran it in place.
+    shutil.copytree(ROOT / "examples" / "quickstart", mta.etc,
+                    ignore=shutil.ignore_patterns("spool", "maillog"))
+    main_cf = mta.etc / "main.cf"
+    lines = [line for line in main_cf.read_text().splitlines()
+             if not line.startswith("maillog_file")]     # a second entry would draw a warning
+    main_cf.write_text("\n".join(lines + [f"maillog_file = {mta.maillog}"]) + "\n")
     mta.spool = mta.etc / "spool"
     mta.mail = mta.spool / "mailboxes"
     mta.start()

@@ -65,7 +65,9 @@ def matches(expected: str, actual: str) -> bool:
 def workdir(tmp_path: Path):
     """A scratch directory with examples/ and a ``mailflow`` command; the
     tutorial's mail system is stopped and checked for leftovers afterwards."""
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    # A fresh checkout's examples/: no spool left by running them in place.
+    shutil.copytree(ROOT / "examples", tmp_path / "examples",
+                    ignore=shutil.ignore_patterns("spool", "maillog", "__pycache__"))
     bindir = tmp_path / "bin"
     bindir.mkdir()
     wrapper = bindir / "mailflow"
