@@ -289,8 +289,12 @@ class CleanupPipeline:
                 client_addr=client.address, protocol=client.protocol, recipient=one,
                 mail_name=s.mail_name))
 
-        # 4. Primary headers.
-        out, seen, hops = self._headers(headers, context, state)
+        # 4. Primary headers. Mail the system makes itself (bounce, delay and
+        # success notices) is inspected only when internal_mail_filter_classes
+        # says so (postconf(5)); otherwise a notice quoting a rejected header
+        # would itself be rejected and could never be returned.
+        inspect = origin != "bounce" or bool(s.internal_mail_filter_classes & {"bounce", "notify"})
+        out, seen, hops = self._headers(headers, context, state, inspect=inspect)
         # Postfix accepts a message whose own hop headers number less than
         # hopcount_limit; counting the Received: just added, that is "more
         # than the limit" (measured: limit 3 accepts 2 Received/Delivered-To
@@ -307,7 +311,7 @@ class CleanupPipeline:
             state.log.append(f"{qid}: message-id={msgid}" if msgid else f"{qid}: message-id=<>")
 
         # 6. Body and MIME parts.
-        if not state.stopped and (self.body_rules or self._wants_mime_headers()):
+        if inspect and not state.stopped and (self.body_rules or self._wants_mime_headers()):
             body = inspect_body(body, headers, state, self.header_rules, self.body_rules,
                                 limit=s.body_checks_size_limit,
                                 mime=not s.disable_mime_input_processing)
@@ -332,9 +336,10 @@ class CleanupPipeline:
         return any(not isinstance(r, TableHeaderRule) or (r.kinds & {"mime", "nested"})
                    for r in self.header_rules)
 
-    def _headers(self, headers: list[Header], context: str, state: CleanupState
-                 ) -> tuple[list[Header], set, int]:
+    def _headers(self, headers: list[Header], context: str, state: CleanupState, *,
+                 inspect: bool = True) -> tuple[list[Header], set, int]:
         s = self.settings
+        rules = self.header_rules if inspect else []
         out: list[Header] = []
         seen: set[str] = set()
         hops = 0
@@ -343,8 +348,8 @@ class CleanupPipeline:
             if lname in ("received", "delivered-to"):
                 hops += 1
             kind = "mime" if is_mime_header(lname) else "header"
-            verdict = ask_rules(self.header_rules, lambda r: r.check_header(h, kind), state,
-                                "header_checks") if self.header_rules else None
+            verdict = ask_rules(rules, lambda r: r.check_header(h, kind), state,
+                                "header_checks") if rules else None
             if verdict is not None:
                 edit = state.apply(verdict, "header", h.text)
                 if edit == IGNORE:

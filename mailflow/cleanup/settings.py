@@ -83,6 +83,7 @@ class CleanupSettings:
     nested_header_checks: tuple
     body_checks: tuple
     disable_mime_input_processing: bool
+    internal_mail_filter_classes: frozenset
     mime_nesting_limit: int
     local_header_rewrite_clients: tuple
     mynetworks: tuple

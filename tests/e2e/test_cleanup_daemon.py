@@ -90,9 +90,6 @@ def test_header_checks_reject_returns_the_message_to_its_sender(make_mta):
     assert maildir_messages(mta.maildir("b")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="cleanup applies header_checks to notices; Postfix "
-                   "inspects internally generated mail only per internal_mail_filter_classes "
-                   "(default empty)")
 def test_notice_is_not_inspected_by_header_checks(make_mta):
     """The notice for a rejected message reaches the sender although it quotes the rejected header."""
     mta = make_mta(header_checks=HEADER_CHECKS)
