@@ -22,6 +22,7 @@ Usable without the master::
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import threading
@@ -660,7 +661,12 @@ class QueueManager:
 
     def _submit_notice(self, envelope, message: Message) -> Any:
         if self._notify_hook is not None:
-            return self._notify_hook(envelope, message)
+            result = self._notify_hook(envelope, message)
+            if inspect.isawaitable(result):
+                # Notices are sent from a worker thread; an async hook runs
+                # on the event loop.
+                result = asyncio.run_coroutine_threadsafe(_awaited(result), self._loop).result()
+            return result
         reply = self._cleanup_service().submit(envelope, message, origin="bounce")
         if not reply.accepted:
             raise MailflowError(f"cleanup refused the notice: {reply.status}")
@@ -677,9 +683,12 @@ class QueueManager:
         return await self._loop.run_in_executor(self._pool, func, *args)
 
 
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
 def _accepts_sync(store: Any) -> bool:
     """Whether the store's move and delete take ``sync=False``."""
-    import inspect
     try:
         return all("sync" in inspect.signature(getattr(store, name)).parameters
                    for name in ("move", "delete"))

@@ -641,3 +641,17 @@ def test_destination_concurrency_limit(h):
         h.enqueue(f"x{i}@rec.example")
     gated_run(h, 5)
     assert h.rec.max_running == 2 and len(h.rec.requests) == 5
+
+
+def test_async_notify_hook_is_awaited(h):
+    """A coroutine notify hook receives the notice like a plain one."""
+    got = []
+
+    async def notify(env, msg):
+        await asyncio.sleep(0)
+        got.append(env.recipients[0].address)
+        return "NOTICE"
+    h.rec.answer = lambda a: DsnStatus("5.1.1", "unknown")
+    h.enqueue("x@rec.example")
+    drive(h, qm_kw={"notify": notify})
+    assert got == ["a@sender.example"]
