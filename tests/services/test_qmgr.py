@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import email.utils
 import logging
 import re
 import shutil
@@ -655,3 +656,39 @@ def test_async_notify_hook_is_awaited(h):
     h.enqueue("x@rec.example")
     drive(h, qm_kw={"notify": notify})
     assert got == ["a@sender.example"]
+
+
+# Postfix 3.7.11, transport_maps { tmp.example = retry:4.4.1 try later },
+# delay_warning_time = 2s, maximal_queue_lifetime = 1d, minimal/maximal
+# backoff 1s/2s, queue_run_delay = 1s: `sendmail -f a@sender.example
+# x@tmp.example`, left to retry for 11 s. One "sender delay notification"
+# in the maillog; the notice in a@sender.example's Maildir had these parts
+# and per-recipient fields (Will-Retry-Until = Arrival-Date + 1 day).
+POSTFIX_DELAY_SUBJECT = "Delayed Mail (still being retried)"
+POSTFIX_DELAY_PARTS = ["Notification", "Delivery report", "Undelivered Message Headers"]
+POSTFIX_DELAY_FIELDS = {"Final-Recipient": "rfc822; x@tmp.example", "Action": "delayed",
+                        "Status": "4.4.1", "Diagnostic-Code": "X-Postfix; try later"}
+
+
+def test_delay_notice_matches_postfix(h, caplog):
+    """The delay notice has Postfix's subject, parts and fields, and is sent once over many retries."""
+    caplog.set_level(logging.INFO)
+    h.cfg = h.cfg.with_overrides(maximal_queue_lifetime="1d", delay_warning_time="2s",
+                                 minimal_backoff_time="1s", maximal_backoff_time="2s",
+                                 transport_maps="inline:{ { tmp.example = retry:4.4.1 try later } }")
+    qid = h.enqueue("x@tmp.example")
+
+    def later(qm):
+        h.clock.now += 1.5
+        qm.wake(b"D")
+
+    drive(h, *[later] * 6)
+    assert len([r for r in caplog.records if "delay notification" in r.getMessage()]) == 1
+    [(env, msg)] = h.notices
+    parsed, [fields] = report(msg)
+    assert parsed["Subject"] == POSTFIX_DELAY_SUBJECT
+    assert [p["Content-Description"] for p in parsed.get_payload()] == POSTFIX_DELAY_PARTS
+    assert {k: fields[k] for k in POSTFIX_DELAY_FIELDS} == POSTFIX_DELAY_FIELDS
+    retry_until = email.utils.parsedate_to_datetime(fields["Will-Retry-Until"].split(" (")[0])
+    assert retry_until.timestamp() == T0 + 86400
+    assert h.ids(QueueName.DEFERRED) == [qid]
