@@ -170,6 +170,7 @@ class QueueManager:
         if self.store is None or self.cfg is None:
             raise MailflowError("the queue manager needs a configuration and a queue store")
         self._lazy = _accepts_sync(self.store)
+        self.scheduler = Scheduler(self._policy)     # nothing is queued at start
         self._loop = asyncio.get_running_loop()
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qmgr")
         self._active: dict[str, _Active] = {}

@@ -692,3 +692,22 @@ def test_delay_notice_matches_postfix(h, caplog):
     retry_until = email.utils.parsedate_to_datetime(fields["Will-Retry-Until"].split(" (")[0])
     assert retry_until.timestamp() == T0 + 86400
     assert h.ids(QueueName.DEFERRED) == [qid]
+
+
+def test_restart_of_the_same_object_starts_clean(h):
+    """A queue manager stopped with work pending and started again delivers each message once more, not twice."""
+    h.enqueue("x@rec.example")
+
+    async def body():
+        qm = h.qmgr()
+        h.rec.gate = asyncio.Event()
+        await qm.start()
+        while not h.rec.requests:
+            await asyncio.sleep(0.005)
+        await qm.stop(timeout=0.01)
+        h.rec.gate = None
+        await qm.run_until_idle()
+        await qm.stop()
+    asyncio.run(body())
+    assert h.rec.delivered_to == ["x@rec.example", "x@rec.example"]
+    assert h.ids(QueueName.ACTIVE) == []
