@@ -72,7 +72,9 @@ def _recipient_fields(outcome: Outcome, kind: NoticeKind, retry_until: float | N
     fields = [f"Final-Recipient: rfc822; {rcpt.address}"]
     if rcpt.orcpt:
         fields.append(f"Original-Recipient: {rcpt.orcpt}")
-    elif rcpt.original and rcpt.original != rcpt.address:
+    elif rcpt.original:
+        # Postfix writes it whenever the original recipient is known
+        # (bounce_notify_util.c), not only when it differs.
         fields.append(f"Original-Recipient: rfc822;{rcpt.original}")
     action = _ACTIONS[kind]
     if kind is NoticeKind.SUCCESS and outcome.relay not in ("local", "virtual", "pipe"):

@@ -109,3 +109,10 @@ def test_eight_bit_original_is_declared():
     """An 8-bit original is sent with Content-Transfer-Encoding: 8bit."""
     _, report = notice(message=Message("Subject: ünïcode\n\nbödy\n".encode()))
     assert report["Content-Transfer-Encoding"] == "8bit"
+
+
+def test_original_recipient_is_written_when_same_as_final():
+    """Original-Recipient appears even when it equals the final recipient, as Postfix writes it."""
+    envelope = Envelope("a@example.com", (Recipient("b@example.com"),))
+    _, report = notice(envelope=envelope, outcomes=[Outcome(envelope.recipients[0], DsnStatus("5.0.0", "no"))])
+    assert report.get_payload()[1].get_payload()[1]["Original-Recipient"] == "rfc822;b@example.com"
