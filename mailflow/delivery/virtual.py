@@ -44,7 +44,16 @@ __all__ = ["VirtualAgent", "lookup_keys"]
 
 log = logging.getLogger("mailflow.virtual")
 
-UNKNOWN = DsnStatus("5.1.1", "User unknown in virtual mailbox table")
+
+
+def unknown_user(address: str) -> DsnStatus:
+    """virtual(8)'s bounce for an address not in virtual_mailbox_maps (its
+    deliver_unknown() text; smtpd says "User unknown in virtual mailbox table").
+
+    >>> str(unknown_user("nobody@example.com"))
+    '5.1.1 unknown user: "nobody@example.com"'
+    """
+    return DsnStatus("5.1.1", f'unknown user: "{address}"')
 
 
 def lookup_keys(address: str, delimiter: str = "") -> list[str]:
@@ -118,7 +127,7 @@ class VirtualAgent:
         try:
             path = self._find(rcpt.address)
             if not path:
-                return UNKNOWN
+                return unknown_user(rcpt.address)
             full = os.path.join(self.base, path) if self.base else path
             owner = self._owner(rcpt.address)
             env = request.envelope

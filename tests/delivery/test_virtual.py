@@ -42,7 +42,7 @@ def test_other_path_is_an_mbox_file(tmp_path):
 def test_unknown_recipient_bounces_511(tmp_path):
     """A recipient not in virtual_mailbox_maps bounces 5.1.1."""
     [out] = deliver(agent_for(tmp_path), make_request("nobody@example.com"))
-    assert str(out.status) == "5.1.1 User unknown in virtual mailbox table"
+    assert str(out.status) == f'5.1.1 unknown user: "{out.recipient.address}"'
 
 
 def test_extension_and_catchall_lookups(tmp_path):

@@ -29,7 +29,7 @@ def example_bounce() -> str:
     env = Envelope("alice@example.com", (Recipient("nobody@example.com"),), arrival_time=1700000000.0)
     msg = Message(b"From: Alice <alice@example.com>\nTo: nobody@example.com\nSubject: lunch?\n"
                   b"Message-ID: <1@example.com>\n\nNoon at the usual place?\n")
-    failed = Outcome(env.recipients[0], DsnStatus("5.1.1", "User unknown in virtual mailbox table"),
+    failed = Outcome(env.recipients[0], DsnStatus("5.1.1", 'unknown user: "nobody@example.com"'),
                      relay="virtual")
     notifier = Notifier(cfg, lambda e, m: None)
     plan = plan_finish(notifier.settings, env, bounced=[failed], deferred=[], now=1700000060.0)
