@@ -71,16 +71,21 @@ class CleanupService:
 
     ``store`` is any :class:`~mailflow.interfaces.QueueStore`; ``pipeline``
     defaults to one compiled from ``cfg``. ``wake`` kicks the queue manager
-    through the master's wake-up channel after each accepted message.
+    through the master's wake-up channel after each accepted message;
+    ``notify``, when given, is called instead (from the writing thread), so
+    a service running in the master's process can wake the queue manager
+    with a call rather than a FIFO write and read per message.
     """
 
     def __init__(self, cfg: Any, store: QueueStore, *, pipeline: CleanupPipeline | None = None,
-                 clock: Callable[[], float] = time.time, wake: bool = True) -> None:
+                 clock: Callable[[], float] = time.time, wake: bool = True,
+                 notify: Callable[[], None] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.pipeline = pipeline if pipeline is not None else CleanupPipeline.from_config(cfg)
         self.clock = clock
         self.wake = wake
+        self.notify = notify
         self._ids = QueueIdSource()
 
     def __repr__(self) -> str:
@@ -128,7 +133,10 @@ class CleanupService:
             return CleanupReply(None, WRITE_ERROR, DEFER, result)
         self._log(result.log, planned, queue_id)
         if self.wake and queue is QueueName.INCOMING:
-            self._kick()
+            if self.notify is not None:
+                self.notify()
+            else:
+                self._kick()
         return CleanupReply(queue_id, DsnStatus("2.0.0", f"Ok: queued as {queue_id}"),
                             result.action, result)
 

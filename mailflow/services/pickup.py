@@ -218,7 +218,9 @@ class PickupService(ServiceBase):
 
     async def start(self, ctx: ServiceContext) -> None:
         await super().start(ctx)
-        self.pickup = Pickup(ctx.config, ctx.store, bounce=self._bounce)
+        self._event_loop = asyncio.get_running_loop()
+        self._wake_pending = False
+        self.pickup = self._make_pickup(ctx.config)
         self._wanted = asyncio.Event()
         self._wanted.set()          # the scan at start
         self._pool = ThreadPoolExecutor(PICKUP_THREADS, thread_name_prefix="pickup")
@@ -229,7 +231,38 @@ class PickupService(ServiceBase):
 
     def reload(self, cfg: Any) -> None:
         super().reload(cfg)
-        self.pickup = Pickup(cfg, self.ctx.store, bounce=self._bounce)
+        self.pickup = self._make_pickup(cfg)
+
+    def _make_pickup(self, cfg: Any) -> Pickup:
+        cleanup = make_cleanup(cfg, self.ctx.store)
+        if hasattr(cleanup, "notify"):
+            cleanup.notify = self._queued
+        return Pickup(cfg, self.ctx.store, cleanup=cleanup, bounce=self._bounce)
+
+    def _queued(self) -> None:
+        # Called from a pickup thread after cleanup queued a message. The
+        # queue manager runs in this process: wake it with a call on the
+        # event loop, at most one pending at a time (a wake-up makes it scan
+        # all of incoming/), instead of a FIFO round trip per message.
+        qmgr = self.ctx.services.get("qmgr")
+        if qmgr is None:
+            self.pickup.cleanup._kick()     # another process's queue manager
+            return
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        try:
+            self._event_loop.call_soon_threadsafe(self._wake_qmgr)
+        except RuntimeError:                # the loop is closing: nothing to wake
+            self._wake_pending = False
+
+    def _wake_qmgr(self) -> None:
+        # Cleared before the wake-up, so a message queued after this point
+        # asks for a new one; one queued before is seen by this scan.
+        self._wake_pending = False
+        qmgr = self.ctx.services.get("qmgr")
+        if qmgr is not None:
+            qmgr.wake(b"I")
 
     async def stop(self) -> None:
         await super().stop()
