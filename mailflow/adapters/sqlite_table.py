@@ -27,6 +27,7 @@ from typing import Callable, Iterable
 
 from sqlitedict import SqliteDict
 
+from mailflow.adapters.files import fsync_directory
 from mailflow.errors import TableError
 
 __all__ = ["DbTable", "write_db", "update_db", "db_items", "db_path", "DUP_WARN",
@@ -212,8 +213,4 @@ def _replace(base: str, data: dict[str, str], mode: int | None) -> None:
         for leftover in (tmp, tmp + "-journal"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
-    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_directory(os.path.dirname(os.path.abspath(path)))

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mailflow.adapters.files import fsync_directory
 from mailflow.config import DEFAULT_CONFIG_DIR, Config
 from mailflow.config import edit as edits
 from mailflow.config.master_cf import Service, command_text, format_service
@@ -282,11 +283,7 @@ def write_atomically(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_directory(str(directory))
 
 
 __all__ = ["HELP", "fold_line", "run", "write_atomically"]

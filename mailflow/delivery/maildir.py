@@ -19,6 +19,7 @@ import os
 import socket
 import time
 
+from mailflow.adapters.files import fsync_directory
 from mailflow.delivery.mbox import write_all
 from mailflow.errors import PermanentFailure, TemporaryFailure
 from mailflow.model import DsnStatus
@@ -94,11 +95,7 @@ def deliver_maildir(path: str, data: bytes, *, size_limit: int = 0, fsync: bool 
             make_maildir(path)
             os.rename(tmp, os.path.join(new_dir, name))
         if fsync:
-            dfd = os.open(new_dir, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            fsync_directory(new_dir)
     except OSError as exc:
         try:
             os.unlink(tmp)
