@@ -29,6 +29,7 @@ from sqlitedict import SqliteDict
 
 from mailflow.adapters.files import fsync_directory
 from mailflow.errors import TableError
+from mailflow.tables.source import file_stamp
 
 __all__ = ["DbTable", "write_db", "update_db", "db_items", "db_path", "DUP_WARN",
            "DUP_REPLACE", "DUP_IGNORE"]
@@ -80,11 +81,7 @@ class DbTable:
 
     def _current(self) -> sqlite3.Connection:
         # Called with self._lock held.
-        try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            raise TableError(f"open database {self.path}: {exc.strerror}") from None
-        stamp = (st.st_ino, st.st_mtime_ns)
+        stamp = file_stamp(self.path)
         if self._con is None or stamp != self._stamp:
             if self._con is not None:
                 self._con.close()

@@ -23,8 +23,8 @@ from typing import Callable, Iterator
 from mailflow.config.main_cf import join_lines
 from mailflow.errors import TableError
 
-__all__ = ["logical_lines", "split_entry", "parse_source", "read_source", "TextHashTable",
-           "Warn", "log"]
+__all__ = ["logical_lines", "split_entry", "parse_source", "read_source", "file_stamp",
+           "TextHashTable", "Warn", "log"]
 
 # Postfix's dict_* code logs under the name of the program that uses it.
 log = logging.getLogger("mailflow.tables")
@@ -144,6 +144,28 @@ def read_source(path: str) -> str:
         raise TableError(f"open {path}: {exc.strerror}") from None
 
 
+def file_stamp(path: str) -> tuple[int, int]:
+    """``(inode, mtime in ns)`` of a table file; TableError when it is missing.
+
+    A table re-reads its file when the stamp changes: a rebuild renames a
+    new file into place (new inode), an edit in place changes the mtime.
+    Postfix daemons notice a changed table the same way (dict_changed_name).
+
+    >>> import tempfile
+    >>> len(file_stamp(tempfile.mkdtemp()))
+    2
+    >>> file_stamp("/nonexistent/x.db")
+    Traceback (most recent call last):
+    ...
+    mailflow.errors.TableError: open database /nonexistent/x.db: No such file or directory
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise TableError(f"open database {path}: {exc.strerror}") from None
+    return st.st_ino, st.st_mtime_ns
+
+
 class TextHashTable:
     """``texthash:FILE``: the source file read into memory (Postfix 2.8+).
 
@@ -165,11 +187,7 @@ class TextHashTable:
         self._data: dict[str, str] = {}
 
     def _load(self) -> None:
-        try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            raise TableError(f"open database {self.path}: {exc.strerror}") from None
-        stamp = (st.st_ino, st.st_mtime_ns)
+        stamp = file_stamp(self.path)
         if stamp == self._stamp:
             return
         data: dict[str, str] = {}
