@@ -81,8 +81,8 @@ class QmgrSettings:
     def from_config(cls, cfg: Any) -> "QmgrSettings":
         """Read the parameters from a Config (None: Postfix's defaults)."""
         if cfg is None:
-            from mailflow.config import Config
-            cfg = Config()
+            from mailflow.config import default_config
+            cfg = default_config()
         sender = str(cfg["double_bounce_sender"])
         if "@" not in sender:
             sender = f"{sender}@{cfg['myorigin']}"
