@@ -5,7 +5,9 @@ replacements in the same ``name = <<EOF ... EOF`` syntax; each template has
 header-like lines (``Charset:``, ``From:``, ``Subject:``,
 ``Postmaster-Subject:``), a blank line, then text in which ``$myhostname``,
 ``$delay_warning_time_hours`` (and ``_days``/``_minutes``/...),
-``$maximal_queue_lifetime_days`` and other main.cf parameters are expanded.
+``$maximal_queue_lifetime_days`` and other main.cf parameters are expanded
+with main.cf's ``$name`` language (:func:`mailflow.config.expand.expand_value`;
+bounce(5): the text "may contain $name references to main.cf parameters").
 
 >>> t = load_templates()["failure_template"]
 >>> t.subject
@@ -21,6 +23,7 @@ from typing import Mapping
 
 import attrs
 
+from mailflow.config.expand import expand_value
 from mailflow.errors import ConfigError
 
 _FOOTER = """
@@ -86,7 +89,6 @@ Enclosed is the mail delivery report that you requested.
 """,
 }
 
-_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _TIME_SUFFIXES = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 
 
@@ -101,16 +103,23 @@ class Template:
     text: str
 
     def render(self, params: Mapping[str, object]) -> str:
-        """Expand ``$name``; ``$<time>_<unit>`` forms divide a time in seconds."""
-        def sub(m: re.Match) -> str:
-            name = m.group(1) or m.group(2)
+        """Expand ``$name``; ``$<time>_<unit>`` forms divide a time in seconds.
+
+        >>> Template("us-ascii", "", "", "", "$$1 in ${d_hours} h, $unknown\\n").render({"d": 7200})
+        '$1 in 2 h, $unknown\\n'
+        """
+        def lookup(name: str) -> str:
             if name in params:
                 return str(params[name])
+            # bounce_template.c: <parameter>_<unit> scales a time parameter.
             base, _, unit = name.rpartition("_")
             if unit in _TIME_SUFFIXES and base in params:
                 return str(int(params[base]) // _TIME_SUFFIXES[unit])
-            return m.group(0)
-        return _VAR.sub(sub, self.text)
+            # XXX Postfix stops with "undefined $name in ... template"; a name
+            # not passed in is left as written, so the notice still goes out.
+            return f"${name}"
+        # Line by line, as bounce_template_expand() calls mac_expand().
+        return "\n".join(expand_value(line, lookup) for line in self.text.split("\n"))
 
 
 def parse_template(text: str) -> Template:
@@ -150,4 +159,13 @@ def load_templates(file_text: str | None = None, filename: str = "bounce_templat
                 raise ConfigError(f"missing {marker} after {name}", filename=filename, lineno=i)
             i += 1
             sources[name] = "\n".join(body) + "\n"
-    return {name: parse_template(text) for name, text in sources.items()}
+    templates = {name: parse_template(text) for name, text in sources.items()}
+    for name, template in templates.items():
+        try:
+            # Checked here, not when a notice is composed (bounce_template.c
+            # would stop then with "bad $name syntax in ... template").
+            template.render({})
+        except ConfigError as exc:
+            raise ConfigError(f"bad $name syntax in {name}: {exc.reason}",
+                              filename=filename) from None
+    return templates
