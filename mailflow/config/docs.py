@@ -33,6 +33,12 @@ def _code(text: str) -> str:
     return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
+def _noted_rows(field: str) -> list[str]:
+    # One row per parameter whose ``differs``/``host`` note is set, by name.
+    return [f"| `{name}` | {_code(PARAMS[name].default)} | {getattr(PARAMS[name], field)} |"
+            for name in sorted(PARAMS) if getattr(PARAMS[name], field)]
+
+
 def parameters_page() -> str:
     """docs/reference/parameters.md as text."""
     lines = [
@@ -94,10 +100,7 @@ def differences_page() -> str:
         "| parameter | mailflow default | why |",
         "|---|---|---|",
     ]
-    for name in sorted(PARAMS):
-        p = PARAMS[name]
-        if p.differs:
-            lines.append(f"| `{name}` | {_code(p.default)} | {p.differs} |")
+    lines += _noted_rows("differs")
     lines += [
         "",
         "## Defaults that depend on the host",
@@ -108,10 +111,7 @@ def differences_page() -> str:
         "| parameter | shown as | at run time |",
         "|---|---|---|",
     ]
-    for name in sorted(PARAMS):
-        p = PARAMS[name]
-        if p.host:
-            lines.append(f"| `{name}` | {_code(p.default)} | {p.host} |")
+    lines += _noted_rows("host")
     lines += [
         "",
         "## Other behaviour",
