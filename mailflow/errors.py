@@ -12,6 +12,7 @@ decides retry, bounce or reject from the class alone, never by parsing text::
     ├── QueueError                  the spool cannot do what was asked
     │   ├── BadQueueIdError         a queue ID from user input that is not one
     │   ├── QueueFileCorrupt        a queue file that does not parse
+    │   ├── QueueIdInUse            a chosen queue ID that a queued message already has
     │   └── NoSuchMessage           a queue ID that is not in the queue asked
     ├── TemporaryFailure            carries a 4.x.x DsnStatus: defer and retry
     └── PermanentFailure            carries a 5.x.x DsnStatus: bounce or reject
@@ -86,6 +87,11 @@ class BadQueueIdError(QueueError, ValueError):
 
 class QueueFileCorrupt(QueueError):
     """A queue file that does not parse; it belongs in ``corrupt/``."""
+
+
+class QueueIdInUse(QueueError):
+    """A caller-chosen queue ID that a message in the spool already has;
+    the store wrote nothing (choose a fresh ID and try again)."""
 
 
 class NoSuchMessage(QueueError, KeyError):

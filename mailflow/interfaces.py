@@ -73,7 +73,19 @@ class QueueStore(Protocol):
     """
 
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
-        """Write a new message durably into ``queue``; return its queue ID."""
+        """Write a new message durably into ``queue``; return its queue ID.
+
+        When ``envelope.queue_id`` is set, the message gets exactly that ID:
+        a caller such as cleanup chooses the ID first (from
+        :class:`~mailflow.queue.store_api.QueueIdSource`, unique across
+        processes) because it writes it into the ``Received:`` and
+        ``Message-Id:`` headers, as Postfix's cleanup does. The store checks
+        it with :func:`~mailflow.queue.names.validate_queue_id` (raising
+        BadQueueIdError) and never overwrites: if a message in any queue
+        already has the ID, it writes nothing and raises
+        :class:`~mailflow.errors.QueueIdInUse`. When ``envelope.queue_id``
+        is None, the store picks a fresh ID itself.
+        """
 
     def read(self, queue_id: str, queue: QueueName | None = None, *,
              with_content: bool = True) -> QueuedMessage:

@@ -20,6 +20,12 @@ renamed into place and the directory fsynced. Only then does
 are queue IDs, so they never see a half-written file; ``postsuper -p``
 (:meth:`FileQueueStore.purge_temp`) removes temp files whose writer died.
 
+A caller-chosen ID (``envelope.queue_id``, as cleanup passes) is used as
+given: the file is hard-linked into place instead of renamed, because
+link(2) fails when the name exists where rename(2) would replace it, so two
+writers can never overwrite each other's message; other queues are checked
+for the ID first.
+
 A queue file that does not decode is moved to ``corrupt/`` with a warning
 on the ``mailflow.queue`` logger, and :class:`~mailflow.errors.QueueFileCorrupt`
 is raised to the caller, who skips it.
@@ -45,7 +51,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import attrs
 
-from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt
+from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt, QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
 from mailflow.queue import records
@@ -140,7 +146,13 @@ class FileQueueStore:
 
     # --- writing -----------------------------------------------------------
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
+        """Write a new queue file (see :meth:`QueueStore.enqueue
+        <mailflow.interfaces.QueueStore.enqueue>` for the ID rule)."""
         queue = QueueName(queue)
+        chosen = envelope.queue_id
+        if chosen is not None:
+            validate_queue_id(chosen)
+            self._refuse_taken(chosen)
         top = os.path.join(self.queue_directory, queue.value)
         tmp = os.path.join(top, f"{TEMP_PREFIX}{os.getpid()}.{next(_counter)}")
         try:
@@ -152,8 +164,8 @@ class FileQueueStore:
             now = self._clock()
             # Postfix's long queue ID: time, then the inode number, which no
             # other live file shares (mail_queue.h MQID_LG_*).
-            queue_id = make_queue_id(now // 1_000_000_000, (now // 1000) % 1_000_000,
-                                     os.fstat(fd).st_ino)
+            queue_id = chosen or make_queue_id(now // 1_000_000_000, (now // 1000) % 1_000_000,
+                                               os.fstat(fd).st_ino)
             data = records.encode(stamp_arrival(envelope, now / 1e9), message)
             view = memoryview(data)
             while view:
@@ -168,13 +180,24 @@ class FileQueueStore:
         final_dir = self._dir(queue.value, queue_id)
         try:
             self._makedirs(final_dir)
-            os.rename(tmp, os.path.join(final_dir, queue_id))
+            final = os.path.join(final_dir, queue_id)
+            if chosen is None:
+                os.rename(tmp, final)           # the inode makes the name unique
+            else:
+                _link_new(tmp, final, queue_id, queue)
+                os.unlink(tmp)
             if self.fsync:
                 _fsync_dir(final_dir)
         except BaseException:
             _unlink_quietly(tmp)
             raise
         return queue_id
+
+    def _refuse_taken(self, queue_id: str) -> None:
+        for queue in SEARCH_ORDER:
+            if os.path.exists(self.path(queue_id, queue)):
+                raise QueueIdInUse(f"{queue_id}: queue ID already in use in the "
+                                   f"{queue.value} queue")
 
     def move(self, queue_id: str, src: QueueName, dst: QueueName, *, sync: bool = True) -> None:
         """Rename between queues. ``sync=False`` skips the directory fsyncs:
@@ -411,6 +434,16 @@ def _read_all(fd: int) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _link_new(tmp: str, final: str, queue_id: str, queue: QueueName) -> None:
+    # link(2) never replaces an existing name: the atomic "create if absent"
+    # for a finished file (rename(2) would silently overwrite).
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise QueueIdInUse(f"{queue_id}: queue ID already in use in the "
+                           f"{queue.value} queue") from None
 
 
 def _unlink_quietly(path: str) -> bool:

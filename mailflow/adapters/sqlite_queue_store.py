@@ -38,7 +38,7 @@ from typing import Callable, Iterator, Sequence
 import attrs
 from sqlitedict import SqliteDict
 
-from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt
+from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt, QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
 from mailflow.queue import records
@@ -111,12 +111,25 @@ class SqliteQueueStore:
             self._index[queue_id] = attrs.evolve(row, **changes).encode()
 
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
-        queue_id = self._ids.next()
+        """Add a message (``envelope.queue_id``, when set, is its ID; see
+        :meth:`QueueStore.enqueue <mailflow.interfaces.QueueStore.enqueue>`)."""
+        chosen = envelope.queue_id
+        queue_id = self._ids.next() if chosen is None else validate_queue_id(chosen)
         data = records.encode(stamp_arrival(envelope, self._clock()), message)
         with self._lock:
+            if chosen is not None:
+                self._refuse_taken(queue_id)
             self._data[queue_id] = data                       # first the content...
             self._index[queue_id] = _Row(QueueName(queue)).encode()  # ...then it exists
         return queue_id
+
+    def _refuse_taken(self, queue_id: str) -> None:
+        found = self._get_index(queue_id)
+        # A data row without an index row is another writer's, between its
+        # two commits: taken as well.
+        if found is not None or queue_id in self._data:
+            where = f"the {found.queue.value} queue" if found is not None else "the store"
+            raise QueueIdInUse(f"{queue_id}: queue ID already in use in {where}")
 
     def locate(self, queue_id: str) -> QueueName:
         found = self._get_index(queue_id)

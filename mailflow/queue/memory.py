@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Sequence
 
 import attrs
 
-from mailflow.errors import NoSuchMessage, QueueError
+from mailflow.errors import NoSuchMessage, QueueError, QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
 from mailflow.queue.logs import LOG_KINDS
@@ -64,9 +64,16 @@ class MemoryQueueStore:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
 
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
-        queue_id = self._ids.next()
+        """Add a message (``envelope.queue_id``, when set, is its ID; see
+        :meth:`QueueStore.enqueue <mailflow.interfaces.QueueStore.enqueue>`)."""
+        chosen = envelope.queue_id
+        queue_id = self._ids.next() if chosen is None else validate_queue_id(chosen)
         envelope = stamp_arrival(envelope, self._clock())
         with self._lock:
+            for name, messages in self._queues.items():
+                if queue_id in messages:
+                    raise QueueIdInUse(f"{queue_id}: queue ID already in use in the "
+                                       f"{name.value} queue")
             self._queues[QueueName(queue)][queue_id] = _Entry(attrs.evolve(envelope, queue_id=None), message)
         return queue_id
 

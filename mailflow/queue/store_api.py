@@ -109,24 +109,27 @@ def stamp_arrival(envelope: Envelope, now: float) -> Envelope:
 class QueueIdSource:
     """Queue IDs for stores without inode numbers (memory, sqlitedict).
 
-    The unique part combines the process ID with a per-process counter, so
-    two processes sharing one store never collide; the time part keeps IDs
-    unique across restarts and sorted by time.
+    The unique part combines the process ID with a counter that every
+    source in the process shares, so two processes (or two sources in one
+    process, say cleanup's and a store's) never hand out the same ID; the
+    time part keeps IDs unique across restarts and sorted by time.
 
-    >>> src = QueueIdSource()
-    >>> a, b = src.next(), src.next()
+    >>> a, b = QueueIdSource().next(), QueueIdSource().next()
     >>> a != b
     True
     """
 
+    # Process-wide on purpose: one counter per source would let two sources
+    # in one process produce the same ID within one microsecond.
+    _counter = itertools.count()
+    _lock = threading.Lock()
+
     def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
         self._clock = clock
-        self._counter = itertools.count()
-        self._lock = threading.Lock()
 
     def next(self) -> str:
-        with self._lock:
-            count = next(self._counter)
+        with QueueIdSource._lock:
+            count = next(QueueIdSource._counter)
         now = self._clock()
         return make_queue_id(now // 1_000_000_000, (now // 1000) % 1_000_000,
                              (os.getpid() << 24) | (count & 0xFFFFFF))

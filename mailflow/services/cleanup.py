@@ -1,7 +1,9 @@
 """cleanup service: run the pure pipeline, write the result to the spool.
 
 This module owns the I/O around :class:`~mailflow.cleanup.CleanupPipeline`:
-it assigns the queue ID, writes accepted mail durably into ``incoming/`` (or
+it chooses the queue ID before the pipeline runs (the pipeline writes it
+into ``Received:`` and ``Message-Id:``) and has the store file the message
+under that same ID, writes accepted mail durably into ``incoming/`` (or
 ``hold/``), records recipients whose virtual alias expansion must be retried
 in the message's ``defer`` log, writes cleanup's log lines, and wakes the
 queue manager. It never inspects or rewrites mail itself.
@@ -86,7 +88,7 @@ class CleanupService:
         self.clock = clock
         self.wake = wake
         self.notify = notify
-        self._ids = QueueIdSource()
+        self._ids = QueueIdSource()     # unique across processes and stores
 
     def __repr__(self) -> str:
         return f"<CleanupService store={self.store!r}>"
@@ -94,7 +96,8 @@ class CleanupService:
     # --- the two halves: pure processing, then store I/O --------------------
     def process(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
                 **info: Any) -> CleanupResult:
-        """Run the pipeline with a fresh queue ID and the current time."""
+        """Run the pipeline with a fresh queue ID (or the caller's
+        ``envelope.queue_id``) and the current time."""
         now = self.clock()
         queue_id = envelope.queue_id or self._ids.next()
         envelope = attrs.evolve(envelope, queue_id=queue_id,
@@ -106,11 +109,11 @@ class CleanupService:
         """Write an accepted result durably and log it; reply to the submitter."""
         planned = result.envelope.queue_id or ""
         if result.action == REJECT:
-            self._log(result.log, planned, planned)
+            self._log(result.log)
             status = result.status or WRITE_ERROR
             return CleanupReply(None, status, DEFER if status.is_temporary else REJECT, result)
         if result.action == DISCARD:
-            self._log(result.log, planned, planned)
+            self._log(result.log)
             return CleanupReply(planned, DsnStatus("2.0.0", f"Ok: queued as {planned}"),
                                 DISCARD, result)
         queue = QueueName.HOLD if result.action == HOLD else QueueName.INCOMING
@@ -119,6 +122,9 @@ class CleanupService:
         # manager cannot see the message without them.
         first = QueueName.HOLD if result.deferred else queue
         try:
+            # The envelope carries the planned ID: the store files the message
+            # under it, so the headers, the log and the spool agree (Postfix
+            # names the queue file before cleanup writes Received: id).
             queue_id = self.store.enqueue(first, result.envelope, result.message)
             for outcome in result.deferred:
                 # Recipients whose expansion must be retried: the queue
@@ -131,7 +137,7 @@ class CleanupService:
             # tries again (Postfix: "451 4.3.0 Error: queue file write error").
             log.warning("%s: queue file write error: %s", planned, exc)
             return CleanupReply(None, WRITE_ERROR, DEFER, result)
-        self._log(result.log, planned, queue_id)
+        self._log(result.log)
         if self.wake and queue is QueueName.INCOMING:
             if self.notify is not None:
                 self.notify()
@@ -159,13 +165,8 @@ class CleanupService:
         return await asyncio.to_thread(self.commit, result)
 
     # --- edges -------------------------------------------------------------
-    def _log(self, lines: tuple, planned: str, queue_id: str) -> None:
+    def _log(self, lines: tuple) -> None:
         for line in lines:
-            if planned and queue_id != planned:
-                # The store chose another ID: the log follows the spool's.
-                for head in (planned + ":", "warning: " + planned + ":"):
-                    if line.startswith(head):
-                        line = head.replace(planned, queue_id) + line[len(head):]
             if line.startswith("warning: "):
                 log.warning("%s", line[len("warning: "):])
             else:
