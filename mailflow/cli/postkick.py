@@ -62,8 +62,8 @@ def run(argv: list[str], ctx: Context) -> int:
     if klass not in ("public", "private"):
         print(f"postkick: fatal: bad class: {klass} (expected public or private)", file=sys.stderr)
         return 1
-    from mailflow.config import Config
-    cfg = Config.from_directory(config_dir if config_dir is not None else ctx.config_dir)
+    from mailflow.cli.postqueue import tool_config
+    cfg = tool_config(ctx, config_dir)
     if kick(str(cfg.queue_directory), service, unescape(request), klass=klass):
         return EX_OK
     print(f"postkick: warning: Cannot contact class {klass} service {service}"

@@ -56,8 +56,8 @@ def run(argv: list[str], ctx: Context) -> int:
     if priority not in _PRIORITIES:
         print(f"postlog: fatal: unknown priority value: {priority}", file=sys.stderr)
         return 1
-    from mailflow.config import Config
-    cfg = Config.from_directory(config_dir if config_dir is not None else ctx.config_dir)
+    from mailflow.cli.postqueue import tool_config
+    cfg = tool_config(ctx, config_dir)
     handler = configure_logging(cfg, foreground=True, stream=sys.stderr)
     logger = logging.getLogger("mailflow.postlog")
     extra = {"tag": tag} if tag else {}

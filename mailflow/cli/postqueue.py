@@ -6,7 +6,8 @@ to retry all deferred mail now, ``-i ID`` one message, ``-s SITE`` the
 deferred mail for one destination domain. Owns the command line and the
 walk over the spool; the layout is :mod:`mailflow.queue.showq`.
 
-Also home of :func:`open_store`, the spool the queue tools work on.
+Also home of :func:`tool_config` (the ``-c DIR`` rule the tools share) and
+:func:`open_store`, the spool the queue tools work on.
 """
 
 from __future__ import annotations
@@ -22,11 +23,25 @@ HELP = "list the queue (-p, -j) or flush it (-f, -i ID, -s SITE)"
 _USAGE = "postqueue: fatal: usage: postqueue -f | postqueue -i queueid | postqueue -j | postqueue -p | postqueue -s site"
 
 
+def tool_config(ctx: Context, config_dir: str | None = None) -> Any:
+    """The Config a tool works with: its own ``-c DIR`` if given, else the context's.
+
+    Postfix's tools take ``-c config_dir`` to override ``MAIL_CONFIG`` (postqueue(1)).
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "main.cf"), "w") as fh: _ = fh.write("myhostname = c.example\\n")
+    >>> tool_config(Context(tempfile.mkdtemp(), "postkick"), d).myhostname
+    'c.example'
+    """
+    from mailflow.config import Config
+    return Config.from_directory(config_dir) if config_dir else ctx.load_config()
+
+
 def open_store(ctx: Context, config_dir: str | None = None) -> tuple[Any, Any]:
     """``(config, FileQueueStore)`` for a tool: ``-c DIR`` if given, else the context's."""
     from mailflow.adapters.queue_store import FileQueueStore
-    from mailflow.config import Config
-    cfg = Config.from_directory(config_dir) if config_dir else ctx.load_config()
+    cfg = tool_config(ctx, config_dir)
     return cfg, FileQueueStore.from_config(cfg, create=False)
 
 
