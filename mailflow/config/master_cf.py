@@ -25,7 +25,7 @@ from typing import Iterator
 import attrs
 
 from mailflow.config.main_cf import logical_lines
-from mailflow.config.values import split_outside_braces
+from mailflow.config.values import split_outside_braces, strip_braces
 from mailflow.errors import ConfigError
 
 __all__ = ["Service", "MasterConfig", "parse_master_cf", "format_service", "command_text",
@@ -140,14 +140,6 @@ def split_args(text: str, filename: str = "master.cf", lineno: int | None = None
     return tokens
 
 
-def _unbrace(token: str) -> str:
-    """``{ text }`` → ``text`` (Postfix 3.0 extpar); other tokens unchanged."""
-    if token.startswith("{"):
-        inner = token[1:-1] if token.endswith("}") else token[1:]
-        return inner.strip()
-    return token
-
-
 def _override(text: str, where: dict) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -186,9 +178,9 @@ def _service(first: int, line: str, filename: str, warnings: list[str] | None,
     options = True
     k = 0
     while k < len(rest):
-        token = _unbrace(rest[k]) if options else rest[k]
+        token = strip_braces(rest[k], unclosed=True) if options else rest[k]
         if options and token == "-o" and k + 1 < len(rest):
-            name_, value = _override(_unbrace(rest[k + 1]), where)
+            name_, value = _override(strip_braces(rest[k + 1], unclosed=True), where)
             overrides[name_] = value
             argv += ["-o", f"{name_}={value}"]
             k += 2
@@ -202,7 +194,7 @@ def _service(first: int, line: str, filename: str, warnings: list[str] | None,
             argv.append(token)
         else:
             options = False
-            args.append(_unbrace(token))
+            args.append(strip_braces(token, unclosed=True))
             argv.append(token)
         k += 1
     return Service(
@@ -214,7 +206,7 @@ def _service(first: int, line: str, filename: str, warnings: list[str] | None,
         wakeup_if_used=bool(m.group(1) and m.group(2)),
         maxproc=default_process_limit if maxproc == "-" else int(maxproc),
         maxproc_is_default=maxproc == "-",
-        command=_unbrace(argv[0]), args=tuple(args), overrides=overrides,
+        command=strip_braces(argv[0], unclosed=True), args=tuple(args), overrides=overrides,
         fields=tuple(tokens[:7]), argv=tuple(argv), lineno=first)
 
 

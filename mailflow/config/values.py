@@ -17,7 +17,8 @@ from typing import Any
 from mailflow.config.params import Kind
 from mailflow.errors import ConfigError
 
-__all__ = ["TIME_UNITS", "convert", "parse_time", "split_list", "split_outside_braces"]
+__all__ = ["TIME_UNITS", "convert", "parse_time", "split_list", "split_outside_braces",
+           "strip_braces"]
 
 TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME = re.compile(r"(\d+)([smhdw]?)")
@@ -45,12 +46,25 @@ def split_list(text: str) -> list[str]:
     return split_outside_braces(text, commas=True)[0]
 
 
-def split_outside_braces(text: str, commas: bool) -> tuple[list[str], bool]:
+def split_outside_braces(text: str, commas: bool, *, strict: bool = False
+                         ) -> tuple[list[str], bool]:
     """Split on whitespace (and commas) not inside ``{...}``; also say if a brace is left open.
+
+    A ``}`` that closes nothing is kept as text, unless ``strict``: then it
+    raises ValueError (a table list is refused whole, where main.cf and
+    master.cf only warn about an open brace).
 
     >>> split_outside_braces("pipe argv=x { a b } {c", commas=False)
     (['pipe', 'argv=x', '{ a b }', '{c'], True)
+    >>> split_outside_braces("a} b", commas=True)
+    (['a}', 'b'], False)
+    >>> split_outside_braces("a} b", commas=True, strict=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: unbalanced '}' in 'a} b'
     """
+    # Postfix's separators: CHARS_COMMA_SP for lists, CHARS_SPACE for fields.
+    seps = ", \t\r\n" if commas else " \t\r\n"
     items: list[str] = []
     current: list[str] = []
     depth = 0
@@ -59,7 +73,9 @@ def split_outside_braces(text: str, commas: bool) -> tuple[list[str], bool]:
             depth += 1
         elif ch == "}" and depth:
             depth -= 1
-        elif depth == 0 and (ch.isspace() or (commas and ch == ",")):
+        elif ch == "}" and strict:
+            raise ValueError(f"unbalanced '}}' in {text!r}")
+        elif depth == 0 and ch in seps:
             if current:
                 items.append("".join(current))
                 current = []
@@ -68,6 +84,27 @@ def split_outside_braces(text: str, commas: bool) -> tuple[list[str], bool]:
     if current:
         items.append("".join(current))
     return items, depth > 0
+
+
+def strip_braces(text: str, *, unclosed: bool = False) -> str:
+    """``{ text }`` → ``text`` (Postfix 3.0's extpar with blanks stripped); other text unchanged.
+
+    ``unclosed`` also strips a ``{`` whose ``}`` is missing, as extpar
+    returns the text after the ``{`` along with its "missing '}'" error
+    (master.cf warns about the brace when it splits the line).
+
+    >>> strip_braces(" { two words } "), strip_braces("plain")
+    ('two words', 'plain')
+    >>> strip_braces("{ open"), strip_braces("{ open", unclosed=True)
+    ('{ open', 'open')
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        if text.endswith("}"):
+            return text[1:-1].strip()
+        if unclosed:
+            return text[1:].strip()
+    return text
 
 
 def parse_time(text: str, unit: str = "s", where: dict | None = None) -> int:

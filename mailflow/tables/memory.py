@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Mapping
 
+from mailflow.config.values import split_outside_braces, strip_braces
 from mailflow.errors import TableError, TableSyntaxError
 
 __all__ = ["MemoryTable", "CallableTable", "StaticTable", "InlineTable", "FailTable",
@@ -98,45 +99,27 @@ class EnvironTable:
         return os.environ.get(key)
 
 
-def strip_braces(text: str) -> str:
-    """``{ text }`` -> ``text`` (Postfix's extpar); other text unchanged.
+def split_braced(text: str) -> list[str]:
+    """Split on commas and whitespace outside ``{...}`` (Postfix's mystrtokq with braces).
 
-    >>> strip_braces("{ two words }"), strip_braces("plain")
-    ('two words', 'plain')
-    """
-    text = text.strip()
-    if text.startswith("{") and text.endswith("}"):
-        return text[1:-1].strip()
-    return text
-
-
-def split_braced(text: str, seps: str = ", \t\r\n") -> list[str]:
-    """Split on separators outside ``{...}`` (Postfix's mystrtokq with braces).
+    main.cf's list splitter, strict: an unbalanced brace makes the whole
+    list a TableError instead of a warning.
 
     >>> split_braced("a=1, {b = two words} c=3")
     ['a=1', '{b = two words}', 'c=3']
     >>> split_braced("inline:{a=1, b=2}, hash:/x")
     ['inline:{a=1, b=2}', 'hash:/x']
+    >>> split_braced("inline:{a=1")
+    Traceback (most recent call last):
+    ...
+    mailflow.errors.TableError: missing '}' in 'inline:{a=1'
     """
-    items: list[str] = []
-    depth, cur = 0, []
-    for ch in text:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth < 0:
-                raise TableError(f"unbalanced '}}' in {text!r}")
-        if depth == 0 and ch in seps:
-            if cur:
-                items.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    if depth:
+    try:
+        items, unclosed = split_outside_braces(text, commas=True, strict=True)
+    except ValueError as exc:
+        raise TableError(str(exc)) from None
+    if unclosed:
         raise TableError(f"missing '}}' in {text!r}")
-    if cur:
-        items.append("".join(cur))
     return items
 
 
