@@ -51,6 +51,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import attrs
 
+from mailflow.adapters.files import fsync_directory
 from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt, QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
@@ -69,14 +70,6 @@ TEMP_PREFIX = ".tmp."
 MAX_TEMP_AGE = 3600
 _HEAD_CHUNK = 8192
 _counter = itertools.count()
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -142,7 +135,7 @@ class FileQueueStore:
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if self.fsync:
-                _fsync_dir(os.path.dirname(directory))
+                fsync_directory(os.path.dirname(directory))
 
     # --- writing -----------------------------------------------------------
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
@@ -187,7 +180,7 @@ class FileQueueStore:
                 _link_new(tmp, final, queue_id, queue)
                 os.unlink(tmp)
             if self.fsync:
-                _fsync_dir(final_dir)
+                fsync_directory(final_dir)
         except BaseException:
             _unlink_quietly(tmp)
             raise
@@ -210,9 +203,9 @@ class FileQueueStore:
         except FileNotFoundError:
             raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(src).value} queue") from None
         if self.fsync and sync:
-            _fsync_dir(os.path.dirname(new))
+            fsync_directory(os.path.dirname(new))
             if os.path.dirname(new) != os.path.dirname(old):
-                _fsync_dir(os.path.dirname(old))
+                fsync_directory(os.path.dirname(old))
 
     def delete(self, queue_id: str, queue: QueueName, *, sync: bool = True) -> None:
         """Remove a message and its logs. ``sync=False`` skips the directory
@@ -225,7 +218,7 @@ class FileQueueStore:
         for kind in LOG_KINDS:
             _unlink_quietly(self.path(queue_id, kind))
         if self.fsync and sync:
-            _fsync_dir(os.path.dirname(path))
+            fsync_directory(os.path.dirname(path))
 
     def mark_done(self, queue_id: str, queue: QueueName, outcomes: Sequence[Outcome]) -> None:
         path = self.path(queue_id, queue)
