@@ -24,6 +24,7 @@ from mailflow.config.main_cf import Entry, parse_main_cf
 from mailflow.config.master_cf import MasterConfig, Service, parse_master_cf
 from mailflow.config.params import PARAMS, TRANSPORT_DEFAULTS, TRANSPORT_SUFFIXES, Kind
 from mailflow.config.postfix_names import POSTFIX_ONLY
+from mailflow.config.quick import DEFAULT_CONFIG_DIR, find_config_dir
 from mailflow.config.values import convert
 from mailflow.errors import ConfigError, ExpansionLoopError
 
@@ -32,18 +33,8 @@ __all__ = ["Config", "DEFAULT_CONFIG_DIR", "default_config", "find_config_dir", 
 
 log = logging.getLogger("mailflow.config")
 
-DEFAULT_CONFIG_DIR = "/etc/mailflow"
 _REFERENCE = re.compile(r"(?<!\$)\$[{(]?([A-Za-z0-9_]+)")
 _SUFFIXES_LONGEST_FIRST = sorted(TRANSPORT_SUFFIXES, key=len, reverse=True)
-
-
-def find_config_dir(explicit: str | None = None) -> str:
-    """``-c DIR``, else ``$MAILFLOW_CONFIG_DIR``, else /etc/mailflow.
-
-    >>> find_config_dir("/srv/mail")
-    '/srv/mail'
-    """
-    return explicit or os.environ.get("MAILFLOW_CONFIG_DIR") or DEFAULT_CONFIG_DIR
 
 
 def transport_suffix(name: str) -> str | None:
