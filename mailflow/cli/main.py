@@ -12,9 +12,7 @@ import importlib
 import os
 import sys
 
-import attrs
-
-from mailflow.config import find_config_dir
+from mailflow.config.quick import find_config_dir
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_NOUSER = 0, 64, 65, 66, 67
 EX_UNAVAILABLE, EX_SOFTWARE, EX_OSERR, EX_OSFILE, EX_CANTCREAT = 69, 70, 71, 72, 73
@@ -44,13 +42,45 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-@attrs.frozen
 class Context:
-    """What every command gets: the config directory and the command name."""
+    """What every command gets: the config directory and the command name.
 
-    config_dir: str
-    command: str
-    config_dir_given: bool = False
+    A small frozen value class written out by hand rather than with attrs:
+    importing attrs costs more than ``sendmail``'s whole own work.
+
+    >>> ctx = Context("/etc/mailflow", "sendmail")
+    >>> ctx.replace(config_dir="/srv/mail")
+    Context(config_dir='/srv/mail', command='sendmail', config_dir_given=False)
+    """
+
+    __slots__ = ("config_dir", "command", "config_dir_given")
+
+    def __init__(self, config_dir: str, command: str, config_dir_given: bool = False) -> None:
+        object.__setattr__(self, "config_dir", config_dir)
+        object.__setattr__(self, "command", command)
+        object.__setattr__(self, "config_dir_given", config_dir_given)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Context is frozen: cannot set {name!r}")
+
+    def _fields(self) -> tuple:
+        return (self.config_dir, self.command, self.config_dir_given)
+
+    def __eq__(self, other: object) -> bool:
+        return self._fields() == other._fields() if type(other) is Context else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Context(config_dir={self.config_dir!r}, command={self.command!r}, "
+                f"config_dir_given={self.config_dir_given!r})")
+
+    def replace(self, **changes: object) -> "Context":
+        """A copy with some fields changed (what ``attrs.evolve`` would give)."""
+        fields = dict(zip(self.__slots__, self._fields()))
+        fields.update(changes)
+        return Context(**fields)  # type: ignore[arg-type]
 
     def load_config(self):
         """The Config for ``config_dir``; a ConfigError is reported by main()."""
