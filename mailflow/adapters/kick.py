@@ -19,11 +19,15 @@ False
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import stat
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    # kick() runs in every sendmail process; only the listener needs asyncio,
+    # which costs more to import than the whole kick.
+    import asyncio
 
 __all__ = ["kick", "fifo_path", "KickListener", "WAKEUP", "QMGR_REQ_FLUSH_DEAD",
            "QMGR_REQ_SCAN_ALL", "QMGR_REQ_SCAN_DEFERRED", "QMGR_REQ_SCAN_INCOMING",
@@ -118,6 +122,7 @@ class KickListener:
                 pass
         self._rfd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self._wfd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        import asyncio
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._rfd, self._readable)
 
