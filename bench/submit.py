@@ -25,56 +25,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import in_parallel, make_message, run_process  # noqa: E402
+
 from mailflow.submit import submit  # noqa: E402
 
 SENDER, RCPT = "bench@example.com", "sink@example.net"
-
-
-def make_message(size: int = 1024) -> bytes:
-    head = b"From: bench@example.com\nTo: sink@example.net\nSubject: submission benchmark\n\n"
-    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
-    body = line * ((size - len(head)) // len(line) + 1)
-    return head + body[: size - len(head) - 1] + b"\n"
-
-
-def in_parallel(count: int, workers: int, one) -> float:
-    """Run ``one()`` count times from ``workers`` threads; return seconds taken."""
-    shares = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
-    errors: list[BaseException] = []
-
-    def work(n: int) -> None:
-        try:
-            for _ in range(n):
-                one()
-        except BaseException as exc:        # report, do not hang the benchmark
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in shares]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return time.perf_counter() - start
-
-
-def run_process(argv: list[str], data: bytes, env: dict | None = None) -> None:
-    p = subprocess.run(argv, input=data, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    if p.returncode != 0:
-        raise RuntimeError(f"{argv[0]} exited {p.returncode}: {p.stderr.decode(errors='replace')}")
 
 
 def count_files(directory: Path) -> int:
@@ -87,14 +50,15 @@ def bench_mailflow_sendmail(count: int, workers: int, data: bytes, tmp: Path) ->
     (etc / "main.cf").write_text(f"queue_directory = {tmp / 'spool'}\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     argv = [sys.executable, "-m", "mailflow", "-c", str(etc), "sendmail", "-f", SENDER, RCPT]
-    seconds = in_parallel(count, workers, lambda: run_process(argv, data, env))
+    seconds = in_parallel(count, workers, lambda _i: run_process(argv, data, env))
     assert count_files(tmp / "spool" / "maildrop") == count
     return seconds
 
 
 def bench_api(count: int, workers: int, data: bytes, tmp: Path) -> float:
     qdir = tmp / "spool"
-    seconds = in_parallel(count, workers, lambda: submit(data, SENDER, [RCPT], queue_directory=qdir))
+    seconds = in_parallel(count, workers,
+                          lambda _i: submit(data, SENDER, [RCPT], queue_directory=qdir))
     assert count_files(qdir / "maildrop") == count
     return seconds
 
@@ -103,7 +67,7 @@ def bench_postfix(count: int, workers: int, data: bytes) -> float:
     from postfix_peer import PostfixPeer
     with PostfixPeer() as peer:
         argv = peer.sendmail_argv("-f", SENDER, RCPT)
-        seconds = in_parallel(count, workers, lambda: run_process(argv, data))
+        seconds = in_parallel(count, workers, lambda _i: run_process(argv, data))
         assert peer.queue_count("maildrop") == count
     return seconds
 
