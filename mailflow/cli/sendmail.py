@@ -27,9 +27,7 @@ import os
 import re
 import sys
 
-import attrs
-
-from mailflow.cli.main import EX_DATAERR, EX_OK, EX_TEMPFAIL, EX_USAGE, Context
+from mailflow.cli.main import EX_DATAERR, EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE, Context
 
 HELP = "submit mail (Sendmail-compatible flags)"
 
@@ -41,21 +39,28 @@ class UsageError(Exception):
     """A command line sendmail cannot act on (exit 64)."""
 
 
-@attrs.define
 class Options:
-    """What the command line asked for."""
+    """What the command line asked for (a plain class: sendmail never imports attrs).
 
-    mode: str = "m"                   # -b: m deliver, p mailq, v verify, q flush
-    sender: str | None = None
-    fullname: str | None = None
-    extract: bool = False             # -t
-    ignore_dots: bool = False         # -i / -oi
-    notify: list = attrs.Factory(list)
-    ret: str | None = None
-    envid: str | None = None
-    config_dir: str | None = None
-    site: str | None = None           # -qR/-qS
-    recipients: list = attrs.Factory(list)
+    >>> Options(recipients=["b@example.net"]).mode
+    'm'
+    """
+
+    def __init__(self, recipients: list | None = None) -> None:
+        self.mode = "m"                   # -b: m deliver, p mailq, v verify, q flush
+        self.sender: str | None = None
+        self.fullname: str | None = None
+        self.extract = False              # -t
+        self.ignore_dots = False          # -i / -oi
+        self.notify: list = []
+        self.ret: str | None = None
+        self.envid: str | None = None
+        self.config_dir: str | None = None
+        self.site: str | None = None      # -qR/-qS
+        self.recipients: list = list(recipients or [])
+
+    def __repr__(self) -> str:
+        return "Options(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -182,7 +187,7 @@ def run(argv: list[str], ctx: Context) -> int:
             print(_USAGE, file=sys.stderr)
         return EX_USAGE
     if opts.config_dir:
-        ctx = attrs.evolve(ctx, config_dir=opts.config_dir, config_dir_given=True)
+        ctx = ctx.replace(config_dir=opts.config_dir, config_dir_given=True)
     if opts.mode == "p":
         from mailflow.cli.postqueue import open_store, show_queue
         show_queue(open_store(ctx)[1], sys.stdout)
@@ -246,14 +251,62 @@ def _has_header(data: bytes, name: bytes) -> bool:
                for line in head.split(b"\n") if line[:1] not in (b" ", b"\t") and b":" in line)
 
 
+# Built-in defaults of the parameters sendmail reads through QuickConfig
+# (postconf -d; tests check them against the parameter table).
+QUICK_DEFAULTS = {"queue_directory": "/var/spool/mailflow", "header_checks": "",
+                  "mime_header_checks": "$header_checks", "nested_header_checks": "$header_checks",
+                  "body_checks": ""}
+
+
 def _write(data: bytes, sender: str, recipients: list[str], opts: Options, ctx: Context) -> int:
-    from mailflow.submit import submit
-    cfg = ctx.load_config()
+    from mailflow.config.quick import QuickConfig
+    quick = QuickConfig(ctx.config_dir, defaults=QUICK_DEFAULTS)
+    qdir = quick.expand("queue_directory")
+    cfg = None
+    # The full Config only when needed: a value QuickConfig cannot expand,
+    # hashed queue names, or content checks to run.
+    from mailflow.submit import CONTENT_CHECKS
+    inspect = any(quick.is_set(name) for name in CONTENT_CHECKS)
+    if qdir is None or inspect or quick.is_set("hash_queue_names") or quick.is_set("hash_queue_depth"):
+        cfg = ctx.load_config()
+        qdir = cfg.queue_directory
+    else:
+        qdir = qdir.strip()
+    if inspect:
+        refused = _refused(data, sender, recipients, cfg)
+        if refused is not None:
+            return refused
     try:
-        submit(data, sender, recipients, config=cfg, queue_directory=cfg.queue_directory,
+        if cfg is None:
+            from mailflow.submit import drop, wake_pickup
+            try:
+                drop(data, sender, recipients, qdir, envid=opts.envid, ret=opts.ret,
+                     notify=opts.notify or None)
+            except FileNotFoundError:
+                cfg = ctx.load_config()      # no maildrop/ yet: the store creates the spool
+            else:
+                wake_pickup(qdir)
+                return EX_OK
+        from mailflow.submit import submit
+        submit(data, sender, recipients, config=cfg, queue_directory=qdir,
                envid=opts.envid, ret=opts.ret, notify=opts.notify or None)
     except OSError as exc:
-        print(f"sendmail: fatal: cannot write to the maildrop queue in {cfg.queue_directory}: "
+        print(f"sendmail: fatal: cannot write to the maildrop queue in {qdir}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return EX_TEMPFAIL
     return EX_OK
+
+
+def _refused(data: bytes, sender: str, recipients: list[str], cfg) -> int | None:
+    """Cleanup's content inspection before the message is dropped: the exit
+    status and message when cleanup would refuse it for good, else None."""
+    from mailflow.submit import check_content
+    status = check_content(data, sender, recipients, cfg)
+    if status is None or status.is_temporary:
+        # A 4.x.x refusal (DEFER rule, a table that cannot answer) is not
+        # final: the message goes to maildrop and pickup's cleanup tries again.
+        return None
+    # Postfix's sendmail exits EX_UNAVAILABLE for a cleanup status that is
+    # neither a software error nor a write error (sendmail.c, enqueue()).
+    print(f"sendmail: fatal: {status}", file=sys.stderr)
+    return EX_UNAVAILABLE

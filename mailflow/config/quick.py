@@ -15,9 +15,9 @@ answer or the exact error. It never writes files and never imports attrs.
 This module also says where the configuration directory is
 (:func:`find_config_dir`), so that the command dispatcher needs no more.
 
->>> import os, tempfile
+>>> import pathlib, tempfile
 >>> d = tempfile.mkdtemp()
->>> _ = open(os.path.join(d, "main.cf"), "w").write("top = /srv\\nqueue_directory = $top/spool\\n")
+>>> _ = pathlib.Path(d, "main.cf").write_text("top = /srv\\nqueue_directory = $top/spool\\n")
 >>> q = QuickConfig(d, defaults={"header_checks": ""})
 >>> q.expand("queue_directory"), q.expand("header_checks"), q.expand("myhostname")
 ('/srv/spool', '', None)
