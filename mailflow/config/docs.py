@@ -132,6 +132,15 @@ def differences_page() -> str:
         " `mailflow/COMMAND: fatal: ...` and exit status 78 (EX_CONFIG, sysexits.h);"
         " Postfix's postconf prints `postconf: fatal: ...` and exits 1. Warnings keep"
         " Postfix's `postconf: warning: ...`.",
+        "- `sendmail` runs cleanup's content checks itself when main.cf sets"
+        " `header_checks`, `mime_header_checks`, `nested_header_checks` or `body_checks`,"
+        " and refuses a message they REJECT (or one over `message_size_limit`) with"
+        " `sendmail: fatal: 5.7.1 TEXT` and exit status 69 (EX_UNAVAILABLE), before"
+        " anything is queued; Postfix's sendmail queues it and the message bounces after"
+        " pickup. HOLD, DISCARD, FILTER and the rest, and temporary (4.x.x) refusals, still"
+        " take effect at pickup.",
+        "- `sendmail` reads only the main.cf parameters it uses, as Postfix's sendmail"
+        " does: it reports no unknown parameters and does not read master.cf.",
         "",
     ]
     return "\n".join(lines)
