@@ -27,15 +27,17 @@ Order of work, as in Postfix's cleanup:
    ``body_checks_size_limit`` per part) to ``body_checks`` and body rules;
 7. recipients: virtual alias expansion, duplicate elimination.
 
+>>> from mailflow.config import Config
 >>> from mailflow.model import Envelope, Message, Recipient
->>> p = CleanupPipeline.from_config(None, header_rules=[
+>>> cfg = Config(myhostname="mx.example.com", mydomain="example.com")
+>>> p = CleanupPipeline.from_config(cfg, header_rules=[
 ...     header_rule(lambda name, value: "HOLD" if value == "park me" else None)])
 >>> r = p.process(Envelope("alice", (Recipient("bob@example.com"),)),
 ...               Message(b"Subject: park me\\n\\nhi\\n"), queue_id="ABC", now=0)
 >>> r.action, r.envelope.sender
-('hold', 'alice@localhost.localdomain')
+('hold', 'alice@mx.example.com')
 >>> r.log[0]
-'ABC: hold: header Subject: park me from local; from=<alice@localhost.localdomain> to=<bob@example.com>'
+'ABC: hold: header Subject: park me from local; from=<alice@mx.example.com> to=<bob@example.com>'
 """
 
 from __future__ import annotations
@@ -162,8 +164,9 @@ class CleanupPipeline:
     def rewrite_sender(self, address: str, kind: str = "envelope_sender", context: str = "local") -> str:
         """One sender address through context rewrite, canonical maps and masquerading.
 
-        >>> CleanupPipeline.from_config(None).rewrite_sender("joe")
-        'joe@localhost.localdomain'
+        >>> from mailflow.config import Config
+        >>> CleanupPipeline.from_config(Config(myorigin="example.com")).rewrite_sender("joe")
+        'joe@example.com'
         """
         if not address:
             return address
