@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(find_config_dir(config_dir), name, config_dir is not None)
     from mailflow.errors import ConfigError
     try:
+        if args == ["--help"]:
+            return _command_help(module, ctx)
         return int(module.run(args, ctx) or 0)
     except ConfigError as exc:
         print(f"mailflow/{name}: fatal: {exc}", file=sys.stderr)
@@ -132,6 +134,29 @@ def main(argv: list[str] | None = None) -> int:
         return EX_IOERR
     except KeyboardInterrupt:
         return 130
+
+
+def _command_help(module, ctx: Context) -> int:
+    """``mailflow COMMAND --help``: the command's own help when it has one.
+
+    The Postfix tools (sendmail, postqueue, postsuper, ...) keep Postfix's
+    command line, which has no ``--help`` and answers it with a usage error;
+    for those, print the command's description from its module docstring.
+    """
+    import contextlib
+    import io
+    import textwrap
+
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        status = int(module.run(["--help"], ctx) or 0)
+    if status == EX_OK:
+        sys.stderr.write(errors.getvalue())
+        return EX_OK
+    doc = textwrap.dedent((module.__doc__ or "").split("\n", 1)[-1])
+    first = (module.__doc__ or "").split("\n", 1)[0]
+    print(("usage: " + first + "\n" + doc).replace("``", "").rstrip())
+    return EX_OK
 
 
 if __name__ == "__main__":
