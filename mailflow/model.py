@@ -187,10 +187,16 @@ class Envelope:
     """Sender, recipients and the delivery-relevant facts about one message.
 
     The null sender is ``""``. Addresses are in internal (unquoted) form.
+    ``content_filter`` is Postfix's queue-file ``content_filter`` record
+    (``transport:nexthop``): when set, the queue manager sends every
+    recipient there instead of where the address resolves (cleanup sets it
+    from a FILTER action or the ``content_filter`` parameter).
 
     >>> e = Envelope("", (Recipient("a@example.com"),))
     >>> e.is_null_sender, [r.address for r in e.pending()]
     (True, ['a@example.com'])
+    >>> Envelope("", (), content_filter="scan:[127.0.0.1]:10025").content_filter
+    'scan:[127.0.0.1]:10025'
     """
 
     sender: str
@@ -200,6 +206,7 @@ class Envelope:
     ret: Ret | None = None
     client: ClientInfo | None = None
     queue_id: str | None = None
+    content_filter: str | None = None
 
     @property
     def is_null_sender(self) -> bool:

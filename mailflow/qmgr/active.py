@@ -29,7 +29,7 @@ from mailflow.qmgr.retry import is_expired, needs_delay_warning, next_attempt
 
 __all__ = ["QmgrSettings", "Action", "NoticePlan", "FinishPlan", "plan_finish",
            "group_recipients", "destination_failed", "suspended_status",
-           "last_per_recipient", "is_cleanup_deferral"]
+           "last_per_recipient", "is_cleanup_deferral", "FilterRoute", "filter_route"]
 
 #: Postfix's reason when a destination is dead (qmgr_deliver.c).
 SUSPENDED = "delivery temporarily suspended: "
@@ -76,6 +76,7 @@ class QmgrSettings:
     double_bounce_sender: str = "double-bounce@localhost"
     myhostname: str = "localhost"
     bounce_size_limit: int = 50000
+    default_filter_nexthop: str = ""
 
     @classmethod
     def from_config(cls, cfg: Any) -> "QmgrSettings":
@@ -105,6 +106,7 @@ class QmgrSettings:
             double_bounce_sender=sender,
             myhostname=str(cfg["myhostname"]),
             bounce_size_limit=int(cfg["bounce_size_limit"]),
+            default_filter_nexthop=str(cfg["default_filter_nexthop"]),
         )
 
     def lifetime(self, envelope: Envelope) -> float:
@@ -283,6 +285,45 @@ def group_recipients(recipients: Iterable[Recipient], resolve: Callable[[str], A
         else:
             groups.setdefault((res.transport, res.nexthop), []).append(rcpt)
     return groups, immediate
+
+
+@attrs.frozen
+class FilterRoute:
+    """Where a recipient of a content-filtered message goes: shaped like a
+    :class:`~mailflow.address.resolve.Resolution` for
+    :func:`group_recipients`, never deferred or bounced by routing."""
+
+    transport: str
+    nexthop: str
+    defer: bool = False
+    bounce: bool = False
+    status: DsnStatus | None = None
+
+
+def filter_route(content_filter: str, address: str, settings: QmgrSettings) -> FilterRoute:
+    """Route one recipient of a message with a ``content_filter`` record.
+
+    As Postfix's qmgr (qmgr_message.c, "content filtering overrides the
+    address resolver"): the transport is the part before the first ``:``;
+    the nexthop is the rest, or when that is empty ``default_filter_nexthop``,
+    or when that is empty too the recipient's domain, or ``myhostname`` for
+    a recipient without one. The resolver is not asked at all.
+
+    >>> s = QmgrSettings(myhostname="mx.example.com")
+    >>> filter_route("scan:[127.0.0.1]:10025", "b@example.net", s).nexthop
+    '[127.0.0.1]:10025'
+    >>> [filter_route(f, a, s).nexthop for f, a in (("scan:", "b@example.net"), ("scan", "b"))]
+    ['example.net', 'mx.example.com']
+    >>> filter_route("scan", "b@example.net", attrs.evolve(s, default_filter_nexthop="[::1]:25")).nexthop
+    '[::1]:25'
+    """
+    transport, _, nexthop = content_filter.partition(":")
+    if not nexthop:
+        nexthop = settings.default_filter_nexthop
+    if not nexthop:
+        _, at, domain = address.rpartition("@")
+        nexthop = domain if at and domain else settings.myhostname
+    return FilterRoute(transport, nexthop)
 
 
 def destination_failed(outcomes: Sequence[Outcome], raised: bool = False) -> bool:

@@ -1,4 +1,4 @@
-"""The queue-file format, version 1: pure encode and decode.
+"""The queue-file format, versions 1 and 2: pure encode and decode.
 
 Owns the bytes of a queue file; never opens, renames or fsyncs anything
 (that is :mod:`mailflow.adapters.queue_store`). A queue file is line records
@@ -10,6 +10,7 @@ Owns the bytes of a queue file; never opens, renames or fsyncs anything
     V -                                   RFC 3461 ENVID (``-``: none)
     N =HDRS                               RFC 3461 RET (``-``: none)
     C =host.example =192.0.2.1 =helo =ESMTP =   client: name address helo protocol sasl_username
+    F =scan:[127.0.0.1]:10025             content filter, transport:nexthop (version 2 only)
     R- =bob@example.net =bob@example.net - =SUCCESS,FAILURE
     M 1234                                content size in bytes; the content follows
     <content>
@@ -25,6 +26,12 @@ recipient by rewriting one record-type byte in place (qmgr_entry.c,
 byte and fsyncing: the file is never rewritten, so a crash leaves either
 the old or the new state. :func:`decode` reports the offset of every state
 byte for that purpose.
+
+Version 2 adds the ``F`` record (Postfix's ``content_filter`` queue-file
+record). A file is written as version 1 unless it needs a version-2 record,
+so files without a content filter stay byte-for-byte what version 1 wrote
+and older readers still read them; :func:`decode` reads both versions and
+refuses an ``F`` record in a version-1 file.
 
 A file that does not decode raises :class:`~mailflow.errors.QueueFileCorrupt`.
 
@@ -49,12 +56,13 @@ import attrs
 from mailflow.errors import QueueFileCorrupt
 from mailflow.model import ClientInfo, Envelope, Message, Notify, Recipient, RecipientState, Ret
 
-__all__ = ["MAGIC", "VERSION", "QueueFile", "encode", "decode", "head_end",
-           "STATE_BYTES", "state_byte", "iter_records"]
+__all__ = ["MAGIC", "VERSION", "VERSIONS", "QueueFile", "file_version", "encode", "decode",
+           "head_end", "STATE_BYTES", "state_byte", "iter_records"]
 
 MAGIC = b"MAILFLOW-QUEUE"
-VERSION = 1
-_FIRST_LINE = MAGIC + b" %d\n" % VERSION
+VERSION = 2                      # the newest version this module writes and reads
+VERSIONS = (1, 2)                # every version it reads
+_FIRST_LINES = {v: (MAGIC + b" %d\n" % v).decode() for v in VERSIONS}
 # RFC 5321 addresses use most printable ASCII; keep it readable, escape the rest.
 _SAFE = "@!#$&'*+/=?^_`{|}~.-:;<>[](),\"\\"
 STATE_BYTES: dict[RecipientState, bytes] = {
@@ -107,13 +115,16 @@ def encode(envelope: Envelope, message: Message) -> bytes:
     >>> encode(Envelope("", ()), Message(b"x")).endswith(b"M 1\\nx\\nE\\n")
     True
     """
-    lines = [_FIRST_LINE.decode(), f"T {envelope.arrival_time!r}\n",
+    version = 1 if envelope.content_filter is None else 2
+    lines = [_FIRST_LINES[version], f"T {envelope.arrival_time!r}\n",
              f"S {_val(envelope.sender)}\n", f"V {_val(envelope.envid)}\n",
              f"N {_val(envelope.ret.value if envelope.ret else None)}\n"]
     client = envelope.client
     if client is not None:
         lines.append("C " + " ".join(_val(v) for v in (
             client.name, client.address, client.helo, client.protocol, client.sasl_username)) + "\n")
+    if envelope.content_filter is not None:
+        lines.append(f"F {_val(envelope.content_filter)}\n")
     for rcpt in envelope.recipients:
         notify = ",".join(sorted(n.value for n in rcpt.notify)) if rcpt.notify else None
         lines.append(f"R{STATE_BYTES[rcpt.state].decode()} {_val(rcpt.address)} "
@@ -141,13 +152,12 @@ def head_end(data: bytes) -> int:
         pos = nl + 1
 
 
-def iter_records(data: bytes) -> Iterator[tuple[int, str, list[str]]]:
-    """``(offset, type, raw fields)`` for each head record after the magic line.
+def file_version(data: bytes) -> int:
+    """The format version in the magic line; raises QueueFileCorrupt for one
+    this module cannot read.
 
-    The content is not included; the ``M`` record comes last.
-
-    >>> [(t, f) for _, t, f in iter_records(b"MAILFLOW-QUEUE 1\\nT 1.0\\nM 0\\n\\nE\\n")]
-    [('T', ['1.0']), ('M', ['0'])]
+    >>> file_version(b"MAILFLOW-QUEUE 2\\nT 1.0\\n")
+    2
     """
     if not data.startswith(MAGIC + b" "):
         raise QueueFileCorrupt("not a queue file (no MAILFLOW-QUEUE magic line)")
@@ -156,9 +166,22 @@ def iter_records(data: bytes) -> Iterator[tuple[int, str, list[str]]]:
         version = int(data[len(MAGIC) + 1:nl])
     except ValueError:
         raise QueueFileCorrupt("bad version in the magic line") from None
-    if version != VERSION:
-        raise QueueFileCorrupt(f"unsupported queue file version {version} (this is version {VERSION})")
-    pos = nl + 1
+    if version not in VERSIONS:
+        raise QueueFileCorrupt(f"unsupported queue file version {version} "
+                               f"(this reads versions {', '.join(map(str, VERSIONS))})")
+    return version
+
+
+def iter_records(data: bytes) -> Iterator[tuple[int, str, list[str]]]:
+    """``(offset, type, raw fields)`` for each head record after the magic line.
+
+    The content is not included; the ``M`` record comes last.
+
+    >>> [(t, f) for _, t, f in iter_records(b"MAILFLOW-QUEUE 1\\nT 1.0\\nM 0\\n\\nE\\n")]
+    [('T', ['1.0']), ('M', ['0'])]
+    """
+    file_version(data)
+    pos = data.find(b"\n") + 1
     while True:
         nl = data.find(b"\n", pos)
         if nl < 0:
@@ -176,7 +199,8 @@ def decode(data: bytes, *, with_content: bool = True) -> QueueFile:
 
     Raises QueueFileCorrupt naming the offset and what is wrong.
     """
-    arrival, sender, envid, ret, client = None, None, None, None, None
+    version = file_version(data)
+    arrival, sender, envid, ret, client, content_filter = None, None, None, None, None, None
     recipients: list[Recipient] = []
     offsets: list[int] = []
     size, content_at = -1, -1
@@ -194,6 +218,8 @@ def decode(data: bytes, *, with_content: bool = True) -> QueueFile:
                 ret = Ret(value) if value else None
             elif kind == "C":
                 client = ClientInfo(*(_unval(f, where) or "" for f in fields[:5]))
+            elif kind == "F" and version >= 2:
+                content_filter = _unval(fields[0], where)
             elif len(kind) == 2 and kind[0] == "R":
                 state = _STATES[ord(kind[1])]
                 address, original, orcpt, notify = (_unval(f, where) for f in fields[:4])
@@ -220,5 +246,6 @@ def decode(data: bytes, *, with_content: bool = True) -> QueueFile:
             raise QueueFileCorrupt(f"content is not {size} bytes followed by the end marker "
                                    f"(file truncated or damaged)")
         message = Message(data[content_at:content_at + size])
-    envelope = Envelope(sender, tuple(recipients), arrival, envid, ret, client)
+    envelope = Envelope(sender, tuple(recipients), arrival, envid, ret, client,
+                        content_filter=content_filter)
     return QueueFile(envelope, message, size, content_at, tuple(offsets))

@@ -38,9 +38,17 @@ from mailflow.errors import QueueError
 from mailflow.model import DsnStatus, Envelope, Message
 from mailflow.queue.store_api import QueueIdSource
 
-__all__ = ["CleanupService", "CleanupReply", "DEFER"]
+__all__ = ["CleanupService", "CleanupReply", "DEFER", "FILTERED_ORIGINS", "content_filter_for"]
 
 log = logging.getLogger("mailflow.cleanup")
+
+#: The origins whose mail gets the ``content_filter`` parameter: Postfix's
+#: pickup(8), smtpd(8) and qmqpd(8) hand their content_filter to cleanup
+#: with each message. Its own mail never gets it: bounce(8)'s notices and
+#: local(8)'s forwarded copies (measured with Postfix 3.7: their queue files
+#: have no content_filter record, even with internal_mail_filter_classes =
+#: bounce); only a header/body FILTER action can filter those.
+FILTERED_ORIGINS = frozenset({"pickup", "smtpd", "qmqpd"})
 
 #: CleanupReply.action for a temporary rejection (a 4.x.x status): the
 #: submitter keeps the message and tries again later (pickup leaves the
@@ -68,12 +76,39 @@ class CleanupReply:
         return self.action not in (REJECT, DEFER)
 
 
+def content_filter_for(result: CleanupResult, origin: str, submitted: str | None) -> str | None:
+    """The ``transport:nexthop`` the queue manager must send this message
+    to, or None: a header/body FILTER action wins (Postfix's cleanup
+    replaces the submitter's filter with it), else ``submitted`` (the
+    receiving service's ``content_filter``) for mail from
+    :data:`FILTERED_ORIGINS`.
+
+    >>> from mailflow.model import Envelope, Message
+    >>> r = CleanupResult("queue", Envelope("", ()), Message(b""))
+    >>> content_filter_for(r, "smtpd", "scan:[127.0.0.1]:10025")
+    'scan:[127.0.0.1]:10025'
+    >>> content_filter_for(r, "bounce", "scan:[127.0.0.1]:10025") is None
+    True
+    >>> content_filter_for(attrs.evolve(r, filter="hold:x"), "bounce", None)
+    'hold:x'
+    """
+    if result.filter:
+        return result.filter
+    if origin in FILTERED_ORIGINS and submitted:
+        return submitted
+    return None
+
+
 class CleanupService:
     """Cleanup as a callable service: ``submit(envelope, message, origin=...)``.
 
     ``store`` is any :class:`~mailflow.interfaces.QueueStore`; ``pipeline``
     defaults to one compiled from ``cfg``. ``wake`` kicks the queue manager
     through the master's wake-up channel after each accepted message;
+    ``cfg``'s ``content_filter`` (with the receiving service's master.cf
+    ``-o`` overrides, so a re-injection service with ``-o content_filter=``
+    does not filter again) is recorded in the queue file of mail from
+    :data:`FILTERED_ORIGINS` unless the envelope names its own;
     ``notify``, when given, is called instead (from the writing thread), so
     a service running in the master's process can wake the queue manager
     with a call rather than a FIFO write and read per message.
@@ -89,6 +124,7 @@ class CleanupService:
         self.wake = wake
         self.notify = notify
         self._ids = QueueIdSource()     # unique across processes and stores
+        self.content_filter = (str(cfg["content_filter"]) if cfg is not None else "") or None
 
     def __repr__(self) -> str:
         return f"<CleanupService store={self.store!r}>"
@@ -97,13 +133,19 @@ class CleanupService:
     def process(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
                 **info: Any) -> CleanupResult:
         """Run the pipeline with a fresh queue ID (or the caller's
-        ``envelope.queue_id``) and the current time."""
+        ``envelope.queue_id``) and the current time; record the content
+        filter (:func:`content_filter_for`) in the result's envelope."""
         now = self.clock()
         queue_id = envelope.queue_id or self._ids.next()
-        envelope = attrs.evolve(envelope, queue_id=queue_id,
+        submitted = envelope.content_filter or self.content_filter
+        envelope = attrs.evolve(envelope, queue_id=queue_id, content_filter=None,
                                 arrival_time=envelope.arrival_time or now)
-        return self.pipeline.process(envelope, message, origin=origin, now=now,
-                                     queue_id=queue_id, **info)
+        result = self.pipeline.process(envelope, message, origin=origin, now=now,
+                                       queue_id=queue_id, **info)
+        chosen = content_filter_for(result, origin, submitted)
+        if chosen is None:
+            return result
+        return attrs.evolve(result, envelope=attrs.evolve(result.envelope, content_filter=chosen))
 
     def commit(self, result: CleanupResult) -> CleanupReply:
         """Write an accepted result durably and log it; reply to the submitter."""

@@ -37,8 +37,8 @@ from mailflow.errors import (ConfigError, DeliveryFailure, MailflowError, NoSuch
 from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
 from mailflow.model import DeliveryRequest, DsnStatus, Message, Notify, Outcome, Recipient
 from mailflow.qmgr.active import (Action, FinishPlan, QmgrSettings, destination_failed,
-                                  group_recipients, is_cleanup_deferral, last_per_recipient,
-                                  plan_finish, suspended_status)
+                                  filter_route, group_recipients, is_cleanup_deferral,
+                                  last_per_recipient, plan_finish, suspended_status)
 from mailflow.qmgr.scheduler import Job, Scheduler, TransportPolicy, policy_from_config
 from mailflow.qmgr.status_log import active_line, delivery_line, expired_line, removed_line
 from mailflow.services.skeleton import ServiceContext
@@ -410,9 +410,16 @@ class QueueManager:
                 _log_outcome("error", queue_id, msg, attrs.evolve(hold, recipient=rcpt), now)
             else:
                 deliver.append(rcpt)
+        if env.content_filter:
+            # The whole message goes to the content filter (Postfix's
+            # content_filter queue-file record); it re-injects what it passes.
+            def route(address: str) -> Any:
+                return filter_route(env.content_filter, address, self.settings)
+        else:
+            def route(address: str) -> Any:
+                return self.rewrite.resolve(address, env.sender)
         try:
-            groups, resolved = group_recipients(
-                deliver, lambda address: self.rewrite.resolve(address, env.sender))
+            groups, resolved = group_recipients(deliver, route)
         except Exception as exc:  # noqa: BLE001 - a resolver failure defers, never crashes
             groups, resolved = {}, [Outcome(r, DsnStatus("4.3.0", f"address resolver failure: {exc}"))
                                     for r in deliver]
