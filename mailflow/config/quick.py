@@ -29,7 +29,6 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from mailflow.config.expand import expand_value
 from mailflow.config.lines import logical_lines, split_assignment
 
 __all__ = ["DEFAULT_CONFIG_DIR", "find_config_dir", "QuickConfig"]
@@ -99,4 +98,6 @@ class QuickConfig:
             raise _NeedsFullConfig(name)
         if "$" not in text:
             return text
+        # Imported here: most main.cf files name queue_directory literally.
+        from mailflow.config.expand import expand_value
         return expand_value(text, lambda ref: self._expand(ref, seen + (name,)))
