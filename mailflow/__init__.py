@@ -4,7 +4,8 @@ This module owns the public surface only: the names a user imports, listed
 in ``__all__``, each re-exported from the module that implements it. It
 holds no code of its own, and it imports nothing until a name is used
 (:pep:`562` module ``__getattr__``), so that ``import mailflow`` costs
-nothing and commands like ``sendmail`` start fast.
+nothing and commands like ``sendmail`` start fast; the one exception is
+:mod:`mailflow.submit` (standard library imports only), see below.
 
 >>> import mailflow
 >>> cfg = mailflow.Config(myhostname="mx.example.com", mydestination="")
@@ -20,8 +21,6 @@ system) are in :mod:`mailflow.testing`.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -50,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "QueueError": "mailflow.errors",
     "BadQueueIdError": "mailflow.errors",
     "QueueFileCorrupt": "mailflow.errors",
+    "QueueIdInUse": "mailflow.errors",
     "NoSuchMessage": "mailflow.errors",
     "DeliveryFailure": "mailflow.errors",
     "TemporaryFailure": "mailflow.errors",
@@ -69,8 +69,8 @@ _EXPORTS: dict[str, str] = {
     # addresses and routing
     "TrivialRewrite": "mailflow.address.resolve",
     "Resolution": "mailflow.address.resolve",
-    "explain": "mailflow.explain",
-    "ExplainEntry": "mailflow.explain",
+    "explain": "mailflow.address.explain",
+    "ExplainEntry": "mailflow.address.explain",
     # cleanup
     "CleanupPipeline": "mailflow.cleanup",
     "CleanupResult": "mailflow.cleanup",
@@ -100,24 +100,6 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-# Exported functions that share their name with the submodule defining
-# them. Python binds a submodule as an attribute of its package when it is
-# first imported, which would make ``mailflow.explain`` a function or a
-# module depending on import order; the function always wins here. (To reach
-# the module object, use ``importlib.import_module("mailflow.explain")``.)
-_SHADOWED = frozenset(n for n, m in _EXPORTS.items() if m == f"{__name__}.{n}")
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return                   # the import system binding the submodule
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -129,3 +111,12 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+# ``submit`` and ``submit_async`` live in the module mailflow.submit. Python
+# binds a submodule as an attribute of its package when it first loads it,
+# so ``import mailflow.submit`` anywhere would turn ``mailflow.submit`` from
+# the function into the module. Loading it here, once, and then binding the
+# function settles it: a submodule already loaded is never bound again. It
+# imports only the standard library (the rest lazily), so this stays cheap.
+from mailflow.submit import submit, submit_async  # noqa: E402

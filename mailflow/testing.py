@@ -584,12 +584,12 @@ class MailSystem:
                             "use 'await system.run()' there")
 
     def explain(self, addresses: str | Iterable[str], sender: str | None = None) -> list:
-        """:func:`mailflow.explain.explain` under this system's configuration.
+        """:func:`mailflow.address.explain.explain` under this system's configuration.
 
         >>> MailSystem(myhostname="mx.example.com", mydestination="").explain("a@example.net")[0].nexthop
         'example.net'
         """
-        from mailflow.explain import explain
+        from mailflow.address.explain import explain
         return explain(addresses, self.rewrite, sender=sender)
 
     # --- results ----------------------------------------------------------------

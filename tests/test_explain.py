@@ -9,7 +9,7 @@ import pytest
 from mailflow.address.resolve import TrivialRewrite
 from mailflow.config import Config
 from mailflow.errors import TableError
-from mailflow.explain import ExplainEntry, Explainer, explain, explain_report
+from mailflow.address.explain import ExplainEntry, Explainer, explain, explain_report
 from mailflow.tables import CallableTable, register_table_type
 
 MAIN_CF = """\
@@ -253,9 +253,9 @@ def test_cli_classes_and_transports(config_dir, run_cli, address, expected):
 
 
 def test_docstring_examples_run():
-    """The examples in mailflow.explain's docstrings run as shown."""
+    """The examples in mailflow.address.explain's docstrings run as shown."""
     import doctest
 
-    import mailflow.explain
-    result = doctest.testmod(mailflow.explain)
+    import mailflow.address.explain
+    result = doctest.testmod(mailflow.address.explain)
     assert result.attempted > 0 and result.failed == 0

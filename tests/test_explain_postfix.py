@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 
 from mailflow.config import Config
-from mailflow.explain import explain
+from mailflow.address.explain import explain
 
 MAIN_CF = """\
 myhostname = mx.example.test

@@ -70,12 +70,12 @@ def test_dir_lists_the_public_names():
     assert set(mailflow.__all__) <= set(dir(mailflow))
 
 
-def test_import_mailflow_imports_no_submodule():
-    """``import mailflow`` loads nothing else of mailflow, nor attrs or asyncio (sendmail starts fast)."""
+def test_import_mailflow_imports_only_the_submit_module():
+    """``import mailflow`` loads only mailflow.submit besides itself, and neither attrs nor asyncio (sendmail starts fast)."""
     out = run_python("import sys, mailflow; "
                      "print(sorted(m for m in sys.modules if m.startswith('mailflow') "
                      "or m in ('attrs', 'asyncio')))")
-    assert out == "['mailflow']"
+    assert out == "['mailflow', 'mailflow.submit']"
 
 
 def test_using_one_name_imports_only_its_module():
@@ -85,12 +85,24 @@ def test_using_one_name_imports_only_its_module():
     assert out == "False False"
 
 
-@pytest.mark.parametrize("name", ["explain", "submit"])
-def test_function_named_like_its_module_stays_the_function(name):
-    """``mailflow.explain`` is the function even after ``import mailflow.explain`` bound the module."""
-    out = run_python(f"import mailflow.{name}, mailflow, inspect; "
-                     f"print(inspect.isfunction(mailflow.{name}))")
-    assert out == "True"
+@pytest.mark.parametrize("code", [
+    pytest.param("import mailflow.submit, mailflow", id="module-imported-first"),
+    pytest.param("import mailflow; mailflow.submit; import mailflow.submit", id="function-used-first"),
+    pytest.param("from mailflow.submit import submit; import mailflow", id="from-import-first"),
+])
+def test_mailflow_submit_is_always_the_function(code):
+    """``mailflow.submit`` is the function whatever imported the module mailflow.submit before."""
+    out = run_python(f"{code}; import inspect; "
+                     "print(inspect.isfunction(mailflow.submit), inspect.isfunction(mailflow.submit_async))")
+    assert out == "True True"
+
+
+def test_mailflow_explain_is_the_function_and_its_module_is_in_address():
+    """``mailflow.explain`` is the function; its module is mailflow.address.explain, no other."""
+    out = run_python("import mailflow.address.explain, mailflow, importlib.util, inspect; "
+                     "print(inspect.isfunction(mailflow.explain), mailflow.explain.__module__, "
+                     "importlib.util.find_spec('mailflow.explain') is None)")
+    assert out == "True mailflow.address.explain True"
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)

@@ -2,7 +2,7 @@
 would be rewritten, expanded and routed, without sending anything.
 
 This module owns the command line only; the answer comes from
-:mod:`mailflow.explain`. Exit 0 when every address was explained,
+:mod:`mailflow.address.explain`. Exit 0 when every address was explained,
 EX_DATAERR (65) for an address that does not parse, EX_USAGE (64) for bad
 flags.
 """
@@ -20,7 +20,7 @@ USAGE = "usage: mailflow explain [--sender ADDRESS] [--json] ADDRESS..."
 
 def run(argv: list[str], ctx) -> int:
     from mailflow.cli.main import EX_DATAERR, EX_USAGE
-    from mailflow.explain import explain_report, parse_explain_address
+    from mailflow.address.explain import explain_report, parse_explain_address
 
     sender: str | None = None
     as_json = False

@@ -196,7 +196,7 @@ def run(argv: list[str], ctx: Context) -> int:
         from mailflow.cli import postqueue
         return postqueue.run(["-s", opts.site] if opts.site else ["-f"], ctx)
     if opts.mode == "v":
-        from mailflow.explain import explain_report
+        from mailflow.address.explain import explain_report
         print(explain_report(ctx.load_config(), opts.recipients, opts.sender))
         return EX_OK
     return _send(opts, ctx)
