@@ -17,13 +17,16 @@ Submits N (default 10,000) one-KB messages
 Every path fsyncs each message before it counts as submitted (Postfix's
 postdrop does too). Neither mail system runs its daemons, so both measure
 the same thing: getting a message durably into ``maildrop/``. Prints
-messages per second side by side and the ratios to Postfix.
+messages per second side by side, the ratios to Postfix, and the CPU time
+per message (this process and its children, user + system: for the
+process paths, mostly the submitting processes themselves).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -40,36 +43,49 @@ from mailflow.submit import submit  # noqa: E402
 SENDER, RCPT = "bench@example.com", "sink@example.net"
 
 
+def cpu_seconds() -> float:
+    """CPU used so far by this process and its finished children (user + system)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measured(count: int, workers: int, one) -> tuple[float, float]:
+    """:func:`common.in_parallel`, also returning the CPU seconds it took."""
+    before = cpu_seconds()
+    seconds = in_parallel(count, workers, one)
+    return seconds, cpu_seconds() - before
+
+
 def count_files(directory: Path) -> int:
     return sum(1 for _, _, files in os.walk(directory) for f in files if not f.startswith("."))
 
 
-def bench_mailflow_sendmail(count: int, workers: int, data: bytes, tmp: Path) -> float:
+def bench_mailflow_sendmail(count: int, workers: int, data: bytes, tmp: Path) -> tuple[float, float]:
     etc = tmp / "etc"
     etc.mkdir()
     (etc / "main.cf").write_text(f"queue_directory = {tmp / 'spool'}\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     argv = [sys.executable, "-m", "mailflow", "-c", str(etc), "sendmail", "-f", SENDER, RCPT]
-    seconds = in_parallel(count, workers, lambda _i: run_process(argv, data, env))
+    took = measured(count, workers, lambda _i: run_process(argv, data, env))
     assert count_files(tmp / "spool" / "maildrop") == count
-    return seconds
+    return took
 
 
-def bench_api(count: int, workers: int, data: bytes, tmp: Path) -> float:
+def bench_api(count: int, workers: int, data: bytes, tmp: Path) -> tuple[float, float]:
     qdir = tmp / "spool"
-    seconds = in_parallel(count, workers,
-                          lambda _i: submit(data, SENDER, [RCPT], queue_directory=qdir))
+    took = measured(count, workers,
+                       lambda _i: submit(data, SENDER, [RCPT], queue_directory=qdir))
     assert count_files(qdir / "maildrop") == count
-    return seconds
+    return took
 
 
-def bench_postfix(count: int, workers: int, data: bytes) -> float:
+def bench_postfix(count: int, workers: int, data: bytes) -> tuple[float, float]:
     from postfix_peer import PostfixPeer
     with PostfixPeer() as peer:
         argv = peer.sendmail_argv("-f", SENDER, RCPT)
-        seconds = in_parallel(count, workers, lambda _i: run_process(argv, data))
+        took = measured(count, workers, lambda _i: run_process(argv, data))
         assert peer.queue_count("maildrop") == count
-    return seconds
+    return took
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parallel", type=int, default=4, help="concurrent submitters (default 4)")
     args = ap.parse_args(argv)
     data = make_message()
-    rows: list[tuple[str, float]] = []
+    rows: list[tuple[str, tuple[float, float]]] = []
     with tempfile.TemporaryDirectory(prefix="mailflow-bench-") as tmp:
         tmp_path = Path(tmp)
         runs = [
@@ -102,13 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"  skipping the Postfix peer: {reason}", file=sys.stderr)
     print(f"{args.count} messages of {len(data)} bytes each, fsync on, on {os.cpu_count()} CPUs")
-    print(f"{'':52} {'seconds':>9} {'msgs/s':>9} {'vs postfix':>10}")
-    postfix_rate = dict(rows).get(postfix_name)
-    postfix_rate = args.count / postfix_rate if postfix_rate else None
-    for name, seconds in rows:
+    print(f"{'':52} {'seconds':>9} {'msgs/s':>9} {'vs postfix':>10} {'CPU ms/msg':>10}")
+    postfix_run = dict(rows).get(postfix_name)
+    postfix_rate = args.count / postfix_run[0] if postfix_run else None
+    for name, (seconds, cpu) in rows:
         rate = args.count / seconds
         ratio = f"{rate / postfix_rate:9.2f}x" if postfix_rate else "         -"
-        print(f"{name:52} {seconds:9.2f} {rate:9.0f} {ratio:>10}")
+        print(f"{name:52} {seconds:9.2f} {rate:9.0f} {ratio:>10} {cpu * 1000 / args.count:10.1f}")
     return 0
 
 
