@@ -178,6 +178,15 @@ def _login() -> str:
         return os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
 
 
+def _who() -> str:
+    """``login(uid)`` for error messages, as Postfix's sendmail writes them.
+
+    Looked up only when a message needs it: the password database lookup
+    is a noticeable part of a short sendmail run.
+    """
+    return f"{_login()}({os.getuid()})"
+
+
 def run(argv: list[str], ctx: Context) -> int:
     try:
         opts = parse_args(argv)
@@ -204,7 +213,6 @@ def run(argv: list[str], ctx: Context) -> int:
 
 def _send(opts: Options, ctx: Context) -> int:
     from mailflow.errors import AddressError
-    who = f"{_login()}({os.getuid()})"
     try:
         if opts.sender is None:
             sender = _login()
@@ -214,15 +222,15 @@ def _send(opts: Options, ctx: Context) -> int:
                 raise AddressError(f"bad address {opts.sender!r}: expected one address")
             sender = found[0]
     except AddressError as exc:
-        print(f"sendmail: fatal: {who}: -f option specified malformed sender: {exc}", file=sys.stderr)
+        print(f"sendmail: fatal: {_who()}: -f option specified malformed sender: {exc}", file=sys.stderr)
         return EX_DATAERR
     try:
         recipients = [a for arg in opts.recipients for a in _addresses(arg)]
     except AddressError as exc:
-        print(f"sendmail: fatal: {who}: malformed recipient address: {exc}", file=sys.stderr)
+        print(f"sendmail: fatal: {_who()}: malformed recipient address: {exc}", file=sys.stderr)
         return EX_DATAERR
     if not recipients and not opts.extract:
-        print(f"sendmail: fatal: {who}: Recipient addresses must be specified on the command line "
+        print(f"sendmail: fatal: {_who()}: Recipient addresses must be specified on the command line "
               "or via the -t option", file=sys.stderr)
         return EX_USAGE
     data = _read_message(sys.stdin.buffer, opts.ignore_dots)
@@ -230,11 +238,11 @@ def _send(opts: Options, ctx: Context) -> int:
         try:
             found, data = _extract(data)
         except AddressError as exc:
-            print(f"sendmail: fatal: {who}: malformed address in message header: {exc}", file=sys.stderr)
+            print(f"sendmail: fatal: {_who()}: malformed address in message header: {exc}", file=sys.stderr)
             return EX_DATAERR
         recipients += found
         if not recipients:
-            print(f"sendmail: fatal: {who}: No recipient addresses found in message header",
+            print(f"sendmail: fatal: {_who()}: No recipient addresses found in message header",
                   file=sys.stderr)
             return EX_DATAERR
     if opts.fullname is not None and not _has_header(data, b"from"):
