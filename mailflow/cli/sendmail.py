@@ -13,7 +13,14 @@ directory, ``-bm`` (default), ``-bp`` (mailq), ``-bv`` (explain),
 ``-q``/``-qR``/``-qS`` flush; ``-o*``, ``-B``, ``-G``, ``-h``, ``-L``, ``-m``,
 ``-n``, ``-O``, ``-U``, ``-v``, ``-X`` are accepted and ignored as Postfix
 does. Exit codes (sysexits.h): 64 bad flags or no recipients, 65 an address
-that does not parse, 75 the spool cannot be written.
+that does not parse, 69 cleanup's content checks reject the message (run
+here, before anything is queued, when main.cf sets one of
+:data:`mailflow.submit.CONTENT_CHECKS`), 75 the spool cannot be written.
+
+Start-up is most of what a sendmail process costs, so the usual path reads
+main.cf through :class:`mailflow.config.quick.QuickConfig` and writes with
+:func:`mailflow.submit.drop`, importing neither attrs nor asyncio; it falls
+back to the full Config whenever that gives a different answer.
 
 >>> opts = parse_args(["-oi", "-f", "a@example.com", "-N", "success,delay", "b@example.net"])
 >>> (opts.sender, opts.ignore_dots, sorted(opts.notify), opts.recipients)
@@ -268,12 +275,12 @@ QUICK_DEFAULTS = {"queue_directory": "/var/spool/mailflow", "header_checks": "",
 
 def _write(data: bytes, sender: str, recipients: list[str], opts: Options, ctx: Context) -> int:
     from mailflow.config.quick import QuickConfig
+    from mailflow.submit import CONTENT_CHECKS, drop, submit, wake_pickup
     quick = QuickConfig(ctx.config_dir, defaults=QUICK_DEFAULTS)
     qdir = quick.expand("queue_directory")
     cfg = None
     # The full Config only when needed: a value QuickConfig cannot expand,
     # hashed queue names, or content checks to run.
-    from mailflow.submit import CONTENT_CHECKS
     inspect = any(quick.is_set(name) for name in CONTENT_CHECKS)
     if qdir is None or inspect or quick.is_set("hash_queue_names") or quick.is_set("hash_queue_depth"):
         cfg = ctx.load_config()
@@ -286,7 +293,6 @@ def _write(data: bytes, sender: str, recipients: list[str], opts: Options, ctx: 
             return refused
     try:
         if cfg is None:
-            from mailflow.submit import drop, wake_pickup
             try:
                 drop(data, sender, recipients, qdir, envid=opts.envid, ret=opts.ret,
                      notify=opts.notify or None)
@@ -295,7 +301,6 @@ def _write(data: bytes, sender: str, recipients: list[str], opts: Options, ctx: 
             else:
                 wake_pickup(qdir)
                 return EX_OK
-        from mailflow.submit import submit
         submit(data, sender, recipients, config=cfg, queue_directory=qdir,
                envid=opts.envid, ret=opts.ret, notify=opts.notify or None)
     except OSError as exc:
