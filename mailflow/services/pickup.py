@@ -29,6 +29,7 @@ runs it off the event loop.
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 import os
@@ -53,6 +54,7 @@ log = logging.getLogger("mailflow.pickup")
 #: processes. Measured here: 1 at a time ~1.1 ms of fsync per message, 4 at a
 #: time about four messages per commit.
 PICKUP_THREADS = 4
+_WINDOW = 2 * PICKUP_THREADS     # files handed to the pool and not yet done
 
 
 @attrs.frozen
@@ -123,7 +125,16 @@ class Pickup:
         ids = list(self.store.ids(QueueName.MAILDROP))
         if pool is None or len(ids) < 2:
             return sum(self._try_one(queue_id, keep_going) for queue_id in ids)
-        return sum(pool.map(lambda queue_id: self._try_one(queue_id, keep_going), ids))
+        # A bounded window of files in flight (pool.map would queue them all
+        # at once: memory per file for a maildrop of thousands).
+        done, window = 0, collections.deque()
+        for queue_id in ids:
+            if len(window) >= _WINDOW:
+                done += window.popleft().result()
+            window.append(pool.submit(self._try_one, queue_id, keep_going))
+        while window:
+            done += window.popleft().result()
+        return done
 
     def _try_one(self, queue_id: str, keep_going: Callable[[], bool]) -> bool:
         if not keep_going():
