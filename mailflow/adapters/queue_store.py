@@ -41,7 +41,6 @@ is raised to the caller, who skips it.
 
 from __future__ import annotations
 
-import errno
 import itertools
 import logging
 import os
@@ -52,13 +51,13 @@ from typing import Callable, Iterable, Iterator, Sequence
 import attrs
 
 from mailflow.adapters.files import fsync_directory
-from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt, QueueIdInUse
+from mailflow.errors import QueueError, QueueFileCorrupt, QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
 from mailflow.queue import records
-from mailflow.queue.logs import LOG_KINDS, decode_log, encode_log_entry
+from mailflow.queue.logs import LOG_KINDS, check_log_kind, decode_log, encode_log_entry
 from mailflow.queue.names import hash_dirs, is_queue_id, make_queue_id, validate_queue_id
-from mailflow.queue.store_api import SEARCH_ORDER, outcome_states, stamp_arrival
+from mailflow.queue.store_api import SEARCH_ORDER, no_such_message, outcome_states, stamp_arrival
 
 __all__ = ["FileQueueStore", "open_queue_store", "QUEUE_DIRS", "TEMP_PREFIX"]
 
@@ -201,7 +200,7 @@ class FileQueueStore:
         try:
             os.rename(old, new)
         except FileNotFoundError:
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(src).value} queue") from None
+            raise no_such_message(queue_id, src) from None
         if self.fsync and sync:
             fsync_directory(os.path.dirname(new))
             if os.path.dirname(new) != os.path.dirname(old):
@@ -214,7 +213,7 @@ class FileQueueStore:
         try:
             os.unlink(path)
         except FileNotFoundError:
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+            raise no_such_message(queue_id, queue) from None
         for kind in LOG_KINDS:
             _unlink_quietly(self.path(queue_id, kind))
         if self.fsync and sync:
@@ -225,7 +224,7 @@ class FileQueueStore:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+            raise no_such_message(queue_id, queue) from None
         try:
             qf = self._decode_head(fd, queue_id, QueueName(queue), path)
             changes = outcome_states(qf.envelope, outcomes)
@@ -243,7 +242,7 @@ class FileQueueStore:
         try:
             os.utime(self.path(queue_id, queue), (when, when))
         except FileNotFoundError:
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+            raise no_such_message(queue_id, queue) from None
 
     def expire(self, queue_id: str, queue: QueueName) -> None:
         # Postfix 3.5+ marks forced expiry with the group-execute bit
@@ -252,7 +251,7 @@ class FileQueueStore:
         try:
             os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXGRP)
         except FileNotFoundError:
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+            raise no_such_message(queue_id, queue) from None
 
     def set_delay_warned(self, queue_id: str, queue: QueueName) -> None:
         """Record, durably, that the one delay notice was sent."""
@@ -263,17 +262,15 @@ class FileQueueStore:
         try:
             os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IXOTH)
         except FileNotFoundError:
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+            raise no_such_message(queue_id, queue) from None
 
     def clear_log(self, kind: str, queue_id: str) -> None:
         """Remove the per-message ``bounce``/``defer``/``trace`` log (after its notice was sent)."""
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         _unlink_quietly(self.path(queue_id, kind))
 
     def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         path = self.path(queue_id, kind)
         self._makedirs(os.path.dirname(path))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -286,8 +283,7 @@ class FileQueueStore:
 
     # --- reading -----------------------------------------------------------
     def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         try:
             with open(self.path(queue_id, kind), "rb") as fh:
                 return decode_log(fh.read())
@@ -298,7 +294,7 @@ class FileQueueStore:
         for queue in SEARCH_ORDER:
             if os.path.exists(self.path(queue_id, queue)):
                 return queue
-        raise NoSuchMessage(f"{queue_id}: no such message")
+        raise no_such_message(queue_id)
 
     def read(self, queue_id: str, queue: QueueName | None = None, *,
              with_content: bool = True) -> QueuedMessage:
@@ -322,8 +318,7 @@ class FileQueueStore:
                                  qf.message or Message(b""), qf.size,
                                  st.st_mtime if q is QueueName.DEFERRED else 0.0,
                                  bool(st.st_mode & stat.S_IXGRP), bool(st.st_mode & stat.S_IXOTH))
-        where = f"the {queues[0].value} queue" if queue is not None else "any queue"
-        raise NoSuchMessage(f"{queue_id}: no such message in {where}")
+        raise no_such_message(queue_id, queue)
 
     def read_file(self, path: str | os.PathLike) -> records.QueueFile:
         """Decode any queue file by path (postcat FILE); never moves it."""

@@ -38,13 +38,13 @@ from typing import Callable, Iterator, Sequence
 import attrs
 from sqlitedict import SqliteDict
 
-from mailflow.errors import NoSuchMessage, QueueError, QueueFileCorrupt, QueueIdInUse
+from mailflow.errors import QueueFileCorrupt, QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
 from mailflow.queue import records
-from mailflow.queue.logs import LOG_KINDS, decode_log, encode_log_entry
+from mailflow.queue.logs import LOG_KINDS, check_log_kind, decode_log, encode_log_entry
 from mailflow.queue.names import QueueId, validate_queue_id
-from mailflow.queue.store_api import QueueIdSource, outcome_states, stamp_arrival
+from mailflow.queue.store_api import QueueIdSource, no_such_message, outcome_states, stamp_arrival
 
 __all__ = ["SqliteQueueStore"]
 
@@ -102,7 +102,7 @@ class SqliteQueueStore:
     def _require(self, queue_id: str, queue: QueueName) -> _Row:
         found = self._get_index(queue_id)
         if found is None or found.queue is not QueueName(queue):
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue")
+            raise no_such_message(queue_id, queue)
         return found
 
     def _update(self, queue_id: str, where: QueueName, **changes) -> None:
@@ -134,15 +134,14 @@ class SqliteQueueStore:
     def locate(self, queue_id: str) -> QueueName:
         found = self._get_index(queue_id)
         if found is None:
-            raise NoSuchMessage(f"{queue_id}: no such message")
+            raise no_such_message(queue_id)
         return found.queue
 
     def read(self, queue_id: str, queue: QueueName | None = None, *,
              with_content: bool = True) -> QueuedMessage:
         found = self._get_index(queue_id)
         if found is None or (queue is not None and found.queue is not QueueName(queue)):
-            where = "any queue" if queue is None else f"the {QueueName(queue).value} queue"
-            raise NoSuchMessage(f"{queue_id}: no such message in {where}")
+            raise no_such_message(queue_id, queue)
         data = self._data.get(queue_id, b"")
         try:
             qf = records.decode(bytes(data), with_content=with_content)
@@ -204,22 +203,19 @@ class SqliteQueueStore:
 
     def clear_log(self, kind: str, queue_id: str) -> None:
         """Remove the per-message ``bounce``/``defer``/``trace`` log."""
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         validate_queue_id(queue_id)
         self._logs.pop(f"{kind}/{queue_id}", None)
 
     def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         validate_queue_id(queue_id)
         key = f"{kind}/{queue_id}"
         with self._lock:
             self._logs[key] = bytes(self._logs.get(key, b"")) + encode_log_entry(outcome)
 
     def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         validate_queue_id(queue_id)
         return decode_log(bytes(self._logs.get(f"{kind}/{queue_id}", b"")))
 

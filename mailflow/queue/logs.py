@@ -16,12 +16,27 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
+from mailflow.errors import QueueError
 from mailflow.model import DsnStatus, Notify, Outcome, Recipient
 
-__all__ = ["LOG_KINDS", "encode_log_entry", "decode_log", "action_for"]
+__all__ = ["LOG_KINDS", "check_log_kind", "encode_log_entry", "decode_log", "action_for"]
 
 LOG_KINDS = ("bounce", "defer", "trace")
 _SAFE = "@!#$&'*+/=?^_`{|}~.-:;<>[](),\"\\ "
+
+
+def check_log_kind(kind: str) -> str:
+    """``kind`` when it names a per-message log, else :class:`~mailflow.errors.QueueError`.
+
+    >>> check_log_kind("defer")
+    'defer'
+    >>> check_log_kind("junk")
+    Traceback (most recent call last):
+    mailflow.errors.QueueError: unknown log kind 'junk'; expected one of bounce, defer, trace
+    """
+    if kind not in LOG_KINDS:
+        raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+    return kind
 
 
 def action_for(outcome: Outcome) -> str:

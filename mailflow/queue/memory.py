@@ -22,13 +22,13 @@ from typing import Callable, Iterator, Sequence
 
 import attrs
 
-from mailflow.errors import NoSuchMessage, QueueError, QueueIdInUse
+from mailflow.errors import QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
-from mailflow.queue.logs import LOG_KINDS
+from mailflow.queue.logs import LOG_KINDS, check_log_kind
 from mailflow.queue.names import validate_queue_id
-from mailflow.queue.store_api import (SEARCH_ORDER, QueueIdSource, apply_states, outcome_states,
-                                      stamp_arrival)
+from mailflow.queue.store_api import (SEARCH_ORDER, QueueIdSource, apply_states, no_such_message,
+                                      outcome_states, stamp_arrival)
 
 __all__ = ["MemoryQueueStore"]
 
@@ -61,7 +61,7 @@ class MemoryQueueStore:
         try:
             return self._queues[QueueName(queue)][queue_id]
         except KeyError:
-            raise NoSuchMessage(f"{queue_id}: no such message in the {QueueName(queue).value} queue") from None
+            raise no_such_message(queue_id, queue) from None
 
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
         """Add a message (``envelope.queue_id``, when set, is its ID; see
@@ -83,7 +83,7 @@ class MemoryQueueStore:
             for queue in SEARCH_ORDER:
                 if queue_id in self._queues[queue]:
                     return queue
-        raise NoSuchMessage(f"{queue_id}: no such message")
+        raise no_such_message(queue_id)
 
     def read(self, queue_id: str, queue: QueueName | None = None, *,
              with_content: bool = True) -> QueuedMessage:
@@ -132,19 +132,18 @@ class MemoryQueueStore:
             self._entry(queue_id, queue).delay_warned = True
 
     def clear_log(self, kind: str, queue_id: str) -> None:
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         with self._lock:
             self._logs.pop((kind, queue_id), None)
 
     def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
-        if kind not in LOG_KINDS:
-            raise QueueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+        check_log_kind(kind)
         validate_queue_id(queue_id)
         with self._lock:
             self._logs.setdefault((kind, queue_id), []).append(outcome)
 
     def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
+        check_log_kind(kind)
         validate_queue_id(queue_id)
         with self._lock:
             return list(self._logs.get((kind, queue_id), ()))

@@ -28,7 +28,7 @@ from mailflow.model import Envelope, Message, Outcome, Recipient, RecipientState
 from mailflow.queue.names import make_queue_id
 
 __all__ = ["SEARCH_ORDER", "LISTED_QUEUES", "outcome_states", "iter_messages",
-           "QueueIdSource", "stamp_arrival"]
+           "QueueIdSource", "stamp_arrival", "no_such_message"]
 
 # Where read()/locate() look when no queue is named: the order Postfix's
 # postsuper and postcat try (incoming, active, deferred, hold), then the rest.
@@ -37,6 +37,19 @@ SEARCH_ORDER = (QueueName.INCOMING, QueueName.ACTIVE, QueueName.DEFERRED, QueueN
 # What showq (postqueue -p) lists, in Postfix's order (showq.c).
 LISTED_QUEUES = (QueueName.MAILDROP, QueueName.INCOMING, QueueName.ACTIVE,
                  QueueName.DEFERRED, QueueName.HOLD)
+
+
+def no_such_message(queue_id: str, queue: QueueName | None = None) -> NoSuchMessage:
+    """The error every store raises for a queue ID missing from ``queue``
+    (``None``: from every queue), worded the same whatever the store.
+
+    >>> str(no_such_message("4SVLCh0sf8z1c9", QueueName.HOLD))
+    '4SVLCh0sf8z1c9: no such message in the hold queue'
+    >>> str(no_such_message("4SVLCh0sf8z1c9"))
+    '4SVLCh0sf8z1c9: no such message in any queue'
+    """
+    where = "any queue" if queue is None else f"the {QueueName(queue).value} queue"
+    return NoSuchMessage(f"{queue_id}: no such message in {where}")
 
 
 def outcome_states(envelope: Envelope, outcomes: Sequence[Outcome]) -> dict[int, RecipientState]:
