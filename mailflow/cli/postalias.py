@@ -14,7 +14,6 @@ This module owns only the command line; parsing is in
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Iterator
 
 from mailflow.cli.postmap import Tool, USAGE

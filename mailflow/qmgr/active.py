@@ -184,10 +184,6 @@ def last_per_recipient(outcomes: Iterable[Outcome]) -> list[Outcome]:
     return list(latest.values())
 
 
-def _key(r: Recipient) -> tuple:
-    return (r.address, r.original, r.orcpt)
-
-
 def _failure_notices(s: QmgrSettings, envelope: Envelope, failed: Sequence[Outcome],
                      discarded: list[str]) -> list[NoticePlan]:
     """bounce_notify_service.c: to the sender, or a double bounce to postmaster."""

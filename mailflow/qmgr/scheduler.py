@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from typing import Callable, Hashable, Iterable, Sequence
+from typing import Callable, Hashable, Sequence
 
 import attrs
 

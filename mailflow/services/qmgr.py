@@ -540,7 +540,7 @@ class QueueManager:
         last = msg.jobs == 0
         bounced = [o for o in outcomes if o.status.is_permanent]
         deferred = [o for o in outcomes if o.status.is_temporary]
-        traced = [o for o in outcomes if o.status.is_success and _wants_success(o)]
+        traced = [o for o in outcomes if o.status.is_success and o.recipient.wants(Notify.SUCCESS)]
         finished = [o for o in outcomes if not o.status.is_temporary]
         msg.deferred.extend(deferred)
         msg.bounced |= bool(bounced)
@@ -702,10 +702,6 @@ def _accepts_sync(store: Any) -> bool:
                    for name in ("move", "delete"))
     except (TypeError, ValueError, AttributeError):
         return False
-
-
-def _wants_success(o: Outcome) -> bool:
-    return Notify.SUCCESS in o.recipient.notify
 
 
 def _stamped(o: Outcome) -> Outcome:

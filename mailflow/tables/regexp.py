@@ -19,7 +19,6 @@ from typing import Callable, Iterator
 
 import attrs
 
-from mailflow.errors import TableError
 from mailflow.tables.blocks import RuleNesting, first_match
 from mailflow.tables.source import Warn, _default_warn, logical_lines, read_source
 
