@@ -76,9 +76,9 @@ def decode_log(data: bytes) -> list[Outcome]:
         if "recipient" not in attrs_ or "status" not in attrs_:
             continue
         notify = attrs_.get("notify")
-        rcpt = Recipient(attrs_["recipient"], attrs_.get("original_recipient"), attrs_.get("orcpt"),
-                         frozenset(Notify(n) for n in notify.split(",")) if notify else frozenset())
         try:
+            rcpt = Recipient(attrs_["recipient"], attrs_.get("original_recipient"), attrs_.get("orcpt"),
+                             frozenset(Notify(n) for n in notify.split(",")) if notify else frozenset())
             status = DsnStatus.parse(attrs_["status"], attrs_.get("reason", ""))
         except Exception:   # a damaged entry is skipped, never fatal (the log is advisory)
             continue
