@@ -355,22 +355,31 @@ class QueueManager:
             if self._rcpts and self._rcpts + wanted > self.settings.recipient_limit:
                 return None
             self._rcpts += wanted
+        moved = False
         try:
             self._move(queue_id, queue, QueueName.ACTIVE)
+            moved = True
+            defer_log = store.read_log("defer", queue_id)
+            held = [o for o in defer_log if is_cleanup_deferral(o)]
+            if queue is QueueName.DEFERRED and defer_log and not held:
+                # qmgr_active.c: the defer log of a previous attempt goes when
+                # the message is tried again.
+                clear = getattr(store, "clear_log", None)
+                if clear is not None:
+                    clear("defer", queue_id)
         except BaseException:
+            # The message goes back where it was and frees its room, so
+            # that the next scan tries it again (else it would wait in
+            # active/ for the next start, its recipients still counted).
             with self._budget:
                 self._rcpts -= wanted
+            if moved:
+                try:
+                    self._move(queue_id, QueueName.ACTIVE, queue)
+                except Exception:  # noqa: BLE001 - left in active/: recovered at the next start
+                    pass
             raise
-        queued = attrs.evolve(queued, queue=QueueName.ACTIVE)
-        defer_log = store.read_log("defer", queue_id)
-        held = [o for o in defer_log if is_cleanup_deferral(o)]
-        if queue is QueueName.DEFERRED and defer_log and not held:
-            # qmgr_active.c: the defer log of a previous attempt goes when
-            # the message is tried again.
-            clear = getattr(store, "clear_log", None)
-            if clear is not None:
-                clear("defer", queue_id)
-        return queued, held
+        return attrs.evolve(queued, queue=QueueName.ACTIVE), held
 
     async def _activate(self, queue_id: str, queue: QueueName) -> None:
         try:

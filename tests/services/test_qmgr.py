@@ -711,3 +711,30 @@ def test_restart_of_the_same_object_starts_clean(h):
     asyncio.run(body())
     assert h.rec.delivered_to == ["x@rec.example", "x@rec.example"]
     assert h.ids(QueueName.ACTIVE) == []
+
+
+class LogFailsOnce(FileQueueStore):
+    """A spool whose first read of a defer log fails (a disk error)."""
+
+    failed = False
+
+    def read_log(self, kind, queue_id):
+        if kind == "defer" and not self.failed:
+            self.failed = True
+            raise OSError("Input/output error")
+        return super().read_log(kind, queue_id)
+
+
+def test_failed_activation_returns_the_message_and_its_room(h, caplog):
+    """A message whose activation fails after the move goes back to its queue, frees its recipient room and is delivered at the next scan."""
+    h.store = LogFailsOnce(h.tmp / "spool")
+    qid = h.enqueue("x@rec.example")
+    budgets = []
+
+    def wake_again(qm):
+        budgets.append(qm._rcpts)
+        qm.wake(b"I")
+    drive(h, wake_again)
+    assert budgets == [0] and h.ids(QueueName.INCOMING) == []
+    assert h.rec.delivered_to == ["x@rec.example"] and h.ids(QueueName.ACTIVE) == []
+    assert any(f"{qid}: cannot activate: OSError" in r.getMessage() for r in caplog.records)
