@@ -150,7 +150,7 @@ def bench_mailflow(root: Path, count: int, workers: int, data: bytes, via: str,
 # ------------------------------------------------------------------ Postfix
 def bench_postfix(root: Path, count: int, workers: int, data: bytes, timeout: float) -> Result:
     from postfix_peer import PostfixPeer
-    with PostfixPeer(root / "postfix") as peer:
+    with PostfixPeer(root / "postfix", port=_free_port()) as peer:
         vmail = peer.root / "vmail"
         vmail.mkdir()
         owner = _unprivileged_owner()
@@ -179,6 +179,14 @@ def bench_postfix(root: Path, count: int, workers: int, data: bytes, timeout: fl
         finally:
             peer.stop()
     return Result(seconds, memory)
+
+
+def _free_port() -> int:
+    """A loopback port nobody listens on now, for the peer's smtpd."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _unprivileged_owner() -> tuple[int, int]:
