@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import attrs
 
+from mailflow.address.canonical import canonical_map, split_result
+from mailflow.address.quote import unquote_address
 from mailflow.address.resolve import Resolution, TrivialRewrite, open_list_tables, split_list
 from mailflow.address.rewrite import config_value
+from mailflow.address.virtual import expand_virtual
 from mailflow.errors import AddressError, TableError
 from mailflow.tables.addresses import lookup_address
 from mailflow.tables.maps import Maps
@@ -92,7 +95,6 @@ def parse_explain_address(text: str) -> str:
     ...
     mailflow.errors.AddressError: a@b c: bad address syntax
     """
-    from mailflow.address.quote import unquote_address
     s = text.strip()
     if s.startswith("<") and s.endswith(">"):
         s = s[1:-1]
@@ -137,10 +139,6 @@ def split_alias_value(value: str) -> list[str]:
     >>> split_alias_value('bob, "|/usr/bin/vacation bob" /var/mail/archive')
     ['bob', '|/usr/bin/vacation bob', '/var/mail/archive']
     """
-    try:
-        from mailflow.address.canonical import split_result
-    except ImportError:
-        from mailflow.address.virtual import split_result
     items = []
     for item in split_result(value):
         if len(item) > 1 and item[0] == '"' and item[-1] == '"' and item[1:2] in ("|", "/"):
@@ -240,21 +238,13 @@ class Explainer:
 
     # --- steps ---------------------------------------------------------
     def _canonical(self, address: str, table: Any) -> str:
-        try:
-            from mailflow.address.canonical import canonical_map
-        except ImportError:
-            canonical_map = None
-        if canonical_map is None:
-            mapped = _canonical_fallback(address, table, self._local_domain)
-        else:
-            mapped = canonical_map(address, table, delimiter=self.tr.delimiter,
-                                   local_domain=self._local_domain,
-                                   propagate_extension=self.propagate_canonical)
+        mapped = canonical_map(address, table, delimiter=self.tr.delimiter,
+                               local_domain=self._local_domain,
+                               propagate_extension=self.propagate_canonical)
         # cleanup_map11_internal: the result is canonicalized again.
         return self.tr.rewrite(mapped, "local") if mapped and mapped != address else mapped
 
     def _expand(self, address: str):
-        from mailflow.address.virtual import expand_virtual
         return expand_virtual(address, self.virtual, recursion_limit=self.recursion_limit,
                               expansion_limit=self.expansion_limit,
                               delimiter=self.tr.delimiter, local_domain=self._local_domain,
@@ -319,7 +309,6 @@ class Explainer:
                 out.append(ExplainEntry(given, target, res.address_class, res.transport,
                                         res.nexthop, tuple(step)))
                 continue
-            from mailflow.address.quote import unquote_address
             target_addr = self.tr.rewrite(unquote_address(target), "local")
             out.extend(self._route(given, target_addr, sender, step, chain, depth + 1,
                                    parent=key))
@@ -329,24 +318,6 @@ class Explainer:
         match = lookup_address(self.aliases, local.lower(), delimiter=self.tr.delimiter,
                                style="alias")
         return (None, local.lower()) if match is None else (match.value, match.key)
-
-
-def _canonical_fallback(address: str, table: Any,
-                        local_domain: Callable[[str], bool]) -> str:
-    """canonical(5) order without extensions: user@domain, user (local), @domain."""
-    local, at, domain = address.rpartition("@")
-    keys = [address.lower()]
-    if at and local_domain(domain):
-        keys.append(local.lower())
-    if at:
-        keys.append("@" + domain.lower())
-    for i, key in enumerate(keys):
-        value = table.get(key)
-        if value is not None:
-            if value.startswith("@"):
-                return local + value
-            return value
-    return address
 
 
 def _explainer(config: Any) -> Explainer:
