@@ -169,7 +169,6 @@ class QueueManager:
             self._configure(ctx.config)
         if self.store is None or self.cfg is None:
             raise MailflowError("the queue manager needs a configuration and a queue store")
-        self._lazy = _accepts_sync(self.store)
         self.scheduler = Scheduler(self._policy)     # nothing is queued at start
         self._loop = asyncio.get_running_loop()
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qmgr")
@@ -364,9 +363,7 @@ class QueueManager:
             if queue is QueueName.DEFERRED and defer_log and not held:
                 # qmgr_active.c: the defer log of a previous attempt goes when
                 # the message is tried again.
-                clear = getattr(store, "clear_log", None)
-                if clear is not None:
-                    clear("defer", queue_id)
+                store.clear_log("defer", queue_id)
         except BaseException:
             # The message goes back where it was and frees its room, so
             # that the next scan tries it again (else it would wait in
@@ -636,38 +633,29 @@ class QueueManager:
 
     def _dispose(self, msg: _Active, plan: FinishPlan, sent: bool) -> None:
         store, queue_id = self.store, msg.queue_id
-        clear = getattr(store, "clear_log", None)
-        if sent and clear is not None:
+        if sent:
             if msg.bounced:
-                clear("bounce", queue_id)
+                store.clear_log("bounce", queue_id)
             if msg.traced:
-                clear("trace", queue_id)
+                store.clear_log("trace", queue_id)
         if plan.action is not Action.DEFER:
-            if self._lazy:
-                store.delete(queue_id, QueueName.ACTIVE, sync=False)
-            else:
-                store.delete(queue_id, QueueName.ACTIVE)
+            # A removal lost in a crash means one more delivery, never a loss.
+            store.delete(queue_id, QueueName.ACTIVE, sync=False)
             return
         # Order matters: progress first, then the due time, then the move,
         # so that deferred/ never holds a file that claims less than is done.
         if msg.finished:
             store.mark_done(queue_id, QueueName.ACTIVE, msg.finished)
         if plan.warned:
-            mark = getattr(store, "set_delay_warned", None)
-            if mark is not None:
-                mark(queue_id, QueueName.ACTIVE)
+            store.set_delay_warned(queue_id, QueueName.ACTIVE)
         store.set_next_attempt(queue_id, QueueName.ACTIVE, plan.next_attempt)
         self._move(queue_id, QueueName.ACTIVE, QueueName.DEFERRED)
 
     def _move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
         # Every move the queue manager makes is safe on either side of a
         # crash (the file is in src or in dst, and both get delivered), so it
-        # skips the directory fsyncs when the store allows (Postfix's qmgr
-        # renames without them too).
-        if self._lazy:
-            self.store.move(queue_id, src, dst, sync=False)
-        else:
-            self.store.move(queue_id, src, dst)
+        # skips the directory fsyncs (Postfix's qmgr renames without them too).
+        self.store.move(queue_id, src, dst, sync=False)
 
     # --- notices and forwarding ---------------------------------------------------
     def _cleanup_service(self):
@@ -702,15 +690,6 @@ class QueueManager:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-def _accepts_sync(store: Any) -> bool:
-    """Whether the store's move and delete take ``sync=False``."""
-    try:
-        return all("sync" in inspect.signature(getattr(store, name)).parameters
-                   for name in ("move", "delete"))
-    except (TypeError, ValueError, AttributeError):
-        return False
 
 
 def _stamped(o: Outcome) -> Outcome:
