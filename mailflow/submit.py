@@ -111,10 +111,7 @@ def wake_pickup(queue_directory: str | None) -> bool:
     """
     if not queue_directory or not os.path.exists(os.path.join(queue_directory, "public", "pickup")):
         return False          # no mail system running: skip loading the wake-up module
-    try:
-        from mailflow.adapters.kick import kick
-    except ImportError:          # a build without the wake-up channel: pickup's timer finds it
-        return False
+    from mailflow.adapters.kick import kick
     return kick(queue_directory, "pickup")
 
 

@@ -80,10 +80,7 @@ def show_json(store: Any, out: TextIO) -> int:
 
 
 def _kick_qmgr(queue_directory: str, request: bytes | None = None) -> bool:
-    try:
-        from mailflow.adapters import kick as kick_mod
-    except ImportError:
-        return False
+    from mailflow.adapters import kick as kick_mod
     return kick_mod.kick(queue_directory, "qmgr", request or kick_mod.FLUSH_REQUEST)
 
 

@@ -204,8 +204,5 @@ def _wake(store, counts: dict[str, int]) -> None:
     if counts.get("Requeued"):
         wake_pickup(store.queue_directory)
     if counts.get("Released from hold") or counts.get("Force-expired"):
-        try:
-            from mailflow.adapters.kick import QMGR_REQ_SCAN_DEFERRED, WAKEUP, kick
-            kick(store.queue_directory, "qmgr", QMGR_REQ_SCAN_DEFERRED + WAKEUP)
-        except ImportError:
-            pass
+        from mailflow.adapters.kick import QMGR_REQ_SCAN_DEFERRED, WAKEUP, kick
+        kick(store.queue_directory, "qmgr", QMGR_REQ_SCAN_DEFERRED + WAKEUP)

@@ -254,10 +254,7 @@ def is_delivery_agent(command: str) -> bool:
     """
     if command in _AGENTS:
         return True
-    try:
-        from mailflow.delivery.registry import agent_factory
-    except ImportError:
-        return False
+    from mailflow.delivery.registry import agent_factory
     return agent_factory(command) is not None
 
 
