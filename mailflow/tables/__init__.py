@@ -55,11 +55,10 @@ def _open_memory(name: str, config: Any) -> Table:
                          "(register it with register_memory_table)") from None
 
 
-def _open_db(type_name: str):
-    def opener(name: str, config: Any, *, fold: bool = True) -> Table:
-        from mailflow.adapters.sqlite_table import DbTable
-        return DbTable(name, fold=fold)
-    return opener
+def _open_db(name: str, config: Any, *, fold: bool = True) -> Table:
+    # hash: and btree: are one sqlitedict file each (postmap builds both alike).
+    from mailflow.adapters.sqlite_table import DbTable
+    return DbTable(name, fold=fold)
 
 
 def _open_texthash(name: str, config: Any, *, fold: bool = True) -> Table:
@@ -113,8 +112,8 @@ register_table_type("inline", lambda name, cfg, *, fold=True: InlineTable.parse(
 register_table_type("memory", _open_memory)
 register_table_type("fail", lambda name, cfg: FailTable(name))
 register_table_type("environ", lambda name, cfg: EnvironTable())
-register_table_type("hash", _open_db("hash"))
-register_table_type("btree", _open_db("btree"))
+register_table_type("hash", _open_db)
+register_table_type("btree", _open_db)
 register_table_type("texthash", _open_texthash)
 register_table_type("regexp", _open_regexp("regexp"))
 register_table_type("pcre", _open_regexp("pcre"))
