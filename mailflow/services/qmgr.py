@@ -437,10 +437,10 @@ class QueueManager:
             self.scheduler.add(queue_id, transport, nexthop, rcpts)
         if immediate:
             msg.jobs += 1
-            self._spawn(self._complete(msg, None, immediate, "error", now, now))
+            self._spawn(self._complete(msg, immediate, "error", now, now))
         elif msg.jobs == 0:
             msg.jobs = 1
-            self._spawn(self._complete(msg, None, [], "error", now, now))
+            self._spawn(self._complete(msg, [], "error", now, now))
         self._dispatch()
 
     # --- dispatch ---------------------------------------------------------------
@@ -464,7 +464,7 @@ class QueueManager:
             msg = self._active.get(job.queue_id)
             if msg is not None:
                 outcomes = [Outcome(r, status) for r in job.recipients]
-                self._spawn(self._complete(msg, None, outcomes, "error", now, now))
+                self._spawn(self._complete(msg, outcomes, "error", now, now))
         for job in self.scheduler.ready(now):
             self._spawn(self._deliver(job))
         self._arm_timer(now)
@@ -533,11 +533,11 @@ class QueueManager:
         if not ok:
             self._last_failure[job.destination] = outcomes[0].status if outcomes else UNAVAILABLE
         self.scheduler.done(job, ok, end)
-        await self._complete(msg, job, outcomes, name, start, end)
+        await self._complete(msg, outcomes, name, start, end)
         self._dispatch()
 
     # --- bookkeeping -----------------------------------------------------------
-    async def _complete(self, msg: _Active, job: Job | None, outcomes: Sequence[Outcome],
+    async def _complete(self, msg: _Active, outcomes: Sequence[Outcome],
                         log_name: str, start: float, end: float) -> None:
         """Log, record durably, and finish the message after its last job."""
         for o in outcomes:
