@@ -70,6 +70,7 @@ class _Active:
     deferred: list = attrs.field(factory=list)    # this attempt's 4xx outcomes
     bounced: bool = False                         # something went to the bounce log
     traced: bool = False                          # something went to the trace log
+    writes: set = attrs.field(factory=set)        # log/progress writes still in the pool
 
     @property
     def queue_id(self) -> str:
@@ -551,17 +552,28 @@ class QueueManager:
         msg.deferred.extend(deferred)
         msg.bounced |= bool(bounced)
         msg.traced |= bool(traced)
+        # The last job's progress is marked only if the file stays (a
+        # message about to be deleted needs no marks): one fsync less.
+        marks = finished if not last else []
+        write = None
+        if bounced or deferred or traced or marks:
+            write = self._loop.run_in_executor(self._pool, self._record, msg.queue_id,
+                                               bounced, deferred, traced, marks)
+            msg.writes.add(write)
         try:
-            # The last job's progress is marked only if the file stays (a
-            # message about to be deleted needs no marks): one fsync less.
-            marks = finished if not last else []
-            if bounced or deferred or traced or marks:
-                await self._io(self._record, msg.queue_id, bounced, deferred, traced, marks)
+            if write is not None:
+                await write
             if last:
                 msg.finished.extend(finished)
         except Exception as exc:  # noqa: BLE001 - the spool refused: the recipients stay pending
             log.warning("%s: cannot record delivery status: %s", msg.queue_id, exc)
+        finally:
+            msg.writes.discard(write)
         if last:
+            # An earlier job's bounce or trace entries may still be on their
+            # way to disk; the finish reads those logs, so it waits for them.
+            if msg.writes:
+                await asyncio.gather(*msg.writes, return_exceptions=True)
             await self._finish(msg)
 
     def _record(self, queue_id: str, bounced: list, deferred: list, traced: list,

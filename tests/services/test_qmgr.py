@@ -738,3 +738,39 @@ def test_failed_activation_returns_the_message_and_its_room(h, caplog):
     assert budgets == [0] and h.ids(QueueName.INCOMING) == []
     assert h.rec.delivered_to == ["x@rec.example"] and h.ids(QueueName.ACTIVE) == []
     assert any(f"{qid}: cannot activate: OSError" in r.getMessage() for r in caplog.records)
+
+
+class SlowBounceLog(FileQueueStore):
+    """A spool whose bounce-log appends take a while (a busy disk)."""
+
+    def append_log(self, kind, queue_id, outcome):
+        if kind == "bounce":
+            import time
+            time.sleep(0.2)
+        super().append_log(kind, queue_id, outcome)
+
+
+def test_last_delivery_waits_for_the_bounce_log_of_an_earlier_one(h):
+    """A message whose bounced delivery finished first is returned to its sender even when its last delivery finishes while that bounce is still being logged."""
+    h.store = SlowBounceLog(h.tmp / "spool")
+
+    async def answer_late(address):
+        await asyncio.sleep(0.05)      # finishes after the bounce, while it is being logged
+        return DsnStatus("2.0.0", "delivered")
+
+    class TwoSpeeds(RecordingAgent):
+        async def deliver(self, request):
+            self.requests.append(request)
+            out = []
+            for r in request.recipients:
+                if r.address.startswith("b"):
+                    out.append(Outcome(r, DsnStatus("5.1.1", "unknown"), relay="rec"))
+                else:
+                    out.append(Outcome(r, await answer_late(r.address), relay="rec"))
+            return out
+    h.rec = TwoSpeeds()
+    h.enqueue("b@other.example", "a@rec.example")
+    drive(h)
+    [(env, msg)] = h.notices
+    assert env.recipients[0].address == "a@sender.example"
+    assert h.ids(QueueName.INCOMING) == h.ids(QueueName.ACTIVE) == h.ids(QueueName.DEFERRED) == []
