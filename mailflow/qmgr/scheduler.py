@@ -20,7 +20,8 @@ messages are served round-robin, so one huge message or one slow
 destination never starves the rest.
 
 >>> s = Scheduler(lambda transport: TransportPolicy(initial_concurrency=1))
->>> s.add("Q1", "smtp", "example.com", ["a@example.com", "b@example.com"])
+>>> s.add("Q1", "smtp", "example.com", ["a@example.com", "b@example.com"])   # jobs queued
+1
 >>> [job.recipients for job in s.ready(now=0.0)]
 [('a@example.com', 'b@example.com')]
 >>> s.ready(now=0.0)   # the window (1) is full
@@ -130,15 +131,17 @@ class Scheduler:
 
     # --- input ------------------------------------------------------------
     def add(self, queue_id: str, transport: str, nexthop: str,
-            recipients: Sequence[Hashable]) -> None:
+            recipients: Sequence[Hashable]) -> int:
         """Queue recipients of one message for one destination, split into
-        jobs of at most ``recipient_limit`` recipients."""
+        jobs of at most ``recipient_limit`` recipients; return how many jobs."""
         policy = self.policy(transport)
         dest = self._destination(transport, nexthop, policy)
         limit = policy.recipient_limit or len(recipients) or 1
         jobs = dest.by_message.setdefault(queue_id, deque())
-        for start in range(0, len(recipients), limit):
-            jobs.append(Job(queue_id, transport, nexthop, recipients[start:start + limit]))
+        new = [Job(queue_id, transport, nexthop, recipients[start:start + limit])
+               for start in range(0, len(recipients), limit)]
+        jobs.extend(new)
+        return len(new)
 
     def _destination(self, transport: str, nexthop: str, policy: TransportPolicy) -> _Destination:
         key = (transport, nexthop)

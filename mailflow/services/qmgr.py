@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -432,10 +431,7 @@ class QueueManager:
                                     for r in deliver]
         immediate.extend(resolved)
         for (transport, nexthop), rcpts in groups.items():
-            policy = self.scheduler.policy(transport)
-            limit = policy.recipient_limit or len(rcpts)
-            msg.jobs += math.ceil(len(rcpts) / limit)
-            self.scheduler.add(queue_id, transport, nexthop, rcpts)
+            msg.jobs += self.scheduler.add(queue_id, transport, nexthop, rcpts)
         if immediate:
             msg.jobs += 1
             self._spawn(self._complete(msg, immediate, "error", now, now))

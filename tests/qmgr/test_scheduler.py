@@ -23,7 +23,7 @@ def test_doctests(module):
 def test_recipients_are_split_by_recipient_limit():
     """A message with 5 recipients and a limit of 2 becomes jobs of 2, 2 and 1."""
     s = make(recipient_limit=2, initial_concurrency=10)
-    s.add("Q", "smtp", "d", ["r1", "r2", "r3", "r4", "r5"])
+    assert s.add("Q", "smtp", "d", ["r1", "r2", "r3", "r4", "r5"]) == 3
     assert [len(j.recipients) for j in s.ready(0.0)] == [2, 2, 1]
 
 
