@@ -34,7 +34,8 @@ import attrs
 from mailflow.errors import (ConfigError, DeliveryFailure, MailflowError, NoSuchMessage,
                              QueueFileCorrupt)
 from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
-from mailflow.model import DeliveryRequest, DsnStatus, Message, Notify, Outcome, Recipient
+from mailflow.model import (DeliveryRequest, DsnStatus, Message, Notify, Outcome, Recipient,
+                            RecipientState)
 from mailflow.qmgr.active import (Action, FinishPlan, QmgrSettings, destination_failed,
                                   filter_route, group_recipients, is_cleanup_deferral,
                                   last_per_recipient, plan_finish, suspended_status)
@@ -398,6 +399,14 @@ class QueueManager:
             content = None                 # read again for each delivery
             queued = attrs.evolve(queued, message=Message(b""))
         msg = _Active(queued, content, now, len(pending))
+        # Recipients finished before a crash or an earlier attempt may have
+        # entries in the bounce or trace log whose notice is not sent yet
+        # (the logs are cleared once it is): the finish must read them.
+        for rcpt in env.recipients:
+            if rcpt.state is RecipientState.BOUNCED:
+                msg.bounced = True
+            elif rcpt.state is RecipientState.DELIVERED and rcpt.wants(Notify.SUCCESS):
+                msg.traced = True
         self._active[queue_id] = msg
         log.info("%s", active_line(queue_id, env.sender, queued.size, len(env.recipients)))
         held_keys = {(o.recipient.address, o.recipient.original): o for o in held}

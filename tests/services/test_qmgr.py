@@ -774,3 +774,18 @@ def test_last_delivery_waits_for_the_bounce_log_of_an_earlier_one(h):
     [(env, msg)] = h.notices
     assert env.recipients[0].address == "a@sender.example"
     assert h.ids(QueueName.INCOMING) == h.ids(QueueName.ACTIVE) == h.ids(QueueName.DEFERRED) == []
+
+
+def test_bounce_logged_before_a_crash_is_still_returned(h):
+    """A recipient marked bounced before a crash, its notice not yet sent, is still reported to the sender after the restart."""
+    from mailflow.model import RecipientState
+    gone = Recipient("b@other.example", state=RecipientState.BOUNCED)
+    qid = h.enqueue(gone, "a@rec.example", queue=QueueName.ACTIVE)
+    h.store.append_log("bounce", qid, Outcome(Recipient("b@other.example"),
+                                              DsnStatus("5.1.1", "unknown user"), relay="rec"))
+    drive(h)
+    assert h.rec.delivered_to == ["a@rec.example"]
+    [(env, msg)] = h.notices
+    assert env.recipients[0].address == "a@sender.example"
+    assert b"<b@other.example>: unknown user" in msg.data
+    assert h.ids(QueueName.ACTIVE) == h.ids(QueueName.INCOMING) == []
