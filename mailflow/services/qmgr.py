@@ -622,8 +622,12 @@ class QueueManager:
             await self._io(self._dispose, msg, plan, sent)
             if plan.action is not Action.DEFER:
                 log.info("%s", removed_line(queue_id))
-        except Exception as exc:  # noqa: BLE001 - leave it in active/: recovered at next start
+        except Exception as exc:  # noqa: BLE001 - deferred, retried like any deferral
             log.warning("%s: cannot finish: %s: %s", queue_id, type(exc).__name__, exc)
+            try:
+                await self._io(self._park, msg, self.clock() + self.settings.minimal_backoff_time)
+            except Exception:  # noqa: BLE001 - left in active/: recovered at the next start
+                pass
         finally:
             self._active.pop(queue_id, None)
             with self._budget:
@@ -667,6 +671,15 @@ class QueueManager:
             store.set_delay_warned(queue_id, QueueName.ACTIVE)
         store.set_next_attempt(queue_id, QueueName.ACTIVE, plan.next_attempt)
         self._move(queue_id, QueueName.ACTIVE, QueueName.DEFERRED)
+
+    def _park(self, msg: _Active, when: float) -> None:
+        # After a failed finish: to deferred/ until ``when`` rather than in
+        # active/ until the next start. Its logs stay; the next attempt
+        # reads them again (see _activate).
+        if msg.finished:
+            self.store.mark_done(msg.queue_id, QueueName.ACTIVE, msg.finished)
+        self.store.set_next_attempt(msg.queue_id, QueueName.ACTIVE, when)
+        self._move(msg.queue_id, QueueName.ACTIVE, QueueName.DEFERRED)
 
     def _move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
         # Every move the queue manager makes is safe on either side of a

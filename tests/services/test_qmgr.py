@@ -789,3 +789,34 @@ def test_bounce_logged_before_a_crash_is_still_returned(h):
     assert env.recipients[0].address == "a@sender.example"
     assert b"<b@other.example>: unknown user" in msg.data
     assert h.ids(QueueName.ACTIVE) == h.ids(QueueName.INCOMING) == []
+
+
+class BounceLogFailsOnce(FileQueueStore):
+    """A spool whose first read of a bounce log fails (a disk error)."""
+
+    failed = False
+
+    def read_log(self, kind, queue_id):
+        if kind == "bounce" and not self.failed:
+            self.failed = True
+            raise OSError("Input/output error")
+        return super().read_log(kind, queue_id)
+
+
+def test_message_that_cannot_be_finished_is_deferred_and_retried(h, caplog):
+    """A message whose finish fails waits in deferred/ (not in active/ until a restart) and its bounce goes out at the next attempt."""
+    h.store = BounceLogFailsOnce(h.tmp / "spool")
+    h.rec.answer = lambda a: DsnStatus("5.1.1", "unknown user")
+    qid = h.enqueue("b@other.example")
+    parked = []
+
+    def later(qm):
+        parked.append(h.ids(QueueName.DEFERRED))
+        h.clock.now += 3600
+        qm.wake(b"D")
+    drive(h, later)
+    assert parked == [[qid]]
+    assert any(f"{qid}: cannot finish: OSError" in r.getMessage() for r in caplog.records)
+    [(env, msg)] = h.notices
+    assert b"<b@other.example>: unknown user" in msg.data
+    assert h.ids(QueueName.DEFERRED) == h.ids(QueueName.ACTIVE) == []
