@@ -37,6 +37,12 @@ __all__ = ["NoticeKind", "compose_notice", "arrival_date"]
 
 
 class NoticeKind(str, enum.Enum):
+    """Which notice bounce(8) sends; the value names its template (``failure_template``, ...).
+
+    >>> NoticeKind("delay") is NoticeKind.DELAY, f"{NoticeKind.SUCCESS.value}_template"
+    (True, 'success_template')
+    """
+
     FAILURE = "failure"     # non-delivery (bounce), including expiry
     DELAY = "delay"         # delay warning (delay_warning_time)
     SUCCESS = "success"     # NOTIFY=SUCCESS delivery report
