@@ -125,9 +125,9 @@ class Template:
 def parse_template(text: str) -> Template:
     """One template: its header lines (Charset, From, Subject, Postmaster-Subject), an empty line, its text.
 
-    >>> t = parse_template("Subject: Oops\n\nYour mail to $myhostname failed.\n")
+    >>> t = parse_template("Subject: Oops\\n\\nYour mail to $myhostname failed.\\n")
     >>> t.subject, t.postmaster_subject, t.charset, t.text
-    ('Oops', 'Oops', 'us-ascii', 'Your mail to $myhostname failed.\n')
+    ('Oops', 'Oops', 'us-ascii', 'Your mail to $myhostname failed.\\n')
     """
     head, _, body = text.partition("\n\n")
     fields = {}
