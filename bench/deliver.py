@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,16 +108,24 @@ class MailflowDaemon:
                        check=True, env=self.env, cwd=ROOT)
 
     def start(self) -> int:
+        self.pid = None
         subprocess.run(self.mailflow("start"), check=True, env=self.env, cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Fill the byte-code cache before the clock starts.
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "mailflow")],
                        env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        return int((self.spool / "pid" / "master.pid").read_text().split()[0])
+        self.pid = int((self.spool / "pid" / "master.pid").read_text().split()[0])
+        return self.pid
 
     def stop(self) -> None:
         subprocess.run(self.mailflow("stop"), env=self.env, cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # If the stop command itself failed, never leave the daemon running.
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def bench_mailflow(root: Path, count: int, workers: int, data: bytes, via: str,
