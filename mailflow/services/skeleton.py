@@ -177,8 +177,8 @@ _LIBRARY: frozenset[str] = frozenset({
     "showq", "flush", "verify", "postlogd", "postscreen", "dnsblog", "tlsproxy",
 })
 
-# Delivery agents (Postfix's command names); the delivery registry, when
-# present, knows user-registered ones too.
+# Delivery agents (Postfix's command names, smtp and lmtp included before
+# they have an agent); the delivery registry knows user-registered ones too.
 _AGENTS: frozenset[str] = frozenset({
     "local", "virtual", "pipe", "discard", "error", "retry", "smtp", "lmtp",
 })
