@@ -108,9 +108,10 @@ def signal_status(signum: int, command: str, output: str = "") -> DsnStatus:
 
 
 def timeout_status(command: str, output: str = "") -> DsnStatus:
-    """A command that ran past its time limit is deferred.
+    """A command that ran past its time limit is bounced, as Postfix's
+    pipe_command() does (5.3.0; measured with Postfix 3.7.11's pipe(8)).
 
-    >>> timeout_status("/bin/x").text
-    'Command time limit exceeded: "/bin/x"'
+    >>> str(timeout_status("/bin/x"))
+    '5.3.0 Command time limit exceeded: "/bin/x"'
     """
-    return DsnStatus("4.3.0", _with_output(f'Command time limit exceeded: "{command}"', output))
+    return DsnStatus("5.3.0", _with_output(f'Command time limit exceeded: "{command}"', output))

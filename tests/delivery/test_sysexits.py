@@ -63,7 +63,7 @@ def test_zero_exit_is_success():
     assert sysexits.command_status(0, "/bin/x").is_success
 
 
-def test_signal_and_timeout_defer():
-    """A command killed by a signal or by the time limit is deferred."""
+def test_signal_defers_and_timeout_bounces():
+    """A command killed by a signal is deferred; one past its time limit is bounced (as Postfix)."""
     assert sysexits.signal_status(9, "/bin/x").is_temporary
-    assert sysexits.timeout_status("/bin/x").is_temporary
+    assert sysexits.timeout_status("/bin/x").is_permanent
