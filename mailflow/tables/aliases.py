@@ -158,10 +158,17 @@ def parse_aliases(text: str, filename: str, *, fold: bool = True,
 
 
 def alias_targets(value: str) -> list[str]:
-    """Split an alias value into its targets at commas outside quotes.
+    """Split an alias value into its targets at commas and whitespace outside quotes.
+
+    local(8) parses the value as a list of RFC 822 addresses, so an unquoted
+    space separates targets too: ``|/usr/bin/true --new`` is the command
+    ``|/usr/bin/true`` and the address ``--new`` (measured with Postfix
+    3.7.11's local(8)); a command with arguments must be quoted.
 
     >>> alias_targets('alice, |"/bin/prog a,b", :include:/etc/list')
     ['alice', '|"/bin/prog a,b"', ':include:/etc/list']
+    >>> alias_targets('|/usr/bin/true --new  bob')
+    ['|/usr/bin/true', '--new', 'bob']
     """
     targets, cur, quoted, i = [], [], False, 0
     while i < len(value):
@@ -172,7 +179,7 @@ def alias_targets(value: str) -> list[str]:
             continue
         if ch == '"':
             quoted = not quoted
-        if ch == "," and not quoted:
+        if (ch == "," or ch in " \t\r\n") and not quoted:
             targets.append("".join(cur).strip())
             cur = []
         else:

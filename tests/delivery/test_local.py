@@ -106,7 +106,7 @@ def test_alias_to_file_and_command(tmp_path, homes):
     script = tmp_path / "save.py"
     script.write_text("import sys\nopen(sys.argv[1], 'wb').write(sys.stdin.buffer.read())\n")
     saved = tmp_path / "cmd-out"
-    aliases = {"log": f"{tmp_path}/archive, |{sys.executable} {script} {saved}"}
+    aliases = {"log": f'{tmp_path}/archive, "|{sys.executable} {script} {saved}"'}
     agent = local_agent(tmp_path, homes, alias_maps=aliases)
     [out] = deliver(agent, make_request("log@localhost"))
     assert out.status.code == "2.0.0", out.status
@@ -122,7 +122,7 @@ def test_alias_to_file_and_command(tmp_path, homes):
 
 def test_command_exit_75_defers_the_recipient(tmp_path, homes):
     """A command that exits EX_TEMPFAIL defers the whole recipient."""
-    agent = local_agent(tmp_path, homes, alias_maps={"x": "alice, |exit 75"})
+    agent = local_agent(tmp_path, homes, alias_maps={"x": 'alice, "|exit 75"'})
     [out] = deliver(agent, make_request("x@localhost"))
     assert str(out.status) == "4.3.0 temporary failure"
 

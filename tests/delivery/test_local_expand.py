@@ -83,7 +83,7 @@ def test_missing_include_file_bounces():
 
 def test_forward_file_with_backslash_self_keeps_a_copy():
     """A .forward with \\user keeps a copy in the mailbox and forwards the rest."""
-    files = {"/home/bob/.forward": "\\bob\nbob@mobile.example\n|/usr/bin/vacation bob\n"}
+    files = {"/home/bob/.forward": '\\bob\nbob@mobile.example\n"|/usr/bin/vacation bob"\n'}
     assert summary(plan("bob@example.com", files=files)) == [
         ("mailbox", "bob"), ("forward", "bob@mobile.example"), ("command", "/usr/bin/vacation bob")]
 
@@ -129,3 +129,9 @@ def test_alias_loop_is_cut():
 def test_parse_alias_value(value, kinds):
     """aliases(5) values split on commas outside quotes and are classified."""
     assert [(t.kind, t.text) for t in parse_alias_value(value)] == kinds
+
+
+def test_unquoted_command_with_arguments_splits_as_postfix():
+    """An unquoted space ends a command target, as local(8) parses an alias value (Postfix 3.7.11)."""
+    files = {"/home/bob/.forward": "|/usr/bin/true --new\n"}
+    assert summary(plan("bob@example.com", files=files))[0] == ("command", "/usr/bin/true")
