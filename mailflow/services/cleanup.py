@@ -163,6 +163,7 @@ class CleanupService:
         # scans it) until their defer-log entries are on disk, so the queue
         # manager cannot see the message without them.
         first = QueueName.HOLD if result.deferred else queue
+        queue_id = None
         try:
             # The envelope carries the planned ID: the store files the message
             # under it, so the headers, the log and the spool agree (Postfix
@@ -178,6 +179,8 @@ class CleanupService:
             # Nothing was acknowledged: the submitter keeps the message and
             # tries again (Postfix: "451 4.3.0 Error: queue file write error").
             log.warning("%s: queue file write error: %s", planned, exc)
+            if queue_id is not None:
+                self._discard_partial(queue_id, first)
             return CleanupReply(None, WRITE_ERROR, DEFER, result)
         self._log(result.log)
         if self.wake and queue is QueueName.INCOMING:
@@ -187,6 +190,15 @@ class CleanupService:
                 self._kick()
         return CleanupReply(queue_id, DsnStatus("2.0.0", f"Ok: queued as {queue_id}"),
                             result.action, result)
+
+    def _discard_partial(self, queue_id: str, queue: QueueName) -> None:
+        # The submitter was told to try again, so this copy must not stay:
+        # released from hold/ later it would be a duplicate without its
+        # defer-log entries.
+        try:
+            self.store.delete(queue_id, queue)
+        except (OSError, QueueError) as exc:
+            log.warning("%s: cannot remove the unacknowledged queue file: %s", queue_id, exc)
 
     def submit(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
                **info: Any) -> CleanupReply:

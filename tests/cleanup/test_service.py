@@ -158,3 +158,19 @@ def test_spool_write_failure_is_a_defer(tmp_path):
     svc = CleanupService(Config(myhostname="mx.example.test"), Full(), wake=False)
     reply = svc.submit(envelope(), Message(b"\nhi\n"))
     assert (reply.action, reply.queue_id, str(reply.status)) == ("defer", None, "4.3.0 queue file write error")
+
+
+def test_failed_defer_log_write_leaves_no_copy_in_hold(tmp_path):
+    """When the defer log cannot be written, the half-made message is removed, not left in hold/."""
+    from mailflow.queue.memory import MemoryQueueStore
+
+    class NoLogs(MemoryQueueStore):
+        def append_log(self, kind, queue_id, outcome):
+            raise OSError(28, "No space left on device")
+    (tmp_path / "virtual").write_text("a@x.example b@x.example\nb@x.example a@x.example\n")
+    store = NoLogs()
+    cfg = Config(myhostname="mx.example.test", virtual_alias_maps=f"texthash:{tmp_path}/virtual")
+    svc = CleanupService(cfg, store, wake=False)
+    reply = svc.submit(envelope("a@x.example"), Message(b"\nhi\n"))
+    assert reply.action == "defer"
+    assert [list(store.ids(q)) for q in (QueueName.HOLD, QueueName.INCOMING)] == [[], []]
