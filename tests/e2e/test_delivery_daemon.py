@@ -150,6 +150,14 @@ def test_dot_forward(shared, how):
     assert b"Delivered-To: nobody@localhost\n" in data   # prepend_delivered_header = forward
 
 
+def _complete_json(path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 @HOW
 def test_pipe_program(shared, how):
     """A master.cf pipe service runs its argv with the expansions and the message on stdin."""
@@ -157,7 +165,10 @@ def test_pipe_program(shared, how):
     submit(shared, how, "a@example.com", ["u@pipe.example"], message(subject))
 
     def delivered():
-        return [p for p in shared.pipe_dir.glob("stdin.*") if subject.encode() in p.read_bytes()]
+        # The program writes stdin.N first, then argv.N: wait for both.
+        found = [p for p in shared.pipe_dir.glob("stdin.*") if subject.encode() in p.read_bytes()]
+        argv = [shared.pipe_dir / p.name.replace("stdin", "argv") for p in found]
+        return found if found and all(_complete_json(a) for a in argv) else []
     [stdin] = wait_until(delivered, f"the pipe program to get {subject}")
     argv = json.loads((shared.pipe_dir / stdin.name.replace("stdin", "argv")).read_text())
     assert argv == ["a@example.com", "u@pipe.example"]
