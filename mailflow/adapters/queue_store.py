@@ -26,6 +26,13 @@ link(2) fails when the name exists where rename(2) would replace it, so two
 writers can never overwrite each other's message; other queues are checked
 for the ID first.
 
+Per-message bookkeeping is kept cheap without weakening any of this: file
+names are remembered per (queue ID, queue) once the ID has been validated,
+directories once they are known to exist (a directory removed behind the
+store's back is made again when a rename or create into it fails), and a
+maildrop file is removed without looking for per-message logs, which only
+queued messages have.
+
 A queue file that does not decode is moved to ``corrupt/`` with a warning
 on the ``mailflow.queue`` logger, and :class:`~mailflow.errors.QueueFileCorrupt`
 is raised to the caller, who skips it.
@@ -68,6 +75,9 @@ TEMP_PREFIX = ".tmp."
 # postsuper.c: temporary files older than this are stale even when their pid lives.
 MAX_TEMP_AGE = 3600
 _HEAD_CHUNK = 8192
+# Remembered file names (about 6 per message in flight); the memo is simply
+# emptied when full, which costs one recomputation per name.
+_PATH_MEMO_SIZE = 4096
 _counter = itertools.count()
 
 
@@ -93,6 +103,10 @@ class FileQueueStore:
         self.hash_queue_depth = int(hash_queue_depth)
         self.fsync = fsync
         self._clock = clock
+        # Both memos depend only on the settings above, fixed from here on.
+        self._paths: dict[tuple[str, str], str] = {}
+        self._hashes: dict[str, list[str]] = {}
+        self._dirs: set[str] = set()
         if create:
             self.create_dirs()
 
@@ -117,8 +131,16 @@ class FileQueueStore:
 
     # --- paths -----------------------------------------------------------
     def _dir(self, name: str, queue_id: str) -> str:
-        depth = self.hash_queue_depth if name in self.hash_queue_names else 0
-        return os.path.join(self.queue_directory, name, *hash_dirs(queue_id, depth))
+        if name not in self.hash_queue_names or self.hash_queue_depth <= 0:
+            return os.path.join(self.queue_directory, name)
+        # A message's queue file and its defer log share the hashed sub-directories.
+        hashed = self._hashes.get(queue_id)
+        if hashed is None:
+            hashed = hash_dirs(queue_id, self.hash_queue_depth)
+            if len(self._hashes) >= _PATH_MEMO_SIZE:
+                self._hashes.clear()
+            self._hashes[queue_id] = hashed
+        return os.path.join(self.queue_directory, name, *hashed)
 
     def path(self, queue_id: str, queue: QueueName | str) -> str:
         """The file name of ``queue_id`` in ``queue`` (the ID is validated first).
@@ -126,15 +148,36 @@ class FileQueueStore:
         >>> FileQueueStore("/q", create=False).path("4SVLCh0sf8z1c9", "deferred")
         '/q/deferred/1/4SVLCh0sf8z1c9'
         """
+        try:
+            # Only names built below, from a validated ID, are ever remembered.
+            return self._paths[queue_id, queue]
+        except (KeyError, TypeError):
+            pass
         validate_queue_id(queue_id)
         name = QueueName(queue).value if not isinstance(queue, str) or queue not in LOG_KINDS else queue
-        return os.path.join(self._dir(name, queue_id), queue_id)
+        path = os.path.join(self._dir(name, queue_id), queue_id)
+        if len(self._paths) >= _PATH_MEMO_SIZE:
+            self._paths.clear()
+        self._paths[queue_id, queue] = path
+        return path
 
     def _makedirs(self, directory: str) -> None:
+        if directory in self._dirs:
+            return
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             if self.fsync:
                 fsync_directory(os.path.dirname(directory))
+        self._dirs.add(directory)
+
+    def _remade(self, directory: str) -> bool:
+        """After ENOENT from an operation into ``directory``: make the
+        directory again if it is really gone; whether the caller should retry."""
+        self._dirs.discard(directory)
+        if os.path.isdir(directory):
+            return False
+        self._makedirs(directory)
+        return True
 
     # --- writing -----------------------------------------------------------
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
@@ -169,21 +212,30 @@ class FileQueueStore:
             _unlink_quietly(tmp)
             raise
         os.close(fd)
-        final_dir = self._dir(queue.value, queue_id)
+        final = self.path(queue_id, queue)
+        final_dir = os.path.dirname(final)
         try:
             self._makedirs(final_dir)
-            final = os.path.join(final_dir, queue_id)
-            if chosen is None:
-                os.rename(tmp, final)           # the inode makes the name unique
-            else:
-                _link_new(tmp, final, queue_id, queue)
-                os.unlink(tmp)
+            try:
+                self._place(tmp, final, queue_id, queue, chosen is not None)
+            except FileNotFoundError:
+                if not self._remade(final_dir):
+                    raise
+                self._place(tmp, final, queue_id, queue, chosen is not None)
             if self.fsync:
                 fsync_directory(final_dir)
         except BaseException:
             _unlink_quietly(tmp)
             raise
         return queue_id
+
+    @staticmethod
+    def _place(tmp: str, final: str, queue_id: str, queue: QueueName, chosen: bool) -> None:
+        if chosen:
+            _link_new(tmp, final, queue_id, queue)
+            os.unlink(tmp)
+        else:
+            os.rename(tmp, final)           # the inode makes the name unique
 
     def _refuse_taken(self, queue_id: str) -> None:
         for queue in SEARCH_ORDER:
@@ -200,7 +252,12 @@ class FileQueueStore:
         try:
             os.rename(old, new)
         except FileNotFoundError:
-            raise no_such_message(queue_id, src) from None
+            if not self._remade(os.path.dirname(new)):
+                raise no_such_message(queue_id, src) from None
+            try:
+                os.rename(old, new)
+            except FileNotFoundError:
+                raise no_such_message(queue_id, src) from None
         if self.fsync and sync:
             fsync_directory(os.path.dirname(new))
             if os.path.dirname(new) != os.path.dirname(old):
@@ -214,8 +271,14 @@ class FileQueueStore:
             os.unlink(path)
         except FileNotFoundError:
             raise no_such_message(queue_id, queue) from None
-        for kind in LOG_KINDS:
-            _unlink_quietly(self.path(queue_id, kind))
+        # Logs are kept only for queued messages (cleanup and the queue
+        # manager write them under the ID of a file in incoming, active or
+        # deferred); a maildrop file has none, and pickup(8) removes just
+        # the file. Other queues cannot tell without trying: any process
+        # may have written a log, so every kind is removed.
+        if queue != QueueName.MAILDROP:
+            for kind in LOG_KINDS:
+                _unlink_quietly(self.path(queue_id, kind))
         if self.fsync and sync:
             fsync_directory(os.path.dirname(path))
 
@@ -273,7 +336,13 @@ class FileQueueStore:
         check_log_kind(kind)
         path = self.path(queue_id, kind)
         self._makedirs(os.path.dirname(path))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:
+            if not self._remade(os.path.dirname(path)):
+                raise
+            fd = os.open(path, flags, 0o600)
         try:
             os.write(fd, encode_log_entry(outcome))
             if self.fsync:
@@ -411,7 +480,12 @@ class FileQueueStore:
                         continue
                     counts["moved"] += 1
                 self._makedirs(os.path.dirname(target))
-                os.rename(path, target)
+                try:
+                    os.rename(path, target)
+                except FileNotFoundError:
+                    if not self._remade(os.path.dirname(target)):
+                        raise
+                    os.rename(path, target)
         return counts
 
 
