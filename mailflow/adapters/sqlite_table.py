@@ -9,7 +9,9 @@ A build never changes the live file: it writes ``FILE.db.tmp.PID`` in the
 same directory, fsyncs it, renames it over ``FILE.db`` and fsyncs the
 directory, so a reader sees the old table or the new one, never half of
 one. A reader opens the file lazily and re-opens it when its inode or
-mtime changes (a Postfix daemon notices a rebuilt table the same way).
+mtime changes (a Postfix daemon notices a rebuilt table the same way); it
+looks at the file at most once per :data:`CHECK_INTERVAL` seconds, so a
+rebuilt table is noticed within that time.
 
 >>> import tempfile, os
 >>> base = os.path.join(tempfile.mkdtemp(), "virtual")
@@ -23,6 +25,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from typing import Callable, Iterable
 
 from sqlitedict import SqliteDict
@@ -31,11 +34,15 @@ from mailflow.adapters.files import fsync_directory
 from mailflow.errors import TableError
 from mailflow.tables.source import file_stamp
 
-__all__ = ["DbTable", "write_db", "update_db", "db_items", "db_path", "DUP_WARN",
+__all__ = ["DbTable", "CHECK_INTERVAL", "write_db", "update_db", "db_items", "db_path", "DUP_WARN",
            "DUP_REPLACE", "DUP_IGNORE"]
 
 TABLENAME = "mailflow"
 DUP_WARN, DUP_REPLACE, DUP_IGNORE = "warn", "replace", "ignore"
+# Seconds between checks of the file for a rebuild. A stat(2) per lookup
+# would cost more than the lookup itself; Postfix daemons, too, check their
+# tables between requests rather than on every lookup (dict_changed_name).
+CHECK_INTERVAL = 1.0
 
 
 def _identity(value: str) -> str:
@@ -59,6 +66,9 @@ def _open(path: str, flag: str) -> SqliteDict:
 class DbTable:
     """A reader for ``hash:FILE``/``btree:FILE``; keys fold unless ``fold=False``.
 
+    The file is checked for a rebuild at most once per ``check_interval``
+    seconds of ``clock`` (a monotonic clock; injectable for tests).
+
     Raises TableError when the database file cannot be opened (Postfix:
     ``open database FILE.db: No such file or directory``).
 
@@ -71,16 +81,24 @@ class DbTable:
     _QUERY = f'SELECT value FROM "{TABLENAME}" WHERE key = ?'
     _ITEMS = f'SELECT key, value FROM "{TABLENAME}" ORDER BY rowid'
 
-    def __init__(self, base: str, *, fold: bool = True) -> None:
+    def __init__(self, base: str, *, fold: bool = True,
+                 clock: Callable[[], float] = time.monotonic,
+                 check_interval: float = CHECK_INTERVAL) -> None:
         self.base = base
         self.path = db_path(base)
         self.fold = fold
+        self.check_interval = check_interval
+        self._clock = clock
         self._con: sqlite3.Connection | None = None
         self._stamp: tuple[int, int] | None = None
+        self._checked = 0.0
         self._lock = threading.Lock()
 
     def _current(self) -> sqlite3.Connection:
         # Called with self._lock held.
+        now = self._clock()
+        if self._con is not None and now - self._checked < self.check_interval:
+            return self._con
         stamp = file_stamp(self.path)
         if self._con is None or stamp != self._stamp:
             if self._con is not None:
@@ -94,6 +112,7 @@ class DbTable:
             except sqlite3.Error as exc:
                 raise TableError(f"open database {self.path}: {exc}") from None
             self._stamp = stamp
+        self._checked = now
         return self._con
 
     def get(self, key: str) -> str | None:

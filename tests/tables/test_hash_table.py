@@ -11,7 +11,7 @@ import pytest
 
 import mailflow
 
-from mailflow.adapters.sqlite_table import DbTable, db_items, update_db, write_db
+from mailflow.adapters.sqlite_table import CHECK_INTERVAL, DbTable, db_items, update_db, write_db
 from mailflow.errors import TableError
 from mailflow.tables import open_table
 
@@ -44,14 +44,41 @@ def test_fold_off_looks_up_exact_key(tmp_path):
     assert open_table(f"hash:{base}").get("B") == "lower"
 
 
-def test_reader_notices_rebuilt_file(tmp_path):
-    """An open table sees the new contents after a rebuild, without reopening by hand."""
+class FakeClock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("elapsed, expected", [
+    (CHECK_INTERVAL, "new"),
+    (CHECK_INTERVAL * 0.9, "old"),
+], ids=["after-the-check-interval", "within-the-check-interval"])
+def test_reader_notices_rebuilt_file_once_per_interval(tmp_path, elapsed, expected):
+    """An open table sees a rebuild, without reopening by hand, once the check interval has passed."""
     base = str(tmp_path / "t")
     write_db(base, [("k", "old")])
-    table = DbTable(base)
+    clock = FakeClock()
+    table = DbTable(base, clock=clock)
     assert table.get("k") == "old"
     write_db(base, [("k", "new")])
-    assert table.get("k") == "new"
+    clock.now += elapsed
+    assert table.get("k") == expected
+    table.close()
+
+
+def test_missing_database_is_retried_on_every_lookup(tmp_path):
+    """A table whose file is missing looks again at the next lookup, not a second later."""
+    base = str(tmp_path / "t")
+    table = DbTable(base, clock=FakeClock())
+    with pytest.raises(TableError):
+        table.get("k")
+    write_db(base, [("k", "v")])
+    assert table.get("k") == "v"
     table.close()
 
 
@@ -81,7 +108,7 @@ def test_reader_during_rebuilds_never_sees_a_partial_table(tmp_path):
 
     writer = threading.Thread(target=rebuild)
     writer.start()
-    table = DbTable(base)
+    table = DbTable(base, check_interval=0)     # look at the file before every lookup
     try:
         for _ in range(5):
             for key in keys[::7] + [keys[-1]]:
@@ -104,7 +131,7 @@ def test_reader_process_during_rebuild_sees_old_or_new(tmp_path):
         [sys.executable, "-c", (
             "import sys\n"
             "from mailflow.adapters.sqlite_table import DbTable\n"
-            "t = DbTable(sys.argv[1])\n"
+            "t = DbTable(sys.argv[1], check_interval=0)\n"
             "seen = set()\n"
             "for _ in range(40):\n"
             "    seen |= {t.get('k0'), t.get('k299')}\n"
