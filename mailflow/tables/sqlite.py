@@ -123,6 +123,7 @@ class SqliteTable:
     >>> t = SqliteTable({"dbpath": db, "query": "SELECT v FROM m WHERE k='%s'"})
     >>> t.get("A@X")
     'one,two'
+    >>> t.close(); con.close()
     """
 
     def __init__(self, params: dict[str, str], name: str = "", *, fold: bool = True,
@@ -167,6 +168,20 @@ class SqliteTable:
             elif item == domain:
                 return True
         return False
+
+    def close(self) -> None:
+        """Close the database connection (the next lookup opens it again)."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+            self._con = None
+
+    def __del__(self) -> None:
+        # Tables live as long as the process's table cache; close quietly
+        # when one is dropped (Python 3.13 warns about unclosed databases).
+        con = getattr(self, "_con", None)
+        if con is not None:
+            con.close()
 
     def _connection(self) -> sqlite3.Connection:
         if self._con is None:
