@@ -34,7 +34,7 @@ def record(name="mailflow.qmgr", level=logging.INFO, msg="%s: removed", args=("4
 def test_line_has_postfix_layout():
     """Time, short host name, syslog_name/service[pid]: text, as Postfix's maillog_file."""
     fmt = PostfixFormatter(hostname="mx.example.test", syslog_name="mailflow", pid=10819)
-    # Postfix 3.7's own line for comparison (postfix-ref instance, maillog_file):
+    # Postfix 3.7's own line for comparison (a private instance, maillog_file):
     # "Nov 29 13:24:03 mx postfix/qmgr[10820]: 4139C20C313: removed" -- day zero-padded
     # ("%b %d", msg_logger.c), host = first label of myhostname.
     assert fmt.format(record()) == "Nov 09 08:05:03 mx mailflow/qmgr[10819]: 4139C20C313: removed"

@@ -51,7 +51,7 @@ __all__ = ["LocalAgent", "Resubmit"]
 
 log = logging.getLogger("mailflow.local")
 
-# resubmit(envelope, message) -> queue ID (or None); the lead wires it to cleanup.
+# resubmit(envelope, message) -> queue ID (or None); the queue manager wires it to cleanup.
 Resubmit = Callable[[Envelope, Message], Any]
 
 UNKNOWN_LOCAL = DsnStatus("5.1.1", "User unknown in local recipient table")
