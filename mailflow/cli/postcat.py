@@ -88,6 +88,10 @@ def render(data: bytes, name: str, *, envelope: bool = True, header: bool = True
         out.append(shown[:-1] if shown.endswith("\n") else shown)
     if banners:
         out.append(f"*** HEADER EXTRACTED {name} ***")
+        if env.content_filter:
+            # cleanup writes the filter in the extracted segment (Postfix's
+            # cleanup_extracted.c), so postcat shows it here.
+            out.append(f"content_filter: {env.content_filter}")
         out.append(f"*** MESSAGE FILE END {name} ***")
     return "\n".join(out) + "\n"
 

@@ -136,3 +136,11 @@ def test_verbose_shows_raw_records_with_offsets(run_cli, config_dir, held):
     r = run_cli("-c", config_dir, "postcat", "-v", "-e", "-q", held)
     assert "     0 " not in r.out.splitlines()[1]  # offset 0 is the magic line, not a record
     assert any(line.split()[1:2] == ["S"] for line in r.out.splitlines() if line[:6].strip().isdigit())
+
+
+def test_content_filter_is_shown_in_the_extracted_section(run_cli, config_dir, spool):
+    """A message with a content filter shows it after the HEADER EXTRACTED banner, as Postfix's postcat."""
+    env = Envelope("a@example.com", (Recipient("b@example.com"),), content_filter="smtp:[127.0.0.1]:10025")
+    qid = spool.enqueue(Q.INCOMING, env, Message(BODY))
+    r = run_cli("-c", config_dir, "postcat", "-q", qid)
+    assert f"*** HEADER EXTRACTED incoming/{qid} ***\ncontent_filter: smtp:[127.0.0.1]:10025\n" in r.out
