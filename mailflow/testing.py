@@ -667,6 +667,8 @@ class MailSystem:
         for queue in (QueueName.INCOMING, QueueName.DEFERRED):
             for queue_id in self._ids(queue):
                 env = self.store.read(queue_id, queue, with_content=False).envelope
+                if env.content_filter:         # all its recipients go to the filter
+                    wanted.add(_split_transport(env.content_filter))
                 addresses.update((r.address, env.sender) for r in env.pending())
                 if env.sender:                 # where its notices would go
                     addresses.add((env.sender, ""))

@@ -513,3 +513,14 @@ def test_virtual_alias_loop_waits_deferred_without_an_agent_call():
     system.deliver_all()
     assert [(d.recipient, d.status.code) for d in system.deferred] == [("a@alias.example", "4.6.0")]
     assert system.attempts == []
+
+
+def test_filter_transport_gets_a_recording_agent_without_asking():
+    """A message routed by content_filter reaches a recording agent for the filter's transport."""
+    from mailflow.testing import MailSystem
+    system = MailSystem(myhostname="mx.example.com", mydestination="",
+                        content_filter="scan:[127.0.0.1]:10025")
+    system.send("Subject: x\n\nhi\n", "a@example.org", "b@example.net")
+    system.deliver_all()
+    assert [(a.transport, a.nexthop, a.recipient) for a in system.attempts] == [
+        ("scan", "[127.0.0.1]:10025", "b@example.net")]
