@@ -41,6 +41,7 @@ import attrs
 from mailflow.errors import NoSuchMessage, QueueFileCorrupt
 from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
 from mailflow.model import DsnStatus, Envelope, Message
+from mailflow.queue.store_api import QueueIdSource
 from mailflow.services.skeleton import ServiceBase, ServiceContext
 
 __all__ = ["Pickup", "PickupService", "PassThroughCleanup", "PickupReply", "make_cleanup"]
@@ -113,6 +114,7 @@ class Pickup:
         self.cleanup = cleanup if cleanup is not None else make_cleanup(cfg, store)
         self.bounce = bounce or _log_unreturned
         self._lazy_delete = _takes_sync(store)
+        self._ids = QueueIdSource()
 
     def drain(self, keep_going: Callable[[], bool] = lambda: True, *,
               pool: ThreadPoolExecutor | None = None) -> int:
@@ -157,17 +159,20 @@ class Pickup:
             self._quarantine(maildrop_id, exc)
             return False
         uid = self._owner(maildrop_id)
-        envelope = attrs.evolve(queued.envelope, queue_id=None)
+        # The new queue file's ID is chosen here, so that pickup's line comes
+        # before cleanup's, as in Postfix's log (pickup names the file cleanup
+        # is about to write); cleanup and the store file the message under it.
+        queue_id = self._ids.next()
+        envelope = attrs.evolve(queued.envelope, queue_id=queue_id)
+        log.info("%s: uid=%d from=<%s>", queue_id, uid, envelope.sender)
         # uid: cleanup's Received: header says "from userid N" (pickup(8)).
         reply = self.cleanup.submit(envelope, queued.message, origin="pickup", uid=uid)
         action = getattr(reply, "action", "queue")
         status = getattr(reply, "status", None)
         if action == "reject":
             self.bounce(queued, reply)
-        elif reply.queue_id:
-            # Postfix's pickup line, with the queue ID cleanup assigned.
-            log.info("%s: uid=%d from=<%s>", reply.queue_id, uid, envelope.sender)
-        elif status is not None and not status.is_success and action != "discard":
+        elif not reply.queue_id and status is not None and not status.is_success \
+                and action != "discard":
             # cleanup could not write the file (a temporary problem): leave
             # the maildrop file for the next scan, as Postfix's pickup does.
             log.warning("%s: cleanup failed: %s; will try again", maildrop_id, status)

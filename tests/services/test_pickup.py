@@ -153,3 +153,19 @@ def test_pickup_service_scans_at_start(mf_config, run_master, until):
         await until(lambda: ids(master.store, QueueName.INCOMING))
     run_master(mf_config, body)
     assert ids(store, QueueName.MAILDROP) == []
+
+
+def test_pickup_line_comes_before_cleanups_line(tmp_path, caplog):
+    """pickup logs "QID: uid=N from=<...>" before cleanup's "QID: message-id=...", as in Postfix's log."""
+    import logging
+
+    from mailflow.services.cleanup import CleanupService
+    store = MemoryQueueStore()
+    store.enqueue(QueueName.MAILDROP, Envelope("a@example.com", (Recipient("b@example.com"),)),
+                  Message(b"Subject: hi\n\nhello\n"))
+    cfg = Config(myhostname="mx.example.com")
+    caplog.set_level(logging.INFO, logger="mailflow")
+    Pickup(cfg, store, cleanup=CleanupService(cfg, store, wake=False)).drain()
+    (qid,) = list(store.ids(QueueName.INCOMING))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(qid)]
+    assert lines[0].startswith(f"{qid}: uid=") and lines[1].startswith(f"{qid}: message-id=")
