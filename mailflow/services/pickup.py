@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import inspect
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +41,7 @@ from mailflow.errors import NoSuchMessage, QueueFileCorrupt
 from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
 from mailflow.model import DsnStatus, Envelope, Message
 from mailflow.queue.store_api import QueueIdSource
+from mailflow.services.cleanup import CleanupService
 from mailflow.services.skeleton import ServiceBase, ServiceContext
 
 __all__ = ["Pickup", "PickupService", "PassThroughCleanup", "PickupReply", "make_cleanup"]
@@ -68,8 +68,9 @@ class PickupReply:
 
 
 class PassThroughCleanup:
-    """The minimal cleanup used when the cleanup package is not available:
-    writes the message unchanged and durably into ``incoming/``.
+    """A test double for cleanup: writes the message unchanged and durably
+    into ``incoming/`` (pickup's tests use it to see pickup's own work
+    without cleanup's rewriting).
 
     >>> from mailflow.queue.memory import MemoryQueueStore
     >>> from mailflow.model import Recipient
@@ -87,15 +88,13 @@ class PassThroughCleanup:
         return PickupReply(queue_id, DsnStatus.parse("2.0.0"))
 
 
-def make_cleanup(cfg: Any, store: QueueStore) -> Any:
-    """cleanup's service object (``CleanupService(cfg, store)``), or the
-    pass-through when the cleanup package is not installed."""
-    try:
-        from mailflow.services.cleanup import CleanupService
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("mailflow.services.cleanup", "mailflow.cleanup"):
-            raise
-        return PassThroughCleanup(store)
+def make_cleanup(cfg: Any, store: QueueStore) -> CleanupService:
+    """cleanup's service object for pickup: ``CleanupService(cfg, store)``.
+
+    >>> from mailflow.queue.memory import MemoryQueueStore
+    >>> make_cleanup(None, MemoryQueueStore())
+    <CleanupService store=<MemoryQueueStore empty>>
+    """
     return CleanupService(cfg, store)
 
 
@@ -113,7 +112,6 @@ class Pickup:
         self.store = store
         self.cleanup = cleanup if cleanup is not None else make_cleanup(cfg, store)
         self.bounce = bounce or _log_unreturned
-        self._lazy_delete = _takes_sync(store)
         self._ids = QueueIdSource()
 
     def drain(self, keep_going: Callable[[], bool] = lambda: True, *,
@@ -167,24 +165,19 @@ class Pickup:
         log.info("%s: uid=%d from=<%s>", queue_id, uid, envelope.sender)
         # uid: cleanup's Received: header says "from userid N" (pickup(8)).
         reply = self.cleanup.submit(envelope, queued.message, origin="pickup", uid=uid)
-        action = getattr(reply, "action", "queue")
-        status = getattr(reply, "status", None)
+        action = reply.action
         if action == "reject":
             self.bounce(queued, reply)
-        elif not reply.queue_id and status is not None and not status.is_success \
-                and action != "discard":
+        elif not reply.queue_id and not reply.status.is_success and action != "discard":
             # cleanup could not write the file (a temporary problem): leave
             # the maildrop file for the next scan, as Postfix's pickup does.
             log.warning("%s: cleanup failed: %s; will try again", maildrop_id, status)
             return False
         try:
-            if self._lazy_delete:
-                # pickup(8) removes the maildrop file without syncing the
-                # directory: cleanup's copy is durable already, and a removal
-                # lost in a crash only means the file is picked up again.
-                self.store.delete(maildrop_id, QueueName.MAILDROP, sync=False)
-            else:
-                self.store.delete(maildrop_id, QueueName.MAILDROP)
+            # pickup(8) removes the maildrop file without syncing the
+            # directory: cleanup's copy is durable already, and a removal
+            # lost in a crash only means the file is picked up again.
+            self.store.delete(maildrop_id, QueueName.MAILDROP, sync=False)
         except NoSuchMessage:
             pass
         return action != "reject"
@@ -208,17 +201,9 @@ class Pickup:
                     maildrop_id, exc)
 
 
-def _takes_sync(store: Any) -> bool:
-    """Whether ``store.delete`` accepts ``sync=False`` (the file spool does)."""
-    try:
-        return "sync" in inspect.signature(store.delete).parameters
-    except (TypeError, ValueError, AttributeError):
-        return False
-
-
 def _log_unreturned(queued: QueuedMessage, reply: Any) -> None:
     log.warning("%s: from=<%s>: message rejected: %s; no bounce service to return it",
-                queued.queue_id, queued.envelope.sender, getattr(reply, "status", ""))
+                queued.queue_id, queued.envelope.sender, reply.status)
 
 
 class PickupService(ServiceBase):
@@ -251,8 +236,7 @@ class PickupService(ServiceBase):
 
     def _make_pickup(self, cfg: Any) -> Pickup:
         cleanup = make_cleanup(cfg, self.ctx.store)
-        if hasattr(cleanup, "notify"):
-            cleanup.notify = self._queued
+        cleanup.notify = self._queued
         return Pickup(cfg, self.ctx.store, cleanup=cleanup, bounce=self._bounce)
 
     def _queued(self) -> None:
