@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import attrs
 
+from mailflow.adapters.kick import kick
 from mailflow.cleanup import CleanupPipeline, CleanupResult
 from mailflow.cleanup.actions import WRITE_ERROR
 from mailflow.cleanup.result import DISCARD, HOLD, REJECT
@@ -227,11 +228,9 @@ class CleanupService:
                 log.info("%s", line)
 
     def _kick(self) -> None:
+        # The wake-up FIFO lives in the spool directory, which only a
+        # file-backed store has (QueueStore does not promise one): a store
+        # without it has no queue manager in another process to wake.
         queue_directory = getattr(self.store, "queue_directory", None)
-        if not queue_directory:
-            return
-        try:
-            from mailflow.adapters.kick import kick
-        except ImportError:  # the master's wake-up channel is optional
-            return
-        kick(queue_directory, "qmgr")
+        if queue_directory:
+            kick(queue_directory, "qmgr")
