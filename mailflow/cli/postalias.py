@@ -41,10 +41,7 @@ class AliasTool(Tool):
     def default_maps(self) -> list[str]:
         # postalias(1): with no file argument, the tables in alias_database.
         from mailflow.tables.maps import split_maps
-        try:
-            return split_maps(self.config().expand("alias_database") or "")
-        except Exception:
-            return []
+        return split_maps(self.config().expand("alias_database") or "")
 
     def usage(self) -> str:
         return USAGE.format(prog=self.prog).replace("-bfFhimnNoprsuUvw", "-Nfinoprsvw")

@@ -68,10 +68,7 @@ class Tool:
         return self._config
 
     def default_type(self) -> str:
-        try:
-            return self.config().expand("default_database_type") or "hash"
-        except Exception:
-            return "hash"
+        return self.config().expand("default_database_type") or "hash"
 
     def split(self, arg: str) -> tuple[str, str]:
         type_name, sep, name = arg.partition(":")
@@ -82,13 +79,7 @@ class Tool:
     def open(self, arg: str):
         from mailflow.tables import open_table
         type_name, name = self.split(arg)
-        return open_table(f"{type_name}:{name}", self.config_or_none(), fold=self.fold)
-
-    def config_or_none(self):
-        try:
-            return self.config()
-        except Exception:
-            return None
+        return open_table(f"{type_name}:{name}", self.config(), fold=self.fold)
 
     # --- modes --------------------------------------------------------
     def query(self, key: str, maps: list[str]) -> int:
@@ -228,6 +219,11 @@ class Tool:
             elif flag == "-F":
                 return self.fatal("-F (base64 file content) is not supported")
             # -N -n -o -p -m -u -U -v change nothing here.
+        # Read main.cf once the options are known (-c names it), as Postfix's
+        # postmap(1) does: a bad main.cf is fatal even when no parameter is
+        # needed (a ConfigError naming file and line); a missing one reads as
+        # all defaults.
+        self.config()
         maps = maps or self.default_maps()
         if not maps:
             return self.fatal(self.usage())
