@@ -226,9 +226,8 @@ def _status(argv: list[str], ctx: Context) -> int:
 
 # ---------------------------------------------------------------- check, flush
 def _check(argv: list[str], ctx: Context) -> int:
-    from mailflow.config import Config
     from mailflow.services.master import QUEUE_DIRECTORIES, ensure_queue_directories, service_plan
-    cfg = Config.from_directory(ctx.config_dir)
+    cfg = ctx.load_config()
     errors = cfg.validate()
     for error in errors:
         _say(f"error: {error}")
