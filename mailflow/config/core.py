@@ -423,6 +423,11 @@ def unknown_parameter_warning(where: str, name: str) -> str:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text()
+        # Postfix reads bytes: a Latin-1 comment must not stop the mail system.
+        return path.read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
         return ""
+    except OSError as exc:
+        # Unreadable is not missing: say which file and why, as Postfix's
+        # "fatal: open DIR/main.cf: Permission denied".
+        raise ConfigError(f"open {path}: {exc.strerror or exc}") from None
