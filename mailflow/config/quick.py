@@ -63,10 +63,13 @@ class QuickConfig:
         self.config_dir = os.fspath(config_dir)
         self.filename = str(Path(config_dir) / "main.cf")
         try:
-            with open(self.filename, encoding="utf-8") as f:
+            with open(self.filename, encoding="utf-8", errors="surrogateescape") as f:
                 text = f.read()
         except FileNotFoundError:
             text = ""
+        except OSError as exc:
+            from mailflow.errors import ConfigError
+            raise ConfigError(f"open {self.filename}: {exc.strerror or exc}") from None
         self._set: dict[str, str] = {}
         for lineno, _last, line in logical_lines(text, self.filename):
             name, value = split_assignment(line, self.filename, lineno)
