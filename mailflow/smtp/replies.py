@@ -25,6 +25,7 @@ __all__ = [
     "BAD_SENDER", "BAD_RECIPIENT", "SYNTAX_DATA", "SYNTAX_BDAT", "SYNTAX_RSET",
     "SYNTAX_VRFY", "SYNTAX_ETRN", "SYNTAX_STARTTLS", "SYNTAX_AUTH",
     "SYNTAX_XCLIENT", "SYNTAX_XFORWARD", "ATTRIBUTE_EXPECTED", "ATTRIBUTE_TOO_LONG",
+    "SASL_RESPONSE_TOO_LONG",
     "with_hostname", "command_too_long", "bare_lf_received", "queued", "bdat_ok",
 ]
 
@@ -64,6 +65,8 @@ SYNTAX_XCLIENT = Reply.of(501, "Syntax: XCLIENT attribute=value...", "5.5.4")
 SYNTAX_XFORWARD = Reply.of(501, "Syntax: XFORWARD attribute=value...", "5.5.4")
 ATTRIBUTE_EXPECTED = Reply.of(501, "Error: attribute=value expected", "5.5.4")
 ATTRIBUTE_TOO_LONG = Reply.of(501, "Error: attribute value too long", "5.5.4")
+# An AUTH response line over smtpd_sasl_response_limit (smtpd_sasl_glue.c).
+SASL_RESPONSE_TOO_LONG = Reply.of(500, "SASL response limit exceeded", "5.5.6")
 
 
 def with_hostname(code: int, enhanced: str, text: str, hostname: str) -> Reply:

@@ -41,7 +41,6 @@ from mailflow.smtp.events import (
     EndOfMessage, Etrn, Event, Hello, Help, MailFrom, MessageData, Noop, Quit, RcptTo, Rset,
     StartTls, UnknownCommand, Vrfy, Xclient, Xforward,
 )
-from mailflow.smtp.reply import Reply
 
 __all__ = ["ServerEngine", "tokenize"]
 
@@ -344,7 +343,7 @@ class ServerEngine:
     def _too_long(self, start: bytes) -> Event:
         if self._auth_next:
             self._auth_next = False
-            return BadCommand("", Reply.of(500, "SASL response limit exceeded", "5.5.6"), start)
+            return BadCommand("", replies.SASL_RESPONSE_TOO_LONG, start)
         return BadCommand(_verb_of(start), replies.command_too_long(self.hostname), start,
                           pipelined=bool(self._buf))
 
