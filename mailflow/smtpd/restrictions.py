@@ -1309,13 +1309,20 @@ class SmtpdRestrictions:
                         defer_if_permit=None if pending is None or reply is not None
                         else pending.reply())
 
+    def _delayed(self, st: _State, param: str, stage: str) -> Decision:
+        if self.lists[param]:
+            st.trace.append(TraceStep(param, "(smtpd_delay_reject = yes)", "DUNNO",
+                                      "evaluated at RCPT TO" if stage != "CONNECT" or
+                                      not st.facts.etrn_domain else "evaluated at ETRN"))
+        return self._decision(st, DUNNO, stage)
+
     async def check_connect(self, facts: SessionFacts) -> Decision:
         """The client restrictions at connect time; with ``smtpd_delay_reject
         = yes`` (the default) nothing is evaluated now (Postfix evaluates them
         at RCPT TO), and the decision is accept."""
         st = self._state(facts, "CONNECT")
         if self.delay_reject:
-            return self._decision(st, DUNNO, "CONNECT")
+            return self._delayed(st, "smtpd_client_restrictions", "CONNECT")
         status = await self._client(st)
         return self._decision(st, status, "CONNECT", st.dip_client)
 
@@ -1323,7 +1330,7 @@ class SmtpdRestrictions:
         """The HELO/EHLO restrictions (evaluated at RCPT with smtpd_delay_reject)."""
         st = self._state(facts, "HELO")
         if self.delay_reject:
-            return self._decision(st, DUNNO, "HELO")
+            return self._delayed(st, "smtpd_helo_restrictions", "HELO")
         st.dip_client = _carried(facts.defer_if_permit)
         status = await self._helo(st)
         return self._decision(st, status, "HELO", st.dip_helo)
@@ -1332,7 +1339,7 @@ class SmtpdRestrictions:
         """The MAIL FROM restrictions (evaluated at RCPT with smtpd_delay_reject)."""
         st = self._state(facts, "MAIL")
         if self.delay_reject:
-            return self._decision(st, DUNNO, "MAIL")
+            return self._delayed(st, "smtpd_sender_restrictions", "MAIL")
         st.dip_client = _carried(facts.defer_if_permit)
         status = await self._mail(st)
         return self._decision(st, status, "MAIL", st.dip_sender)
