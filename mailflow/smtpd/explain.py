@@ -15,7 +15,7 @@ The command line is :mod:`mailflow.cli.explain`.
 ...                                 ["x@elsewhere.example"], client="203.0.113.5"))
 >>> [(o["stage"], o["verdict"]) for o in out]
 [('CONNECT', 'accept'), ('RCPT', 'defer')]
->>> print(render_text(out).splitlines()[-1])
+>>> print(render_text(out).splitlines()[2])
   RCPT: defer: 454 4.7.1 <x@elsewhere.example>: Relay access denied
 """
 
@@ -56,8 +56,8 @@ async def explain_smtpd(cfg: Any, recipients: Iterable[str], *, client: str = "1
 
 
 def render_text(results: list[dict[str, Any]]) -> str:
-    """The human-readable report: per recipient, each stage's trace lines
-    and then its verdict.
+    """The human-readable report: per recipient, each stage's verdict and
+    then the restrictions it evaluated.
 
     >>> print(render_text([{"recipient": "a@b", "stage": "RCPT", "verdict": "accept",
     ...                     "reply": None, "trace": [], "hold": None, "discard": None,
@@ -71,13 +71,13 @@ def render_text(results: list[dict[str, Any]]) -> str:
         if obj["recipient"] != current:
             current = obj["recipient"]
             lines.append(f"{current}:")
-        for step in obj["trace"]:
-            detail = f" ({step['detail']})" if step["detail"] else ""
-            lines.append(f"    {step['restriction_list']}: {step['restriction']} -> "
-                         f"{step['result']}{detail}")
         extras = [f"{name} {obj[name]}" for name in ("hold", "discard", "filter", "redirect")
                   if obj[name]]
         extras += [f"prepend {p}" for p in obj["prepend"]]
         verdict = obj["verdict"] + (f": {obj['reply']}" if obj["reply"] else "")
         lines.append(f"  {obj['stage']}: {verdict}" + (f" [{'; '.join(extras)}]" if extras else ""))
+        for step in obj["trace"]:
+            detail = f" ({step['detail']})" if step["detail"] else ""
+            lines.append(f"      {step['restriction_list']}: {step['restriction']} -> "
+                         f"{step['result']}{detail}")
     return "\n".join(lines)
