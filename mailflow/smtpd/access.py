@@ -81,8 +81,8 @@ def split_dsn(text: str, default: str) -> tuple[str, str]:
 
 # Postfix smtpd_dsn_fix.c: an address status (X.1.Y) is mapped to the kind
 # of address being rejected, so a sender is never told "bad destination".
-_DSN_MAP = {"1": ("4.1.0", "4.1.1"), "2": ("4.1.8", "4.1.2"), "3": ("4.1.7", "4.1.3"),
-            "4": ("4.1.0", "4.1.4"), "5": ("4.1.0", "4.1.5"), "6": ("4.1.0", "4.1.6"),
+_DSN_MAP = {"1": ("4.1.7", "4.1.1"), "2": ("4.1.8", "4.1.2"), "3": ("4.1.7", "4.1.3"),
+            "4": ("4.1.7", "4.1.4"), "5": ("4.1.0", "4.1.5"), "6": ("4.1.7", "4.1.6"),
             "7": ("4.1.7", "4.1.3"), "8": ("4.1.8", "4.1.2")}
 
 
@@ -93,7 +93,7 @@ def dsn_fix(status: str, reply_class: str) -> str:
     is kept from ``status``.
 
     >>> dsn_fix("5.1.1", "Sender address"), dsn_fix("5.1.8", "Recipient address")
-    ('5.1.0', '5.1.2')
+    ('5.1.7', '5.1.2')
     >>> dsn_fix("5.1.1", "Client host"), dsn_fix("5.7.1", "Sender address")
     ('5.0.0', '5.7.1')
     """

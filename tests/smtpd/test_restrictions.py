@@ -221,7 +221,7 @@ def test_without_delay_reject_a_pending_defer_carries_to_rcpt():
     ("REJECT", "554 5.7.1 <someone@example.net>: Sender address rejected: Access denied"),
     ("REJECT go away", "554 5.7.1 <someone@example.net>: Sender address rejected: go away"),
     ("DEFER later", "450 4.7.1 <someone@example.net>: Sender address rejected: later"),
-    ("550 5.1.1 no such user", "550 5.1.0 <someone@example.net>: Sender address rejected: no such user"),
+    ("550 5.1.1 no such user", "550 5.1.7 <someone@example.net>: Sender address rejected: no such user"),
     ("421 bye", "421 4.7.1 <someone@example.net>: Sender address rejected: bye"),
     ("OK", None), ("DUNNO", None), ("12345", None),
 ])
