@@ -14,6 +14,9 @@ decides retry, bounce or reject from the class alone, never by parsing text::
     │   ├── QueueFileCorrupt        a queue file that does not parse
     │   ├── QueueIdInUse            a chosen queue ID that a queued message already has
     │   └── NoSuchMessage           a queue ID that is not in the queue asked
+    ├── DnsError                    a DNS lookup that did not give an answer
+    │   ├── DnsNotFound             the name does not exist (NXDOMAIN): a definite "no"
+    │   └── DnsTemporaryError       no answer now (timeout, SERVFAIL): try again later
     ├── TemporaryFailure            carries a 4.x.x DsnStatus: defer and retry
     └── PermanentFailure            carries a 5.x.x DsnStatus: bounce or reject
 
@@ -99,6 +102,35 @@ class NoSuchMessage(QueueError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else "no such message"
+
+
+class DnsError(MailflowError):
+    """A DNS lookup that gave no answer; see the two subclasses.
+
+    A :class:`~mailflow.interfaces.DnsResolver` returns ``[]`` when the name
+    exists but has no record of the type asked (NODATA).
+
+    >>> str(DnsNotFound("nowhere.example")), DnsNotFound("x").name
+    ('nowhere.example: Host not found', 'x')
+    """
+
+    reason = "Host not found"
+
+    def __init__(self, name: str, reason: str | None = None) -> None:
+        self.name = name
+        if reason is not None:
+            self.reason = reason
+        super().__init__(f"{name}: {self.reason}")
+
+
+class DnsNotFound(DnsError):
+    """The name does not exist (NXDOMAIN): a definite answer, not a failure."""
+
+
+class DnsTemporaryError(DnsError):
+    """No answer now (timeout, SERVFAIL, network): the caller tries again later."""
+
+    reason = "Host not found, try again"
 
 
 class DeliveryFailure(MailflowError):

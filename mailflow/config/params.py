@@ -274,6 +274,9 @@ _TABLE: list[Param] = [
            "destination."),
     _p("default_verp_delimiters", "+=",
        doc="The two default VERP delimiter characters."),
+    _p("defer_code", "450", I,
+       doc="The numerical Postfix SMTP server response code when a remote SMTP client "
+           "request is rejected by the \"defer\" restriction."),
     _p("delay_logging_resolution_limit", "2", I,
        doc="The maximal number of digits after the decimal point when logging sub-second "
            "delay values."),
