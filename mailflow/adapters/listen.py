@@ -188,6 +188,20 @@ class SessionServer:
 
     def start(self) -> None:
         self._task = self._loop.create_task(self._accept_loop())
+        self._task.add_done_callback(self._accept_loop_done)
+
+    def _accept_loop_done(self, task: "asyncio.Task[None]") -> None:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("accept loop stopped: %s: %s", type(exc).__name__, exc, exc_info=exc)
+
+    def set_limit(self, limit: int) -> None:
+        """Change the session limit (a reloaded ``maxproc``); a higher limit
+        lets waiting clients in at once."""
+        if limit < 0:
+            raise ValueError(f"bad session limit {limit}")
+        self.limit = limit
+        self._slot_free.set()
 
     def is_serving(self) -> bool:
         """True until :meth:`close`."""

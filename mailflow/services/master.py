@@ -404,7 +404,8 @@ class Master:
         self.cfg = cfg
         wanted = self._plan(entries)
         for name in [n for n in self._running if n not in wanted
-                     or wanted[n][0] != self._running[n].command]:
+                     or wanted[n][0] != self._running[n].command
+                     or wanted[n][1].type != self._running[n].entry.type]:
             await self._stop_one(self._running.pop(name))
         self.transports.clear()
         self.transports.update({e.service: e for e in entries if is_delivery_agent(e.command)})
