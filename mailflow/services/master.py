@@ -75,9 +75,9 @@ def _validate(cfg: Config) -> None:
     cfg.check()        # the first bad value in main.cf or a master.cf -o override
     # Where each inet service listens: a bad address fails here, in the
     # caller's terminal, before anything starts.
-    run, _skipped = service_plan(master_entries(cfg))
-    for entry, _spec in run:
-        if entry.type == "inet":
+    inet = [e for e in master_entries(cfg) if e.type == "inet"]
+    if inet:
+        for entry, _spec in service_plan(inet)[0]:
             inet_endpoints(cfg, entry)
 
 
