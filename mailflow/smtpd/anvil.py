@@ -189,8 +189,10 @@ class ClientLimits:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "ClientLimits":
-        """Read the ``smtpd_client_*_limit`` parameters, ``anvil_rate_time_unit``,
-        ``smtpd_client_event_limit_exceptions`` and ``myhostname``."""
+        """Read the ``smtpd_client_*_limit`` parameters,
+        ``smtpd_client_event_limit_exceptions``, ``myhostname`` and
+        ``anvil_rate_time_unit`` (once the parameter table defines it;
+        Postfix's 60 s until then)."""
         def number(name: str, default: int) -> int:
             value = cfg.get(name, default)
             return int(value) if value is not None else default
@@ -214,15 +216,17 @@ class ClientLimits:
 
 
 def _time_unit(cfg: Any) -> int:
-    # anvil_rate_time_unit is a time value ("60s", "1m"); a main.cf without
-    # a parameter table entry for it still reads as Postfix's default.
-    value = cfg.get("anvil_rate_time_unit", None)
-    if value is None:
+    # anvil_rate_time_unit is read once the parameter table has it (a TIME
+    # value); until then main.cf's setting is reported "not implemented
+    # (ignored)", and ignoring it here keeps that warning true.
+    from mailflow.config.params import PARAMS
+    if "anvil_rate_time_unit" not in PARAMS:
         return _DEFAULT_TIME_UNIT
-    if isinstance(value, (int, float)):
-        return max(1, int(value))
-    from mailflow.config.values import parse_time
-    return max(1, int(parse_time(str(cfg.expand("anvil_rate_time_unit")), "s")))
+    value = cfg.get("anvil_rate_time_unit", _DEFAULT_TIME_UNIT)
+    if not isinstance(value, (int, float)):
+        from mailflow.config.values import parse_time
+        value = parse_time(str(value), "s")
+    return max(1, int(value))
 
 
 # ---------------------------------------------------------------- counters

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mailflow.config import Config
+from mailflow.config.params import PARAMS, Kind, Param
 from mailflow.smtpd.anvil import Anvil, ClientLimits, ExceptionList, Refusal
 from mailflow.testing import FakeClock
 
@@ -216,16 +217,26 @@ def test_legacy_exceptions_parameter_expands_as_postfix_does():
     assert not lim.is_exempt("127.0.0.1")
 
 
-def test_time_unit_from_configuration(clock):
-    """anvil_rate_time_unit sets the time unit (a Postfix time value)."""
+def test_time_unit_from_configuration(clock, monkeypatch):
+    """anvil_rate_time_unit, a Postfix time value, sets the time unit once it is a known parameter."""
+    monkeypatch.setitem(PARAMS, "anvil_rate_time_unit",
+                        Param("anvil_rate_time_unit", "60s", Kind.TIME))
     cfg = Config.from_string("anvil_rate_time_unit = 2m\n", log_warnings=False)
-    lim = ClientLimits.from_config(cfg)
-    assert lim.time_unit == 120
+    assert ClientLimits.from_config(cfg).time_unit == 120
+    assert ClientLimits.from_config(Config()).time_unit == 60
     anvil = Anvil(clock)
     session = anvil.connect(limits(message_rate=1, time_unit=120), "smtp", CLIENT)
     session.mail()
     clock.advance(90)
     assert session.mail() is not None        # still inside the 2-minute unit
+
+
+@pytest.mark.skipif("anvil_rate_time_unit" in PARAMS, reason="the parameter table has it now")
+def test_time_unit_not_in_the_parameter_table_is_ignored_as_warned():
+    """While main.cf's anvil_rate_time_unit draws "not implemented (ignored)", it is ignored: 60 s."""
+    cfg = Config.from_string("anvil_rate_time_unit = 2m\n", log_warnings=False)
+    assert any("anvil_rate_time_unit" in w and "ignored" in w for w in cfg.warnings)
+    assert ClientLimits.from_config(cfg).time_unit == 60
 
 
 @pytest.mark.parametrize("patterns, address, name, want", [
