@@ -55,6 +55,8 @@ ACTIVATE_CONCURRENCY = 8
 STOP_TIMEOUT = 10.0
 UNAVAILABLE = DsnStatus("4.3.0", "mail transport unavailable")
 ADMIN_EXPIRED = DsnStatus("4.7.0", "message is administratively expired")
+# bounce.c: a status that cannot be logged is deferred with this reason.
+LOG_FAILURE = DsnStatus("4.3.0", "bounce or trace service failure")
 
 
 @attrs.define(eq=False)
@@ -570,8 +572,16 @@ class QueueManager:
                 await write
             if last:
                 msg.finished.extend(finished)
-        except Exception as exc:  # noqa: BLE001 - the spool refused: the recipients stay pending
-            log.warning("%s: cannot record delivery status: %s", msg.queue_id, exc)
+        except Exception as exc:  # noqa: BLE001 - deferred below; a bug is logged with its traceback
+            # The spool refused (disk full, I/O error): nothing of this job
+            # counts as done. Its final outcomes become deferrals with
+            # Postfix's reason (bounce.c), so the message stays queued, its
+            # recipients pending, and no bounce or success notice is lost.
+            _log_failure(exc, "%s: cannot record delivery status: %s", msg.queue_id, exc)
+            retry = [Outcome(o.recipient, LOG_FAILURE, o.relay) for o in finished]
+            for o in retry:
+                _log_outcome(log_name, msg.queue_id, msg, o, end, start=start)
+            msg.deferred.extend(retry)
         finally:
             msg.writes.discard(write)
         if last:
@@ -716,6 +726,15 @@ class QueueManager:
 
     async def _io(self, func, *args):
         return await self._loop.run_in_executor(self._pool, func, *args)
+
+
+def _log_failure(exc: BaseException, fmt: str, *args: Any) -> None:
+    """A warning for what the spool or a peer refused (OSError, mailflow's
+    own errors); for anything else, a bug, an error with its traceback."""
+    if isinstance(exc, (OSError, MailflowError)):
+        log.warning(fmt, *args)
+    else:
+        log.error(fmt, *args, exc_info=exc)
 
 
 async def _awaited(awaitable: Any) -> Any:
