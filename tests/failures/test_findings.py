@@ -78,3 +78,122 @@ def test_sqlite_queue_store_commits_durably(tmp_path):
         assert set(ids) <= set(rows) and set(ids) <= data
     finally:
         store.close()
+
+
+# --- (3) pickup ------------------------------------------------------------------
+
+import attrs as _attrs  # noqa: E402
+
+from mailflow.config import Config  # noqa: E402
+from mailflow.model import Envelope, Message, Recipient  # noqa: E402
+from mailflow.services import pickup as pickup_mod  # noqa: E402
+from mailflow.services.pickup import PassThroughCleanup, Pickup, PickupReply  # noqa: E402
+
+ENVELOPE = Envelope("a@example.com", (Recipient("b@example.com"),))
+MESSAGE = Message(b"Subject: hi\n\nhello\n")
+
+
+@_attrs.define
+class AnswerCleanup(PassThroughCleanup):
+    """cleanup that answers mail from pickup with ``answer`` (a reply, or an
+    exception to raise) and queues notices (origin bounce) unchanged."""
+
+    store: object
+    answer: object
+    notices: list = _attrs.field(factory=list)
+
+    def submit(self, envelope, message, *, origin="pickup", **info):
+        if origin == "bounce":
+            self.notices.append((envelope, message))
+            return super().submit(envelope, message)
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+
+def spool(tmp_path):
+    store = FileQueueStore(tmp_path / "spool")
+    return store, store.enqueue(QueueName.MAILDROP, ENVELOPE, MESSAGE)
+
+
+def test_pickup_logs_a_cleanup_failure_and_keeps_the_file(tmp_path, caplog):
+    """(3) cleanup's temporary failure is logged with its status (the log call used an undefined name) and the maildrop file stays."""
+    store, qid = spool(tmp_path)
+    cleanup = AnswerCleanup(store, PickupReply(None, DsnStatus("4.3.0", "queue file write error"), "defer"))
+    assert Pickup(Config(), store, cleanup=cleanup).drain() == 0
+    assert list(store.ids(QueueName.MAILDROP)) == [qid]
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"{qid}: cleanup failed: 4.3.0 queue file write error; will try again" in messages
+    assert not any("NameError" in m for m in messages)
+
+
+def test_pickup_logs_a_programming_error_with_its_traceback(tmp_path, caplog):
+    """(3) A bug met while handling a file is logged at error level with its traceback, not hidden in a warning."""
+    store, qid = spool(tmp_path)
+    cleanup = AnswerCleanup(store, TypeError("unsupported operand"))
+    assert Pickup(Config(), store, cleanup=cleanup).drain() == 0
+    [rec] = [r for r in caplog.records if qid in r.getMessage()]
+    assert rec.levelno == logging.ERROR and rec.exc_info and rec.exc_info[0] is TypeError
+    assert list(store.ids(QueueName.MAILDROP)) == [qid]
+
+
+def test_a_file_that_keeps_failing_goes_to_corrupt(tmp_path, caplog):
+    """(3) A maildrop file that fails every time is moved to corrupt/ with a log line after a bounded number of tries; the others go on."""
+    store, bad = spool(tmp_path)
+
+    class OneBadFile(AnswerCleanup):
+        def submit(self, envelope, message, *, origin="pickup", **info):
+            if message.data.startswith(b"Subject: no"):
+                raise ValueError("cannot handle this message")
+            return PassThroughCleanup.submit(self, envelope, message)
+    with open(store.path(bad, QueueName.MAILDROP), "rb") as fh:
+        data = fh.read()
+    with open(store.path(bad, QueueName.MAILDROP), "wb") as fh:
+        fh.write(data.replace(b"Subject: hi", b"Subject: no"))
+    p = Pickup(Config(), store, cleanup=OneBadFile(store, None))
+    for n in range(pickup_mod.MAX_TRIES - 1):
+        store.enqueue(QueueName.MAILDROP, ENVELOPE, MESSAGE)
+        assert p.drain() == 1
+        assert list(store.ids(QueueName.MAILDROP)) == [bad]
+    p.drain()
+    assert list(store.ids(QueueName.MAILDROP)) == [] and list(store.ids(QueueName.CORRUPT)) == [bad]
+    assert len(list(store.ids(QueueName.INCOMING))) == pickup_mod.MAX_TRIES - 1
+    assert any(r.getMessage().startswith(f"{bad}: maildrop file failed {pickup_mod.MAX_TRIES} times")
+               and "moved to the corrupt queue" in r.getMessage() for r in caplog.records)
+
+
+def test_a_spool_error_never_sends_a_file_to_corrupt(tmp_path):
+    """A file that fails because the spool cannot be written (disk full) is not its own fault: it stays in maildrop however often it is tried."""
+    store, qid = spool(tmp_path)
+    cleanup = AnswerCleanup(store, OSError(errno.ENOSPC, "No space left on device"))
+    p = Pickup(Config(), store, cleanup=cleanup)
+    for _ in range(pickup_mod.MAX_TRIES * 2):
+        p.drain()
+    assert list(store.ids(QueueName.MAILDROP)) == [qid] and list(store.ids(QueueName.CORRUPT)) == []
+
+
+def test_rejected_message_without_a_bounce_service_is_returned(tmp_path, caplog):
+    """(3) A message cleanup rejects at pickup, with no bounce hook, is returned to its sender before its maildrop file is removed."""
+    caplog.set_level(logging.INFO)
+    store, qid = spool(tmp_path)
+    cleanup = AnswerCleanup(store, PickupReply(None, DsnStatus("5.7.1", "message content rejected"), "reject"))
+    assert Pickup(Config(myhostname="mx.example.com"), store, cleanup=cleanup).drain() == 0
+    [(env, msg)] = cleanup.notices
+    assert env.sender == "" and [r.address for r in env.recipients] == ["a@example.com"]
+    assert b"message content rejected" in msg.data
+    assert list(store.ids(QueueName.MAILDROP)) == [] and len(list(store.ids(QueueName.INCOMING))) == 1
+    assert any("sender non-delivery notification" in r.getMessage() for r in caplog.records)
+
+
+def test_rejected_message_stays_when_its_notice_cannot_be_queued(tmp_path):
+    """(3) A rejected message whose notice cannot be queued (disk full) is never deleted: it waits in maildrop."""
+    store, qid = spool(tmp_path)
+
+    class NoRoom(AnswerCleanup):
+        def submit(self, envelope, message, *, origin="pickup", **info):
+            if origin == "bounce":
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().submit(envelope, message, origin=origin, **info)
+    cleanup = NoRoom(store, PickupReply(None, DsnStatus("5.7.1", "message content rejected"), "reject"))
+    assert Pickup(Config(), store, cleanup=cleanup).drain() == 0
+    assert list(store.ids(QueueName.MAILDROP)) == [qid]
