@@ -197,3 +197,51 @@ def test_rejected_message_stays_when_its_notice_cannot_be_queued(tmp_path):
     cleanup = NoRoom(store, PickupReply(None, DsnStatus("5.7.1", "message content rejected"), "reject"))
     assert Pickup(Config(), store, cleanup=cleanup).drain() == 0
     assert list(store.ids(QueueName.MAILDROP)) == [qid]
+
+
+# --- (4) nothing stranded in active/ ------------------------------------------------
+
+class MoveFails(FileQueueStore):
+    """A spool whose moves from ``src`` to ``dst`` fail ``times`` times (EIO)."""
+
+    route = (QueueName.ACTIVE, QueueName.DEFERRED)
+    times = 2
+
+    def move(self, queue_id, src, dst, *, sync=True):
+        if (src, dst) == self.route and self.times > 0:
+            self.times -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        super().move(queue_id, src, dst, sync=sync)
+
+
+def test_message_that_cannot_leave_active_is_moved_at_the_next_run(tmp_path, caplog):
+    """(4) A deferred message whose move to deferred/ fails (and whose fallback move fails too) does not wait in active/ for a restart: it is moved at the next queue run, with a log line."""
+    h = Harness(tmp_path, store_class=MoveFails)
+    h.rec.answer = lambda a: DsnStatus("4.4.1", "connection refused")
+    qid = h.enqueue("b@other.example")
+    seen = []
+    h.drive(lambda qm: (seen.append(h.ids(QueueName.ACTIVE)), qm.wake(b"I")))
+    assert seen == [[qid]]
+    assert h.ids(QueueName.ACTIVE) == [] and h.ids(QueueName.DEFERRED) == [qid]
+    assert any(f"{qid}: cannot move to the deferred queue" in r.getMessage() and "will try again" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_activation_whose_move_back_fails_is_retried(tmp_path, caplog):
+    """(4) When activation fails after the move and the move back fails too, the message is moved back at the next run and then delivered."""
+    class Both(MoveFails):
+        route = (QueueName.ACTIVE, QueueName.INCOMING)
+        times = 1
+        failed = False
+
+        def read_log(self, kind, queue_id):
+            if kind == "defer" and not self.failed:
+                self.failed = True
+                raise OSError(errno.EIO, "Input/output error")
+            return super().read_log(kind, queue_id)
+    h = Harness(tmp_path, store_class=Both)
+    qid = h.enqueue("b@other.example")
+    h.drive(lambda qm: qm.wake(b"I"), lambda qm: qm.wake(b"I"))
+    assert h.rec.delivered_to == ["b@other.example"]
+    assert h.ids(QueueName.ACTIVE) == h.ids(QueueName.INCOMING) == []
+    assert any(f"{qid}: cannot move to the incoming queue" in r.getMessage() for r in caplog.records)
