@@ -551,9 +551,11 @@ class QueueManager:
             # An agent may fail a whole request with a status of its own.
             outcomes = [Outcome(r, exc.status) for r in job.recipients]
         except Exception as exc:  # noqa: BLE001 - an agent failure defers, never crashes
+            # Deferred either way; a bug (not an I/O or mailflow error) is
+            # logged at error level with its traceback, so it gets fixed.
             raised = True
-            log.warning("%s: %s delivery agent failed: %s: %s", job.queue_id, job.transport,
-                        type(exc).__name__, exc)
+            _log_failure(exc, "%s: %s delivery agent failed: %s: %s", job.queue_id, job.transport,
+                         type(exc).__name__, exc)
             outcomes = [Outcome(r, DsnStatus("4.3.0", f"delivery agent failed: {exc}"))
                         for r in job.recipients]
         end = self.clock()
@@ -755,7 +757,7 @@ class QueueManager:
 def _log_failure(exc: BaseException, fmt: str, *args: Any) -> None:
     """A warning for what the spool or a peer refused (OSError, mailflow's
     own errors); for anything else, a bug, an error with its traceback."""
-    if isinstance(exc, (OSError, MailflowError)):
+    if isinstance(exc, (OSError, MailflowError, asyncio.TimeoutError)):
         log.warning(fmt, *args)
     else:
         log.error(fmt, *args, exc_info=exc)

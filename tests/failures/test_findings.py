@@ -245,3 +245,28 @@ def test_activation_whose_move_back_fails_is_retried(tmp_path, caplog):
     assert h.rec.delivered_to == ["b@other.example"]
     assert h.ids(QueueName.ACTIVE) == h.ids(QueueName.INCOMING) == []
     assert any(f"{qid}: cannot move to the incoming queue" in r.getMessage() for r in caplog.records)
+
+
+# --- (5) bugs in delivery are seen ----------------------------------------------------
+
+def test_a_bug_in_an_agent_is_deferred_and_logged_with_its_traceback(tmp_path, caplog):
+    """(5) An agent that raises a programming error defers its recipients with 4.3.0 (as before) and the error is logged at error level with its traceback."""
+    h = Harness(tmp_path)
+    h.rec.answer = lambda a: KeyError("transport")
+    qid = h.enqueue("b@other.example")
+    h.drive()
+    assert h.ids(QueueName.DEFERRED) == [qid]
+    [entry] = h.store.read_log("defer", qid)
+    assert entry.status.code == "4.3.0" and "delivery agent failed" in entry.status.text
+    [rec] = [r for r in caplog.records if "delivery agent failed" in r.getMessage()]
+    assert rec.levelno == logging.ERROR and rec.exc_info[0] is KeyError
+
+
+def test_an_agent_io_error_is_a_plain_warning(tmp_path, caplog):
+    """An agent's I/O error (a refused connection, a full disk) is an expected failure: a warning without a traceback."""
+    h = Harness(tmp_path)
+    h.rec.answer = lambda a: ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    h.enqueue("b@other.example")
+    h.drive()
+    [rec] = [r for r in caplog.records if "delivery agent failed" in r.getMessage()]
+    assert rec.levelno == logging.WARNING and not rec.exc_info
