@@ -49,7 +49,9 @@ def run_target(name: str, examples: int, seconds: float | None) -> tuple[int, fl
     except _Budget:
         verdict = "ok (time budget)"
     except Exception as exc:  # noqa: BLE001 - reported, then exit 1
-        verdict = f"FAILED: {type(exc).__name__}: {exc}"
+        inner = getattr(exc, "exceptions", None) or []
+        why = "; ".join(f"{type(e).__name__}: {e}" for e in inner)
+        verdict = f"FAILED: {type(exc).__name__}: {exc}" + (f" ({why})" if why else "")
     return count, time.perf_counter() - start, verdict
 
 

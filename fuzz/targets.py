@@ -41,17 +41,24 @@ class Target:
     allowed: tuple = ()                           # documented error types
 
 
-def check(target: Target, value: Any) -> None:
-    """Feed one input; raise what the promise forbids (an undocumented
-    exception, unchanged, or SlowInput)."""
+def _timed(target: Target, value: Any) -> float:
     start = time.perf_counter()
     try:
         target.run(value)
     except target.allowed:
         pass
-    took = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def check(target: Target, value: Any) -> None:
+    """Feed one input; raise what the promise forbids (an undocumented
+    exception, unchanged, or SlowInput). A slow input is timed again, so
+    that a busy machine's hiccup is not taken for a slow parser."""
+    took = _timed(target, value)
     if took > SLOW:
-        raise SlowInput(f"{target.name}: {took:.2f}s for {value!r:.200}")
+        again = _timed(target, value)
+        if again > SLOW:
+            raise SlowInput(f"{target.name}: {took:.2f}s and {again:.2f}s for {value!r:.200}")
 
 
 # --- input building blocks ---------------------------------------------------------

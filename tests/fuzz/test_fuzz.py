@@ -36,7 +36,7 @@ def test_check_reports_what_breaks_the_promise():
     check(target, "doc")
     with pytest.raises(IndexError):
         check(target, "bug")
-    slow = Target("slow", None, lambda v: time.sleep(SLOW + 0.05))
+    slow = Target("slow", None, lambda v: time.sleep(SLOW + 0.05))     # slow every time
     with pytest.raises(SlowInput):
         check(slow, "x")
 
