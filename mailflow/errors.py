@@ -14,6 +14,8 @@ decides retry, bounce or reject from the class alone, never by parsing text::
     │   ├── QueueFileCorrupt        a queue file that does not parse
     │   ├── QueueIdInUse            a chosen queue ID that a queued message already has
     │   └── NoSuchMessage           a queue ID that is not in the queue asked
+    ├── DnsNotFound                 the name does not exist (NXDOMAIN)
+    ├── DnsTemporaryError           the DNS cannot answer now (SERVFAIL, timeout)
     ├── TemporaryFailure            carries a 4.x.x DsnStatus: defer and retry
     └── PermanentFailure            carries a 5.x.x DsnStatus: bounce or reject
 
@@ -99,6 +101,21 @@ class NoSuchMessage(QueueError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else "no such message"
+
+
+class DnsNotFound(MailflowError):
+    """A DNS name that does not exist (NXDOMAIN). The message is Postfix's
+    wording for the lookup that failed.
+
+    >>> str(DnsNotFound("Host or domain name not found. Name service error for "
+    ...                 "name=x.test type=A: Host not found"))
+    'Host or domain name not found. Name service error for name=x.test type=A: Host not found'
+    """
+
+
+class DnsTemporaryError(MailflowError):
+    """A DNS lookup that cannot be answered now (SERVFAIL, timeout, no server):
+    callers defer, never treat it as "not found"."""
 
 
 class DeliveryFailure(MailflowError):
