@@ -105,22 +105,16 @@ class NoSuchMessage(QueueError, KeyError):
 
 
 class DnsError(MailflowError):
-    """A DNS lookup that gave no answer; see the two subclasses.
+    """A DNS lookup that gave no answer; see the two subclasses. The text is
+    the name looked up, or Postfix's wording for the failed lookup.
 
     A :class:`~mailflow.interfaces.DnsResolver` returns ``[]`` when the name
     exists but has no record of the type asked (NODATA).
 
-    >>> str(DnsNotFound("nowhere.example")), DnsNotFound("x").name
-    ('nowhere.example: Host not found', 'x')
+    >>> str(DnsNotFound("Host or domain name not found. Name service error for "
+    ...                 "name=x.test type=A: Host not found"))
+    'Host or domain name not found. Name service error for name=x.test type=A: Host not found'
     """
-
-    reason = "Host not found"
-
-    def __init__(self, name: str, reason: str | None = None) -> None:
-        self.name = name
-        if reason is not None:
-            self.reason = reason
-        super().__init__(f"{name}: {self.reason}")
 
 
 class DnsNotFound(DnsError):
@@ -128,9 +122,8 @@ class DnsNotFound(DnsError):
 
 
 class DnsTemporaryError(DnsError):
-    """No answer now (timeout, SERVFAIL, network): the caller tries again later."""
-
-    reason = "Host not found, try again"
+    """No answer now (timeout, SERVFAIL, no server): callers defer, never
+    treat it as "not found"."""
 
 
 class DeliveryFailure(MailflowError):

@@ -306,6 +306,11 @@ _TABLE: list[Param] = [
        doc="Disable sending one bounce report per recipient."),
     _p("disable_vrfy_command", "no", B,
        doc="Disable the SMTP VRFY command."),
+    _p("dns_nameservers", "", L,
+       doc="The DNS servers (host or host:port, IPv4 or [IPv6]) that the SMTP and LMTP "
+           "clients ask; empty means the system's resolver (/etc/resolv.conf).",
+       differs="A mailflow extension (Postfix always uses the system's resolver): points "
+               "the smtp/lmtp DNS lookups at a given server, for tests and sandboxes."),
     _p("dont_remove", "0", I,
        doc="Don't remove queue files and save them to the \"saved\" mail queue."),
     _p("double_bounce_sender", "double-bounce",
