@@ -331,8 +331,10 @@ class SmtpdSession:
         if reply.code >= 400:
             await self._error_pause()
         self._command(name, reply, junk=junk)
+        # smtpd_junk_command_limit: past it, each NOOP/VRFY/ETRN/RSET counts
+        # as an error; delivering mail starts the count again.
         if junk and self.junk_count > self.settings.junk_command_limit:
-            self.error_count = max(self.error_count, self.settings.hard_error_limit)
+            self.error_count += 1
 
     # --- facts and decisions ---------------------------------------------------
     def _facts(self, stage: str, *, recipient: str | None = None, size: int = 0,
@@ -637,7 +639,10 @@ class SmtpdSession:
         if reply is not None:
             await self._answer(name, reply)
             return
-        await self._answer(name, await self._hand_over(t, bdat=name == "bdat"))
+        reply = await self._hand_over(t, bdat=name == "bdat")
+        if reply.code == 250:
+            self.junk_count = 0
+        await self._answer(name, reply)
 
     @property
     def engine_bare_newline(self) -> str:
