@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -657,13 +658,25 @@ class SmtpdSession:
         envelope = Envelope(
             t.sender, tuple(t.recipients), arrival_time=self.clock(), envid=t.params.envid,
             ret=ret, client=ClientInfo(self.client.name, self.client.address, self.helo or "",
-                                       self.protocol, self.sasl_username or ""),
+                                       self.protocol, self.sasl_username or "",
+                                       self._received_comments()),
             queue_id=t.queue_id, content_filter=t.filter)
         result = await self.sink.deliver(envelope, Message(data), t)
         reply = result.reply
         if bdat and reply.code == 250 and result.queue_id:
             reply = Reply.of(250, f"Ok: {t.bdat_bytes} bytes queued as {result.queue_id}", "2.0.0")
         return reply
+
+    def _received_comments(self) -> tuple[str, ...]:
+        """smtpd_tls_received_header's TLS lines and
+        smtpd_sasl_authenticated_header's sender line for Received:."""
+        lines: tuple[str, ...] = ()
+        if self.tls is not None and self.settings.tls_received_header:
+            from mailflow.adapters.tls import smtpd_received_tls_info
+            lines += smtpd_received_tls_info(self.tls, ask_ccert=self.settings.tls_ask_ccert)
+        if self.sasl_username and self.settings.sasl_authenticated_header:
+            lines += (f"(Authenticated sender: {self.sasl_username})",)
+        return lines
 
     async def _rset(self, e: Any) -> None:
         self.last_command = "RSET"
@@ -724,16 +737,31 @@ class SmtpdSession:
         if self.tls_context is None:
             await self._answer("starttls", NOT_IMPLEMENTED)
             return
+        refusal = self._anvil_event("starttls")
+        if refusal is not None:
+            await self._answer("starttls", refusal)
+            return
         self._command("starttls", TLS_READY)
         await self._flush()
         dropped = self.engine.start_tls()
         if dropped:
             # CVE-2011-0411: never act on plaintext sent after STARTTLS.
-            log.info("improper command pipelining after STARTTLS from %s: %r",
-                     self.client.label, dropped[:100])
-        self.tls = await self.channel.start_tls(self.tls_context,
-                                                self.settings.tls_handshake_timeout)
+            log.info("improper command pipelining after STARTTLS from %s: %s",
+                     self.client.label, _printable(dropped[:100]))
+        try:
+            self.tls = await self.channel.start_tls(self.tls_context,
+                                                    self.settings.tls_handshake_timeout)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            # A handshake of garbage or a client that gave up: this session
+            # ends, the server goes on.
+            log.warning("TLS handshake failed from %s: %s", self.client.label, exc)
+            self._lost()
+            raise _Closing from None
         self._log_tls()
+        refusal = self._anvil_event("new_tls")
+        if refusal is not None:
+            self._send(refusal)
+            raise _Closing
         self.helo = None          # RFC 3207: the client starts over with EHLO
         self.esmtp = False
         self.transaction = None
@@ -814,6 +842,11 @@ class SmtpdSession:
 
     def _lost(self) -> None:
         log.info("lost connection after %s from %s", self._after(), self.client.label)
+
+
+def _printable(data: bytes) -> str:
+    """Bytes for a log line, as Postfix's printable(): CR LF shown escaped."""
+    return data.decode("latin-1").replace("\r", "\\r").replace("\n", "\\n")
 
 
 _COUNTED = frozenset({"helo", "ehlo", "lhlo", "xclient", "xforward", "starttls", "auth", "mail",

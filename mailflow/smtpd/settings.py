@@ -60,6 +60,8 @@ class SmtpdSettings:
     tls_auth_only: bool
     tls_wrappermode: bool
     tls_handshake_timeout: float
+    tls_received_header: bool
+    tls_ask_ccert: bool
     sasl_auth_enable: bool
     sasl_authenticated_header: bool
     broken_sasl_auth_clients: bool
@@ -114,6 +116,8 @@ class SmtpdSettings:
             tls_auth_only=bool(get("smtpd_tls_auth_only", False)),
             tls_wrappermode=bool(get("smtpd_tls_wrappermode", False)),
             tls_handshake_timeout=float(get("smtpd_starttls_timeout", 300)),
+            tls_received_header=bool(get("smtpd_tls_received_header", False)),
+            tls_ask_ccert=bool(get("smtpd_tls_ask_ccert", False)),
             sasl_auth_enable=bool(get("smtpd_sasl_auth_enable", False)),
             sasl_authenticated_header=bool(get("smtpd_sasl_authenticated_header", False)),
             broken_sasl_auth_clients=bool(get("broken_sasl_auth_clients", False)),
