@@ -47,7 +47,9 @@ from mailflow.services.skeleton import ServiceBase, ServiceContext
 from mailflow.services.smtpd_session import (WRITE_ERROR, ClientEndpoint, SinkResult,
                                              SmtpdSession, Transaction)
 from mailflow.smtp.reply import Reply
+from mailflow.queue.space import enough_space, shortage_text
 from mailflow.smtpd.anvil import Anvil, ClientLimits
+from mailflow.smtpd.proxy import ProxyProtocolError, parse_proxy_header
 from mailflow.smtpd.restrictions import SmtpdRestrictions
 from mailflow.smtpd.sasl import authenticator_from_config
 from mailflow.smtpd.settings import SmtpdSettings
@@ -248,6 +250,21 @@ class CleanupSink:
     def new_queue_id(self) -> str:
         return self._ids.next()
 
+    def has_room(self) -> bool:
+        """Whether the spool may take a message now (``queue_minfree`` and
+        1.5 x ``message_size_limit`` free, Postfix's rule); a store without a
+        directory always may."""
+        directory = getattr(self.cleanup.store, "queue_directory", None)
+        if not directory:
+            return True
+        cfg = self.cleanup.cfg
+        minfree = int(cfg["queue_minfree"]) if cfg is not None else 0
+        limit = int(cfg["message_size_limit"]) if cfg is not None else 0
+        if enough_space(directory, minfree, limit):
+            return True
+        log.warning("%s", shortage_text(directory))
+        return False
+
     async def deliver(self, envelope: Envelope, message: Message,
                       transaction: Transaction) -> SinkResult:
         if transaction.discard is not None:
@@ -390,6 +407,20 @@ class SmtpServer:
             return
         peer = channel.transport.get_extra_info("peername") or ("unknown", 0)
         local = channel.transport.get_extra_info("sockname") or ("", 0)
+        initial = b""
+        if self.settings.upstream_proxy_protocol == "haproxy":
+            try:
+                proxied, initial = await _read_proxy_header(
+                    channel, self.settings.upstream_proxy_timeout)
+            except (ProxyProtocolError, TimeoutError, ConnectionError) as exc:
+                text = exc.warning if isinstance(exc, ProxyProtocolError) else \
+                    f"haproxy read: {type(exc).__name__}"
+                log.warning("%s from %s", text, conn_label(conn))
+                channel.close()
+                return
+            if not proxied.local:
+                peer = (proxied.client_address, proxied.client_port)
+                local = (proxied.server_address, proxied.server_port)
         address = _plain_address(peer[0])
         name, reverse = await self.names.lookup(address)
         anvil = self.anvil.connect(self.limits, self.service, address, name)
@@ -399,7 +430,7 @@ class SmtpServer:
             tls_context=None if wrapper else self.tls_context,
             authenticator=self.authenticator, anvil=anvil, service=self.service,
             lmtp=self.lmtp, on_etrn=self.on_etrn, clock=self.clock,
-            server_address=(_plain_address(local[0]), local[1]))
+            server_address=(_plain_address(local[0]), local[1]), initial_data=initial)
         if wrapper is not None:
             session.tls = channel.transport.get_extra_info("ssl_object")
             session.protocol = session._protocol_name()
@@ -424,6 +455,24 @@ class SmtpServer:
         if self._writers is not None:
             writers, self._writers = self._writers, None
             await asyncio.get_running_loop().run_in_executor(None, writers.shutdown)
+
+
+async def _read_proxy_header(channel: "StreamChannel", timeout: float) -> tuple[Any, bytes]:
+    """Read the HAProxy PROXY header (v1 or v2); return it and the bytes after it."""
+    data = b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        info, used = parse_proxy_header(data)
+        if info is not None:
+            return info, data[used:]
+        left = deadline - loop.time()
+        if left <= 0:
+            raise TimeoutError
+        chunk = await channel.read(left)
+        if not chunk:
+            raise ConnectionResetError("lost connection")
+        data += chunk
 
 
 def _plain_address(address: str) -> str:

@@ -29,6 +29,7 @@ from mailflow.model import ClientInfo, Envelope, Message, Notify, Recipient, Ret
 from mailflow.smtp import events as ev
 from mailflow.smtp.reply import Reply
 from mailflow.smtp.server import ServerEngine
+from mailflow.smtpd.anvil import ExceptionList
 from mailflow.smtpd.facts import SessionFacts
 from mailflow.smtpd.sasl import Challenge, Done, Failed, SaslExchange, Verify
 from mailflow.smtpd.settings import SmtpdSettings
@@ -194,7 +195,7 @@ class SmtpdSession:
                  authenticator: Any = None, anvil: Any = None, service: str = "smtp",
                  lmtp: bool = False, on_etrn: Callable[[str], Any] | None = None,
                  clock: Callable[[], float] = time.time,
-                 server_address: tuple[str, int] = ("", 0)) -> None:
+                 server_address: tuple[str, int] = ("", 0), initial_data: bytes = b"") -> None:
         self.channel = channel
         self.settings = settings
         self.client = client
@@ -208,6 +209,7 @@ class SmtpdSession:
         self.on_etrn = on_etrn
         self.clock = clock
         self.server_address = server_address
+        self.initial_data = initial_data
         self.engine = ServerEngine(lmtp=lmtp, line_length_limit=settings.line_length_limit,
                                    bare_newline=self._bare_newline_policy())
         self.stats = CommandStats()
@@ -224,6 +226,7 @@ class SmtpdSession:
         self._out: list[bytes] = []
         self._in_data = False
         self._defer_if_permit: Any = None
+        self._forwarded: dict[str, str | None] = {}
 
     # --- the session ---------------------------------------------------------
     async def run(self) -> None:
@@ -249,6 +252,8 @@ class SmtpdSession:
             log.info("disconnect from %s %s", self.client.label, self.stats.summary())
 
     async def _serve(self) -> None:
+        if self.initial_data:
+            self.engine.receive_data(self.initial_data)
         refusal = self._anvil_connect()
         if refusal is not None:
             self._send(refusal)
@@ -435,11 +440,10 @@ class SmtpdSession:
         return tuple(self.authenticator.mechanisms())
 
     def _authorized(self, patterns: tuple) -> bool:
+        """Whether the client is in a host list (``smtpd_authorized_*_hosts``)."""
         if not patterns:
             return False
-        from mailflow.cleanup.context import is_local_client
-        return is_local_client(ClientInfo(self.client.name, self.client.address), patterns,
-                               mynetworks=self.settings.mynetworks)
+        return ExceptionList(patterns).match(self.client.address, self.client.name)
 
     async def _mail(self, e: Any) -> None:
         self.last_command = "MAIL"
@@ -467,6 +471,13 @@ class SmtpdSession:
         refusal = self._anvil_event("mail")
         if refusal is not None:
             await self._answer("mail", refusal)
+            return
+        room = getattr(self.sink, "has_room", None)
+        if room is not None and not room():
+            self.transaction = Transaction(e.address, params)
+            self._log_reject("MAIL", NO_STORAGE)
+            self.transaction = None
+            await self._answer("mail", NO_STORAGE)
             return
         self.transaction = Transaction(e.address, params)
         reply = self._refusal(await self.restrictions.check_mail(
@@ -655,11 +666,15 @@ class SmtpdSession:
         if t.prepend:
             data = "".join(h.rstrip("\n") + "\n" for h in t.prepend).encode("utf-8", "surrogateescape") + data
         ret = Ret(t.params.ret.upper()) if t.params.ret else None
+        fwd, self._forwarded = self._forwarded, {}
+        client = ClientInfo(fwd.get("NAME") or self.client.name,
+                            fwd.get("ADDR") or self.client.address,
+                            fwd.get("HELO") or self.helo or "",
+                            fwd.get("PROTO") or self.protocol, self.sasl_username or "",
+                            self._received_comments())
         envelope = Envelope(
             t.sender, tuple(t.recipients), arrival_time=self.clock(), envid=t.params.envid,
-            ret=ret, client=ClientInfo(self.client.name, self.client.address, self.helo or "",
-                                       self.protocol, self.sasl_username or "",
-                                       self._received_comments()),
+            ret=ret, client=client,
             queue_id=t.queue_id, content_filter=t.filter)
         result = await self.sink.deliver(envelope, Message(data), t)
         reply = result.reply
@@ -810,12 +825,47 @@ class SmtpdSession:
         await self._answer("auth", wire(step.reply))
 
     async def _xclient(self, e: Any) -> None:
+        """XCLIENT from a trusted front end (smtpd_authorized_xclient_hosts):
+        the session goes on as if the named client had connected, with a
+        new greeting (Postfix's XCLIENT_README)."""
         self.last_command = "XCLIENT"
-        await self._answer("xclient", NO_AUTHORIZATION)
+        if not self._authorized(self.settings.authorized_xclient_hosts):
+            await self._answer("xclient", NO_AUTHORIZATION)
+            return
+        if self.transaction is not None:
+            await self._answer("xclient", Reply.of(503, "Error: MAIL transaction in progress",
+                                                   "5.5.1"))
+            return
+        a = {k: _xvalue(v) for k, v in e.attributes.items()}
+        c = self.client
+        self.client = ClientEndpoint(
+            a.get("ADDR", c.address) or "unknown",
+            int(a["PORT"]) if (a.get("PORT") or "").isdigit() else c.port,
+            a.get("NAME", c.name) or "unknown", a.get("REVERSE_NAME", c.reverse_name) or "unknown")
+        if "HELO" in a:
+            self.helo = a["HELO"]
+        if "PROTO" in a:
+            self.esmtp = (a["PROTO"] or "").upper() != "SMTP"
+        if "LOGIN" in a:
+            self.sasl_username = a["LOGIN"]
+            self.sasl_method = "XCLIENT" if a["LOGIN"] else None
+        self.protocol = self._protocol_name()
+        self.stats.count("xclient", True)
+        self._send(Reply.of(220, self.settings.banner))
 
     async def _xforward(self, e: Any) -> None:
+        """XFORWARD from a trusted content filter: the next message is
+        recorded as coming from the forwarded client."""
         self.last_command = "XFORWARD"
-        await self._answer("xforward", NO_AUTHORIZATION)
+        if not self._authorized(self.settings.authorized_xforward_hosts):
+            await self._answer("xforward", NO_AUTHORIZATION)
+            return
+        if self.transaction is not None:
+            await self._answer("xforward", Reply.of(503, "Error: MAIL transaction in progress",
+                                                    "5.5.1"))
+            return
+        self._forwarded.update({k: _xvalue(v) for k, v in e.attributes.items()})
+        await self._answer("xforward", OK)
 
     async def _unknown(self, e: Any) -> None:
         self.last_command = "UNKNOWN"
@@ -842,6 +892,11 @@ class SmtpdSession:
 
     def _lost(self) -> None:
         log.info("lost connection after %s from %s", self._after(), self.client.label)
+
+
+def _xvalue(value: str) -> str | None:
+    """An XCLIENT/XFORWARD value; ``[UNAVAILABLE]``/``[TEMPUNAVAIL]`` mean none."""
+    return None if value.upper() in ("[UNAVAILABLE]", "[TEMPUNAVAIL]") else value
 
 
 def _printable(data: bytes) -> str:

@@ -288,3 +288,69 @@ def test_queue_files_are_not_in_hold_or_elsewhere(server):
         client.sendmail("a@client.example", ["root@localhost"], MESSAGE)
     assert len(server.queued(QueueName.INCOMING)) == 1
     assert server.queued(QueueName.HOLD) == []
+
+
+def test_xclient_from_an_authorized_front_end(tmp_path):
+    with ServerThread(tmp_path, smtpd_authorized_xclient_hosts="127.0.0.0/8",
+                      mynetworks="192.0.2.0/24") as server:
+        c = server.connect()
+        c.reply()
+        assert any(line.startswith("250-XCLIENT NAME ADDR") for line in c.command(b"EHLO proxy.example"))
+        assert c.command(b"XCLIENT NAME=client.example ADDR=192.0.2.7 HELO=client.example") == [
+            "220 mx.example.test ESMTP mailflow"]
+        c.command(b"EHLO client.example")
+        c.command(b"MAIL FROM:<a@client.example>")
+        # 192.0.2.7 is in mynetworks now: relaying is permitted.
+        assert c.command(b"RCPT TO:<x@remote.example>") == ["250 2.1.5 Ok"]
+        c.command(b"DATA")
+        [reply] = c.command(b"Subject: x\r\n\r\nbody\r\n.")
+        [qid] = server.queued()
+        assert reply == f"250 2.0.0 Ok: queued as {qid}"
+        assert server.read(qid).message.data.startswith(
+            b"Received: from client.example (client.example [192.0.2.7])")
+        server.log.wait_for(f"{qid}: client=client.example[192.0.2.7]")
+
+
+def test_xforward_names_the_original_client(tmp_path):
+    with ServerThread(tmp_path, smtpd_authorized_xforward_hosts="127.0.0.0/8") as server:
+        c = server.connect()
+        c.reply()
+        c.command(b"EHLO filter.example")
+        assert c.command(b"XFORWARD NAME=orig.example ADDR=198.51.100.9 HELO=orig.example") == [
+            "250 2.0.0 Ok"]
+        c.command(b"MAIL FROM:<a@client.example>")
+        c.command(b"RCPT TO:<root@localhost>")
+        c.command(b"DATA")
+        c.command(b"Subject: x\r\n\r\nbody\r\n.")
+        [qid] = server.queued()
+        assert server.read(qid).message.data.startswith(
+            b"Received: from orig.example (orig.example [198.51.100.9])")
+
+
+def test_haproxy_protocol_gives_the_real_client(tmp_path):
+    with ServerThread(tmp_path, smtpd_upstream_proxy_protocol="haproxy",
+                      mynetworks="192.0.2.0/24") as server:
+        c = server.connect()
+        c.send(b"PROXY TCP4 198.51.100.4 192.0.2.1 40000 25\r\n")
+        assert c.reply() == ["220 mx.example.test ESMTP mailflow"]
+        c.command(b"EHLO client.example")
+        c.command(b"MAIL FROM:<a@client.example>")
+        assert c.command(b"RCPT TO:<x@remote.example>") == [
+            "454 4.7.1 <x@remote.example>: Relay access denied"]
+        server.log.wait_for("connect from unknown[198.51.100.4]")
+        bad = server.connect()
+        bad.send(b"EHLO x\r\n")
+        assert bad.closed()
+        server.log.wait_for("haproxy read: unrecognized protocol header")
+
+
+def test_full_spool_answers_452(tmp_path, monkeypatch):
+    import mailflow.services.smtpd as smtpd_service
+    monkeypatch.setattr(smtpd_service, "enough_space", lambda *args: False)
+    with ServerThread(tmp_path) as server:
+        c = server.connect()
+        c.reply()
+        c.command(b"EHLO client.example")
+        assert c.command(b"MAIL FROM:<a@client.example>") == [
+            "452 4.3.1 Insufficient system storage"]
+        server.log.wait_for("not enough free space in mail queue")
