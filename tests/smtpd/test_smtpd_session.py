@@ -354,3 +354,18 @@ def test_full_spool_answers_452(tmp_path, monkeypatch):
         assert c.command(b"MAIL FROM:<a@client.example>") == [
             "452 4.3.1 Insufficient system storage"]
         server.log.wait_for("not enough free space in mail queue")
+
+
+def test_many_connections_at_once_get_421_past_the_client_limit(tmp_path):
+    # 90 at once: within the listen backlog, so no client waits for a SYN retry.
+    with ServerThread(tmp_path, smtpd_client_connection_count_limit="50",
+                      smtpd_client_event_limit_exceptions="") as server:
+        clients = [server.connect() for _ in range(90)]
+        greetings = [c.reply() for c in clients]
+        accepted = [g for g in greetings if g == ["220 mx.example.test ESMTP mailflow"]]
+        refused = [g for g in greetings
+                   if g == ["421 4.7.0 mx.example.test Error: too many connections from 127.0.0.1"]]
+        assert (len(accepted), len(refused)) == (50, 40)
+        assert clients[0].command(b"NOOP") == ["250 2.0.0 Ok"]
+        server.log.wait_for("Connection concurrency limit exceeded: 51 from "
+                            "unknown[127.0.0.1] for service smtp")
