@@ -30,6 +30,8 @@ from __future__ import annotations
 import collections
 import re
 
+import attrs
+
 from mailflow.address.parse import parse_path
 from mailflow.errors import AddressError
 from mailflow.smtp import replies
@@ -212,11 +214,24 @@ class ServerEngine:
         """Skip the rest of the current DATA content or BDAT chunk without MessageData.
 
         The end is still reported (``EndOfMessage``/``BdatChunkEnd`` with
-        ``discarded=True``), so the service replies at the right moment.
+        ``discarded=True``), so the service replies at the right moment. It may
+        be called on any ``MessageData``, also when the end of the content has
+        already been read: pieces not yet handed out are dropped too.
         """
-        if self._state not in (_DATA, _BDAT):
+        in_content = self._state in (_DATA, _BDAT)
+        if not in_content and not any(isinstance(e, (EndOfMessage, BdatChunkEnd))
+                                      for e in self._pending):
             raise RuntimeError("stop_data() outside message content")
-        self._discard = self._discarded_any = True
+        kept: collections.deque[Event] = collections.deque()
+        for event in self._pending:
+            if isinstance(event, MessageData):
+                continue
+            if isinstance(event, (EndOfMessage, BdatChunkEnd)):
+                event = attrs.evolve(event, discarded=True)
+            kept.append(event)
+        self._pending = kept
+        if in_content:
+            self._discard = self._discarded_any = True
 
     # --- events ---------------------------------------------------------------
 

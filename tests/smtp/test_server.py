@@ -385,6 +385,32 @@ def test_stop_data_midway_keeps_what_was_passed_on():
     assert engine.next_event() == EndOfMessage(18, False, discarded=True)
 
 
+def test_stop_data_after_the_whole_message_was_read():
+    """stop_data() on the first piece of a message that arrived in one read drops the rest."""
+    engine = ServerEngine()
+    engine.receive_data(b"DATA\r\n")
+    engine.next_event()
+    engine.start_data()
+    engine.receive_data(b"x" * 100 + b"\r\n.\r\nNOOP\r\n")
+    assert engine.next_event() == MessageData(b"x" * 100 + b"\n")
+    engine.stop_data()
+    assert engine.next_event() == EndOfMessage(101, False, discarded=True)
+    assert engine.next_event() == Noop()
+    with pytest.raises(RuntimeError):
+        engine.stop_data()
+
+
+def test_stop_data_on_a_bdat_chunk_already_read():
+    """stop_data() after the chunk's bytes were all read still marks its end discarded."""
+    engine = ServerEngine()
+    engine.receive_data(b"BDAT 3 LAST\r\nabc")
+    assert engine.next_event() == Bdat(3, True)
+    assert engine.next_event() == MessageData(b"abc")
+    engine.stop_data()
+    assert engine.next_event() == BdatChunkEnd(True, 3, discarded=True)
+    assert engine.next_event() == EndOfMessage(3, False, discarded=True)
+
+
 def test_stop_data_outside_content_is_an_error():
     """stop_data() and start_data() are only valid at the right moment."""
     engine = ServerEngine()
