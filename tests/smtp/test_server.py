@@ -1,4 +1,4 @@
-"""ServerEngine: every command and refusal, DATA and BDAT in sessions, fed whole and a byte at a time.
+"""ServerEngine: each command and refusal, DATA and BDAT in sessions, fed whole and bytewise.
 
 The reply texts in REFUSED and the bare-newline behaviour were checked
 against Postfix 3.7.11 on a private instance (a socket client sending these
@@ -184,7 +184,7 @@ def test_strict_rfc821_envelopes_needs_brackets():
 
 
 def test_discarded_extensions_refuse_their_parameters():
-    """dsn=False and smtputf8=False make DSN/SMTPUTF8 parameters errors, as when Postfix discards them."""
+    """dsn=False and smtputf8=False refuse those parameters, as Postfix does when it discards them."""
     assert str(one(b"RCPT TO:<a@b> NOTIFY=NEVER\r\n", dsn=False).reply) == \
         "501 5.7.1 DSN support is disabled"
     assert str(one(b"MAIL FROM:<a@b> SMTPUTF8\r\n", smtputf8=False).reply) == \
@@ -271,7 +271,7 @@ def test_tokenizer_follows_postfix():
 
 @pytest.mark.parametrize("chunking", CHUNKINGS)
 def test_auth_response_line_after_334(chunking):
-    """After start_auth_response() the next line is an AuthResponse, even if it looks like a command."""
+    """After start_auth_response() the next line is an AuthResponse, even if it reads like QUIT."""
     engine = ServerEngine()
     pieces = [b"AUTH LOGIN\r\n", b"QUIT\r\n", b"QUIT\r\n"]
     if chunking == "bytewise":
