@@ -184,7 +184,7 @@ def test_strict_rfc821_envelopes_needs_brackets():
 
 
 def test_discarded_extensions_refuse_their_parameters():
-    """dsn=False and smtputf8=False refuse those parameters, as Postfix does when it discards them."""
+    """dsn=False and smtputf8=False refuse those parameters, as when Postfix discards them."""
     assert str(one(b"RCPT TO:<a@b> NOTIFY=NEVER\r\n", dsn=False).reply) == \
         "501 5.7.1 DSN support is disabled"
     assert str(one(b"MAIL FROM:<a@b> SMTPUTF8\r\n", smtputf8=False).reply) == \
