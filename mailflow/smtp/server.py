@@ -60,6 +60,12 @@ _PIECE = re.compile(r"""
 """, re.X | re.S)
 _ENDS_AT_COLON = ("from:", "to:")
 
+# The common address form, <dot-atom@domain>, whose internal form is the text
+# between the brackets; anything else goes through the full address parser.
+_SIMPLE_PATH = re.compile(
+    r"<([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)>")
+
 # XCLIENT/XFORWARD values longer than this are refused (smtpd.c).
 _MAX_ATTRIBUTE_VALUE = 255
 # Largest SIZE/BDAT count Postfix accepts (off_t).
@@ -426,6 +432,9 @@ class ServerEngine:
     def _address(self, raw: str, bad: bool) -> str | None:
         if bad:
             return None
+        simple = _SIMPLE_PATH.fullmatch(raw)
+        if simple is not None:
+            return simple.group(1)
         try:
             return parse_path(raw, strict=self.strict_rfc821_envelopes)
         except AddressError:

@@ -175,6 +175,24 @@ def test_refused_lines(line, reply, chunking):
     assert events[0].line == line
 
 
+atext = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+simple_paths = st.builds(
+    lambda local, domain: f"<{local}@{domain}>",
+    st.lists(st.text(atext, min_size=1, max_size=6), min_size=1, max_size=3).map(".".join),
+    st.lists(st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9-]{0,5}[A-Za-z0-9])?", fullmatch=True),
+             min_size=1, max_size=3).map(".".join))
+
+
+@given(simple_paths)
+def test_fast_path_agrees_with_the_address_parser(path):
+    """The shortcut for <dot-atom@domain> gives what parse_path gives."""
+    from mailflow.address.parse import parse_path
+    from mailflow.smtp.server import _SIMPLE_PATH
+    assert _SIMPLE_PATH.fullmatch(path)
+    ev = one(f"MAIL FROM:{path}\r\n".encode())
+    assert ev.address == parse_path(path)
+
+
 def test_strict_rfc821_envelopes_needs_brackets():
     """With strict_rfc821_envelopes an address without <> is a bad address."""
     ev = one(b"MAIL FROM:a@example.com\r\n", strict_rfc821_envelopes=True)
