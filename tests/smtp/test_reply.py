@@ -75,6 +75,12 @@ def test_invalid_replies_are_refused(args):
         Reply(*args)
 
 
+def test_a_string_is_one_line():
+    """Reply(250, "Ok") has one line "Ok", not one line per character."""
+    assert Reply(250, "Ok").lines == ("Ok",)
+    assert Reply(250, ["a", "b"]).lines == ("a", "b")
+
+
 def test_parse_one_line():
     """Reply.parse reads the written form, taking the enhanced code only when it fits."""
     assert Reply.parse("250 2.0.0 Ok") == Reply.of(250, "Ok", "2.0.0")
