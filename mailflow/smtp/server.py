@@ -168,7 +168,6 @@ class ServerEngine:
         self._state = _COMMAND
         self._auth_next = False  # the next line answers a 334 challenge
         self._skipped = b""      # the start of an over-long line being skipped
-        self._skip_limit = 0
         self._pending: collections.deque[Event] = collections.deque()
         self._data: DataDecoder | None = None
         self._bdat: BdatDecoder | None = None
