@@ -46,7 +46,7 @@ class Hello(Event):
 
 @attrs.frozen
 class MailFrom(Event):
-    """MAIL FROM: ``address`` in internal form (``""`` for ``<>``), parameters, ``raw`` address text."""
+    """MAIL FROM: ``address`` in internal form (``""`` for ``<>``), parameters, ``raw`` as sent."""
 
     address: str
     params: MailParams
@@ -167,7 +167,7 @@ class Xforward(Event):
 
 @attrs.frozen
 class UnknownCommand(Event):
-    """A verb the engine does not know; Postfix replies ``500 5.5.2 Error: command not recognized``."""
+    """A verb the engine does not know (Postfix: ``500 5.5.2 Error: command not recognized``)."""
 
     verb: str
     line: bytes

@@ -57,6 +57,11 @@ def _check_code(_inst: object, _attr: attrs.Attribute, value: int) -> None:
         raise ValueError(f"SMTP reply code {value!r} is not in 200..599")
 
 
+def _to_lines(value: "str | tuple[str, ...] | list[str]") -> tuple[str, ...]:
+    # A lone string is one line, not a sequence of one-character lines.
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _check_lines(_inst: object, _attr: attrs.Attribute, value: tuple[str, ...]) -> None:
     if not value:
         raise ValueError("an SMTP reply has at least one line")
@@ -83,7 +88,7 @@ class Reply:
     """
 
     code: int = attrs.field(validator=_check_code)
-    lines: tuple[str, ...] = attrs.field(converter=tuple, validator=_check_lines)
+    lines: tuple[str, ...] = attrs.field(converter=_to_lines, validator=_check_lines)
     enhanced: str | None = attrs.field(default=None)
 
     @enhanced.validator

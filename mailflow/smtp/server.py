@@ -30,6 +30,8 @@ from __future__ import annotations
 import collections
 import re
 
+import attrs
+
 from mailflow.address.parse import parse_path
 from mailflow.errors import AddressError
 from mailflow.smtp import replies
@@ -57,6 +59,12 @@ _PIECE = re.compile(r"""
     | (?P<error> [<"\\] .* )
 """, re.X | re.S)
 _ENDS_AT_COLON = ("from:", "to:")
+
+# The common address form, <dot-atom@domain>, whose internal form is the text
+# between the brackets; anything else goes through the full address parser.
+_SIMPLE_PATH = re.compile(
+    r"<([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)>")
 
 # XCLIENT/XFORWARD values longer than this are refused (smtpd.c).
 _MAX_ATTRIBUTE_VALUE = 255
@@ -160,7 +168,6 @@ class ServerEngine:
         self._state = _COMMAND
         self._auth_next = False  # the next line answers a 334 challenge
         self._skipped = b""      # the start of an over-long line being skipped
-        self._skip_limit = 0
         self._pending: collections.deque[Event] = collections.deque()
         self._data: DataDecoder | None = None
         self._bdat: BdatDecoder | None = None
@@ -212,11 +219,24 @@ class ServerEngine:
         """Skip the rest of the current DATA content or BDAT chunk without MessageData.
 
         The end is still reported (``EndOfMessage``/``BdatChunkEnd`` with
-        ``discarded=True``), so the service replies at the right moment.
+        ``discarded=True``), so the service replies at the right moment. It may
+        be called on any ``MessageData``, also when the end of the content has
+        already been read: pieces not yet handed out are dropped too.
         """
-        if self._state not in (_DATA, _BDAT):
+        in_content = self._state in (_DATA, _BDAT)
+        if not in_content and not any(isinstance(e, (EndOfMessage, BdatChunkEnd))
+                                      for e in self._pending):
             raise RuntimeError("stop_data() outside message content")
-        self._discard = self._discarded_any = True
+        kept: collections.deque[Event] = collections.deque()
+        for event in self._pending:
+            if isinstance(event, MessageData):
+                continue
+            if isinstance(event, (EndOfMessage, BdatChunkEnd)):
+                event = attrs.evolve(event, discarded=True)
+            kept.append(event)
+        self._pending = kept
+        if in_content:
+            self._discard = self._discarded_any = True
 
     # --- events ---------------------------------------------------------------
 
@@ -411,6 +431,9 @@ class ServerEngine:
     def _address(self, raw: str, bad: bool) -> str | None:
         if bad:
             return None
+        simple = _SIMPLE_PATH.fullmatch(raw)
+        if simple is not None:
+            return simple.group(1)
         try:
             return parse_path(raw, strict=self.strict_rfc821_envelopes)
         except AddressError:
