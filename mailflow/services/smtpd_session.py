@@ -211,7 +211,10 @@ class SmtpdSession:
         self.server_address = server_address
         self.initial_data = initial_data
         self.engine = ServerEngine(lmtp=lmtp, line_length_limit=settings.line_length_limit,
-                                   bare_newline=self._bare_newline_policy())
+                                   bare_newline=self._bare_newline_policy(),
+                                   strict_rfc821_envelopes=settings.strict_rfc821_envelopes,
+                                   hostname=settings.myhostname,
+                                   smtputf8=settings.smtputf8_enable)
         self.stats = CommandStats()
         self.helo: str | None = None
         self.protocol = "LMTP" if lmtp else "SMTP"
@@ -875,9 +878,22 @@ class SmtpdSession:
         verb = (e.verb or "unknown").lower()
         self.last_command = verb.upper() or "UNKNOWN"
         name = verb if verb in _COUNTED else "unknown"
-        await self._answer(name, e.reply)
-        if e.reply.code == 421 or e.reply.code == 521:
+        # Postfix checks the session's state before a command's syntax: a
+        # malformed RCPT before MAIL is "need MAIL command".
+        reply = self._state_error(name) or e.reply
+        await self._answer(name, reply)
+        if e.close or reply.code in (421, 521):
             raise _Closing
+
+    def _state_error(self, name: str) -> Reply | None:
+        t = self.transaction
+        if name == "mail":
+            if self.helo is None and (self.settings.helo_required or self.lmtp):
+                return NEED_HELO
+            return NESTED_MAIL if t is not None else None
+        if name == "rcpt" and t is None:
+            return NEED_MAIL
+        return None
 
     # --- ends ----------------------------------------------------------------------
     def _after(self) -> str:
