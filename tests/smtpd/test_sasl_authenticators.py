@@ -207,3 +207,29 @@ def test_password_keys_skip_duplicates():
 def test_password_without_colon_is_empty():
     """An entry without ":" is a username with an empty password, as in Postfix."""
     assert sasl_password_lookup({"h": "user"}, host="h", dest="h") == ("user", "")
+
+
+# --- what EHLO announces --------------------------------------------------------------
+
+@pytest.mark.parametrize("params,tls,expected", [
+    ({}, False, ["PLAIN", "LOGIN"]),
+    ({"smtpd_sasl_mechanism_filter": ""}, False, ["PLAIN", "LOGIN"]),
+    ({"smtpd_sasl_mechanism_filter": "plain"}, False, ["PLAIN"]),
+    ({"smtpd_sasl_mechanism_filter": "!plain, static:rest"}, False, ["LOGIN"]),
+    ({"smtpd_sasl_security_options": "noplaintext"}, False, []),
+    ({"smtpd_sasl_security_options": "noplaintext",
+      "smtpd_sasl_tls_security_options": "noanonymous"}, True, ["PLAIN", "LOGIN"]),
+    ({"smtpd_sasl_security_options": "noplaintext"}, True, []),
+], ids=["default", "no-filter", "only-plain", "not-plain", "noplaintext", "tls-options",
+        "tls-inherits"])
+def test_server_mechanisms(params, tls, expected):
+    """The filter and the security options decide what EHLO announces."""
+    from mailflow.smtpd.sasl import server_mechanisms
+    assert server_mechanisms(Config(**params), ["PLAIN", "LOGIN"], tls=tls) == expected
+
+
+def test_mechanism_filter_with_a_table_is_refused():
+    """A table in smtpd_sasl_mechanism_filter (other than static:) is a clear error."""
+    from mailflow.smtpd.sasl import server_mechanisms
+    with pytest.raises(ConfigError, match="smtpd_sasl_mechanism_filter = regexp:/x: only"):
+        server_mechanisms(Config(smtpd_sasl_mechanism_filter="regexp:/x"), ["PLAIN"], tls=False)
