@@ -174,8 +174,8 @@ class DovecotAuthenticator:
             conn = await self._connection()
             self._next_id += 1
             request_id = self._next_id
-            fields = ["AUTH", str(request_id), "PLAIN", f"service={_field(service or self.service)}",
-                      "nologin"]
+            fields = ["AUTH", str(request_id), "PLAIN",
+                      f"service={_field(service or self.service)}", "nologin"]
             if self.local_address:
                 fields.append(f"lip={_field(self.local_address)}")
             if client_address:
