@@ -274,6 +274,9 @@ _TABLE: list[Param] = [
            "destination."),
     _p("default_verp_delimiters", "+=",
        doc="The two default VERP delimiter characters."),
+    _p("defer_code", "450", I,
+       doc="The numerical Postfix SMTP server response code when a remote SMTP client "
+           "request is rejected by the \"defer\" restriction."),
     _p("delay_logging_resolution_limit", "2", I,
        doc="The maximal number of digits after the decimal point when logging sub-second "
            "delay values."),
@@ -303,6 +306,11 @@ _TABLE: list[Param] = [
        doc="Disable sending one bounce report per recipient."),
     _p("disable_vrfy_command", "no", B,
        doc="Disable the SMTP VRFY command."),
+    _p("dns_nameservers", "", L,
+       doc="The DNS servers (host or host:port, IPv4 or [IPv6]) that the SMTP and LMTP "
+           "clients ask; empty means the system's resolver (/etc/resolv.conf).",
+       differs="A mailflow extension (Postfix always uses the system's resolver): points "
+               "the smtp/lmtp DNS lookups at a given server, for tests and sandboxes."),
     _p("dont_remove", "0", I,
        doc="Don't remove queue files and save them to the \"saved\" mail queue."),
     _p("double_bounce_sender", "double-bounce",

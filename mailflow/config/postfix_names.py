@@ -28,7 +28,7 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     broken_sasl_auth_clients command_directory connection_cache_protocol_timeout
     connection_cache_service_name connection_cache_status_update_time
     connection_cache_ttl_limit cyrus_sasl_config_path daemon_directory debugger_command
-    defer_code defer_service_name defer_transports destination_concurrency_feedback_debug
+    defer_service_name defer_transports destination_concurrency_feedback_debug
     dns_ncache_ttl_fix_enable dnsblog_reply_delay dnsblog_service_name dnssec_probe
     error_service_name execution_directory_expansion_filter fast_flush_domains
     fast_flush_purge_time fast_flush_refresh_time fault_injection_code flush_service_name
