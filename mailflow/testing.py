@@ -150,7 +150,9 @@ class StaticResolver:
     Keys are ``(name, rtype)``; values are the answers as text, in the form
     the real resolver returns them (``"10 mx.example.com"`` for MX,
     ``"192.0.2.1"`` for A). A name with no answer of that type returns an
-    empty list; :meth:`fail` makes a lookup raise instead (a DNS outage).
+    empty list (the name exists, without records of that type); :meth:`nxdomain`
+    makes a name not exist; :meth:`fail` makes a lookup raise instead (a DNS
+    outage).
     Every query is recorded in :attr:`queries`.
 
     >>> import asyncio
@@ -166,6 +168,7 @@ class StaticResolver:
     def __init__(self, answers: Mapping[tuple[str, str], Iterable[str] | str] | None = None) -> None:
         self._answers: dict[tuple[str, str], list[str]] = {}
         self._failures: dict[tuple[str, str], BaseException] = {}
+        self._missing: set[str] = set()
         self.queries: list[tuple[str, str]] = []
         for (name, rtype), values in (answers or {}).items():
             self.add(name, rtype, *([values] if isinstance(values, str) else values))
@@ -199,12 +202,30 @@ class StaticResolver:
         self._failures[key] = error
         return self
 
+    def nxdomain(self, name: str) -> "StaticResolver":
+        """Make ``name`` not exist: every lookup of it raises
+        :class:`~mailflow.errors.DnsNotFound` with Postfix's text, as the real
+        resolver does for NXDOMAIN.
+
+        >>> import asyncio
+        >>> asyncio.run(StaticResolver().nxdomain("gone.example").query("gone.example", "MX"))
+        Traceback (most recent call last):
+        ...
+        mailflow.errors.DnsNotFound: Host or domain name not found. Name service error for name=gone.example type=MX: Host not found
+        """
+        self._missing.add(_dns_key(name, "")[0])
+        return self
+
     async def query(self, name: str, rtype: str) -> list[str]:
         """The answers for ``name``/``rtype`` (a copy), or raise the configured failure."""
         key = _dns_key(name, rtype)
         self.queries.append(key)
         if key in self._failures:
             raise self._failures[key]
+        if key[0] in self._missing:
+            from mailflow.errors import DnsNotFound
+            raise DnsNotFound(f"Host or domain name not found. Name service error for "
+                              f"name={key[0]} type={key[1]}: Host not found")
         return list(self._answers.get(key, ()))
 
 

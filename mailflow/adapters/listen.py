@@ -171,8 +171,9 @@ class SessionServer:
     """
 
     def __init__(self, listeners: Sequence[socket.socket], handler: Handler, limit: int,
-                 *, name: str | None = None) -> None:
+                 *, name: str | None = None, raw: bool = False) -> None:
         self.listeners = tuple(listeners)
+        self.raw = raw
         self._fds = tuple(sock.fileno() for sock in self.listeners)
         self.handler = handler
         self.limit = limit
@@ -271,6 +272,11 @@ class SessionServer:
         try:
             if conn.family in (socket.AF_INET, socket.AF_INET6):
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.raw:
+                # The handler sets up its own transport (an asyncio
+                # Protocol that can start TLS in place) and closes it.
+                await self.handler(conn)     # type: ignore[call-arg]
+                return
             reader, writer = await asyncio.open_connection(sock=conn)
         except OSError:
             conn.close()            # the client went away before we started
@@ -324,7 +330,8 @@ class SessionServer:
 
 
 async def serve_sessions(listeners: Sequence[socket.socket], handler: Handler, *,
-                         limit: int = 0, name: str | None = None) -> SessionServer:
+                         limit: int = 0, name: str | None = None,
+                         raw: bool = False) -> SessionServer:
     """Serve ``handler(reader, writer)`` on the sockets, at most ``limit``
     sessions at once (0: no limit); returns the running :class:`SessionServer`.
 
@@ -334,7 +341,8 @@ async def serve_sessions(listeners: Sequence[socket.socket], handler: Handler, *
     logged and its session ends. With ``name`` (the master.cf service name)
     a full service logs master(8)'s warning, at most every 1000 seconds:
     ``service "smtp" (0.0.0.0:25) has reached its process limit "100": new
-    clients may experience noticeable delays``.
+    clients may experience noticeable delays``. With ``raw`` the handler
+    gets the accepted socket itself, ``handler(conn)``, and owns it.
 
     >>> async def demo():
     ...     [sock] = open_listeners([Endpoint("127.0.0.1", 0, socket.AF_INET)])
@@ -353,7 +361,7 @@ async def serve_sessions(listeners: Sequence[socket.socket], handler: Handler, *
     """
     if limit < 0:
         raise ValueError(f"bad session limit {limit}")
-    server = SessionServer(listeners, handler, limit, name=name)
+    server = SessionServer(listeners, handler, limit, name=name, raw=raw)
     server.start()
     return server
 

@@ -1,0 +1,380 @@
+"""The smtp agent against real peers on 127.0.0.1: Postfix's smtp-sink and
+scripted servers that accept, reject, stall, babble and hang up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from delivery_helpers import make_request
+from smtp_peers import ScriptedServer, answer_session, read_command, smtp_sink
+
+from mailflow.config import Config
+from mailflow.delivery.smtp import SmtpAgent
+from mailflow.model import DeliveryRequest, Envelope, Message, Notify, Recipient, Ret
+from mailflow.testing import StaticResolver
+
+
+def agent(**params):
+    resolver = params.pop("resolver", StaticResolver())
+    return SmtpAgent(Config(**params), None, resolver=resolver, my_addresses=[],
+                     shuffle=lambda group: None)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def send(a, request):
+    try:
+        return list(await a.deliver(request))
+    finally:
+        await a.aclose()
+
+
+def request_to(port, *rcpts, data=b"Subject: test\n\nhello\n", **kw):
+    return make_request(*(rcpts or ("rcpt@example.net",)), transport="smtp",
+                        nexthop=f"[127.0.0.1]:{port}", data=data, **kw)
+
+
+def test_delivers_to_smtp_sink(tmp_path):
+    """Mail with a dot-leading line reaches smtp-sink intact; the outcome
+    carries the server's reply and relay=name[addr]:port."""
+    with smtp_sink(tmp_path, "-D", "dump") as port:
+        body = b"Subject: relay\n\n.leading dot\nbye\n"
+        [o] = run(send(agent(), request_to(port, data=body)))
+    assert o.status.code == "2.0.0"
+    assert o.status.text == "250 2.0.0 Ok"          # smtp-sink's end-of-data reply
+    assert o.relay == f"127.0.0.1[127.0.0.1]:{port}"
+    dump = (tmp_path / "dump").read_bytes()
+    assert b"X-Rcpt-Args: <rcpt@example.net>" in dump
+    assert b"\n.leading dot\n" in dump.replace(b"\r\n", b"\n")
+
+
+def test_smtp_sink_rejecting_rcpt_bounces_with_postfix_text(tmp_path):
+    with smtp_sink(tmp_path, "-f", "RCPT") as port:
+        [o] = run(send(agent(), request_to(port)))
+    assert o.status.code == "5.3.0"
+    assert o.status.text == (f"host 127.0.0.1[127.0.0.1] said: 500 5.3.0 Error: command failed "
+                             f"(in reply to RCPT TO command)")
+    assert o.diagnostic == "smtp; 500 5.3.0 Error: command failed"
+    assert o.remote_mta == "127.0.0.1"
+
+
+def test_smtp_sink_soft_reject_of_data_defers(tmp_path):
+    with smtp_sink(tmp_path, "-r", "DATA") as port:
+        outcomes = run(send(agent(), request_to(port, "a@example.net", "b@example.net")))
+    assert {o.status.code for o in outcomes} == {"4.3.0"}
+    assert outcomes[0].status.text.endswith("(in reply to DATA command)")
+
+
+def test_connection_refused_defers_as_4_4_1():
+    port = _closed_port()
+    [o] = run(send(agent(), request_to(port)))
+    assert (o.status.code, o.status.text, o.relay) == (
+        "4.4.1", f"connect to 127.0.0.1[127.0.0.1]:{port}: Connection refused", "none")
+
+
+def _closed_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_next_mx_after_connection_failure(tmp_path):
+    """The best MX refuses; the next one takes the mail."""
+    dns = StaticResolver({("example.test", "MX"): ["10 down.example.test.", "20 up.example.test."],
+                          ("down.example.test", "A"): ["127.0.0.3"],
+                          ("up.example.test", "A"): ["127.0.0.1"]})
+    with smtp_sink(tmp_path) as port:
+        req = make_request("x@example.test", transport="smtp", nexthop=f"example.test:{port}")
+        [o] = run(send(agent(resolver=dns, inet_protocols="ipv4"), req))
+    assert o.status.code == "2.0.0"
+    assert o.relay == f"up.example.test[127.0.0.1]:{port}"
+
+
+def test_some_recipients_rejected_others_accepted():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {
+            b"RCPT": lambda line: (b"550 5.1.1 <bad@example.net>: Recipient address rejected: "
+                                   b"User unknown\r\n" if b"bad@" in line else b"250 2.1.5 Ok\r\n")},
+            log=log)
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            return await send(agent(), request_to(port, "good@example.net", "bad@example.net"))
+    good, bad = run(go())
+    assert good.status.code == "2.0.0"
+    assert bad.status.code == "5.1.1"
+    assert bad.status.text == ("host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <bad@example.net>: "
+                               "Recipient address rejected: User unknown (in reply to RCPT TO command)")
+    # PIPELINING: MAIL, both RCPTs and DATA went out before the first reply was read.
+    assert [line.split()[0] for line in log[:5]] == [b"EHLO", b"MAIL", b"RCPT", b"RCPT", b"DATA"]
+
+
+def test_without_pipelining_no_data_when_every_recipient_is_rejected():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {b"RCPT": lambda l: b"554 5.7.1 no\r\n"},
+                             ehlo=b"250 mx.test\r\n", log=log)
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            return await send(agent(), request_to(port, "a@example.net"))
+    [o] = run(go())
+    assert o.status.code == "5.7.1"
+    assert b"DATA\r\n" not in log
+
+
+def test_ehlo_refused_falls_back_to_helo():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {b"EHLO": lambda l: b"502 5.5.2 what?\r\n"}, log=log)
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            return await send(agent(smtp_helo_name="client.example"), request_to(port))
+    [o] = run(go())
+    assert o.status.code == "2.0.0"
+    assert log[:2] == [b"EHLO client.example\r\n", b"HELO client.example\r\n"]
+
+
+def test_dsn_and_size_parameters_when_offered():
+    log = []
+    ehlo = b"250-mx.test\r\n250-DSN\r\n250-SIZE 100000\r\n250 PIPELINING\r\n"
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, ehlo=ehlo, log=log)
+
+    rcpt = Recipient("b@example.net", orcpt="rfc822;B+x@example.net",
+                     notify=frozenset({Notify.SUCCESS, Notify.FAILURE}))
+    env = Envelope("a@example.org", (rcpt,), envid="id=1", ret=Ret.HDRS)
+    req = DeliveryRequest("Q1", "smtp", "", env, (rcpt,), Message(b"Subject: x\n\nhi\n"))
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            r = DeliveryRequest("Q1", "smtp", f"[127.0.0.1]:{port}", env, (rcpt,), req.message)
+            return await send(agent(), r)
+    [o] = run(go())
+    assert o.status.code == "2.0.0"
+    assert log[1] == b"MAIL FROM:<a@example.org> SIZE=15 RET=HDRS ENVID=id+3D1\r\n"
+    assert log[2] == b"RCPT TO:<b@example.net> NOTIFY=FAILURE,SUCCESS ORCPT=rfc822;B+2Bx@example.net\r\n"
+
+
+def test_message_larger_than_server_size_bounces_before_mail():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, ehlo=b"250-mx.test\r\n250 SIZE 10\r\n", log=log)
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            return await send(agent(), request_to(port))
+    [o] = run(go())
+    assert (o.status.code, o.status.text) == (
+        "5.3.4", "message size 21 exceeds size limit 10 of server 127.0.0.1[127.0.0.1]")
+    assert not any(line.startswith(b"MAIL") for line in log)
+
+
+def test_4xx_greeting_tries_next_mx():
+    """The best MX greets with 421: its text is kept, and the next MX
+    (another address, same port) takes the mail."""
+    async def busy(reader, writer):
+        writer.write(b"421 4.3.2 busy, try later\r\n")
+        await writer.drain()
+
+    async def good(reader, writer):
+        await answer_session(reader, writer, {})
+
+    dns = StaticResolver({("example.test", "MX"): ["10 busy.example.test", "20 good.example.test"],
+                          ("busy.example.test", "A"): ["127.0.0.2"],
+                          ("good.example.test", "A"): ["127.0.0.1"]})
+
+    async def go():
+        async with ScriptedServer(busy, "127.0.0.2") as port:
+            only = await send(agent(), make_request("x@example.test", transport="smtp",
+                                                    nexthop=f"[127.0.0.2]:{port}"))
+            async with ScriptedServer(good, "127.0.0.1", port):
+                req = make_request("x@example.test", transport="smtp", nexthop=f"example.test:{port}")
+                both = await send(agent(resolver=dns, inet_protocols="ipv4"), req)
+        return only, both
+    [only], [both] = run(go())
+    assert (only.status.code, only.status.text) == (
+        "4.3.2", "host 127.0.0.2[127.0.0.2] refused to talk to me: 421 4.3.2 busy, try later")
+    assert both.status.code == "2.0.0"
+    assert both.relay.startswith("good.example.test[127.0.0.1]:")
+
+
+def test_garbage_reply_defers_cleanly():
+    async def script(reader, writer):
+        writer.write(b"220 mx.test\r\n")
+        await read_command(reader)
+        writer.write(b"hello there, I am not SMTP\r\n")
+        await writer.drain()
+        await reader.read()
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            return await send(agent(), request_to(port))
+    [o] = run(go())
+    assert o.status.code == "4.5.0"
+    assert o.status.text == ("Protocol error: host 127.0.0.1[127.0.0.1] said: "
+                             "hello there, I am not SMTP")
+
+
+def test_ten_thousand_line_reply_is_read_and_truncated():
+    async def script(reader, writer):
+        writer.write(b"220 mx.test\r\n")
+        await read_command(reader)
+        writer.write(b"250-mx.test\r\n" + b"250-X-FILLER padding padding\r\n" * 10000
+                     + b"250 PIPELINING\r\n")
+        await answer_session_after_ehlo(reader, writer)
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            return await send(agent(), request_to(port))
+    [o] = run(go())
+    assert o.status.code == "2.0.0"
+
+
+async def answer_session_after_ehlo(reader, writer):
+    while True:
+        line = await read_command(reader)
+        if line.startswith(b"DATA"):
+            writer.write(b"354 go\r\n")
+            await reader.readuntil(b"\r\n.\r\n")
+            writer.write(b"250 2.0.0 Ok: queued as Y\r\n")
+        elif line.startswith(b"QUIT"):
+            writer.write(b"221 Bye\r\n")
+            return
+        else:
+            writer.write(b"250 Ok\r\n")
+        await writer.drain()
+
+
+@pytest.mark.parametrize("stage, where", [
+    ("greeting", "receiving the initial server greeting"),
+    ("EHLO", "performing the EHLO handshake"),
+    ("MAIL", "sending MAIL FROM"),
+    ("RCPT", "sending RCPT TO"),
+    ("DATA", "sending DATA command"),
+    (".", "sending end of data -- message may be sent more than once"),
+])
+def test_server_that_stops_answering_times_out_per_stage(stage, where):
+    """Each stage has its own time limit; the text says where it stalled."""
+    async def script(reader, writer):
+        if stage == "greeting":
+            await reader.read()
+            return
+        writer.write(b"220 mx.test\r\n")
+        while True:
+            line = await read_command(reader)
+            verb = line.split()[0].decode()
+            if verb == stage:
+                await reader.read()
+                return
+            if verb == "DATA":
+                writer.write(b"354 go\r\n")
+                await writer.drain()
+                await reader.readuntil(b"\r\n.\r\n")
+                if stage == ".":
+                    await reader.read()
+                    return
+                writer.write(b"250 ok\r\n")
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+
+    params = {f"smtp_{n}_timeout": "1s" for n in ("helo", "mail", "rcpt", "data_init", "data_done")}
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            return await send(agent(**params), request_to(port))
+    [o] = run(go())
+    assert (o.status.code, o.status.text) == (
+        "4.4.2", f"conversation with 127.0.0.1[127.0.0.1] timed out while {where}")
+
+
+def test_drop_mid_data_defers_then_delivers_once_on_retry():
+    """The server hangs up in the middle of the message: deferred; the
+    next attempt delivers, and the message arrives exactly once."""
+    delivered = []
+    attempts = []
+
+    async def script(reader, writer):
+        attempts.append(1)
+        writer.write(b"220 mx.test\r\n")
+        while True:
+            line = await read_command(reader)
+            if line.startswith(b"DATA"):
+                writer.write(b"354 go\r\n")
+                await writer.drain()
+                if len(attempts) == 1:
+                    await reader.read(10)
+                    return            # hang up mid-DATA
+                delivered.append(await reader.readuntil(b"\r\n.\r\n"))
+                writer.write(b"250 2.0.0 Ok: queued as Z\r\n")
+            elif line.startswith(b"QUIT"):
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+
+    big = b"Subject: big\n\n" + b"x" * 200 + b"\n"
+
+    async def go():
+        async with ScriptedServer(script) as port:
+            first = await send(agent(), request_to(port, data=big))
+            second = await send(agent(), request_to(port, data=big))
+            return first, second
+    [first], [second] = run(go())
+    assert first.status.code == "4.4.2"
+    assert first.status.text.startswith("lost connection with 127.0.0.1[127.0.0.1] while ")
+    assert second.status.code == "2.0.0"
+    assert len(delivered) == 1
+
+
+def test_connection_is_reused_with_rset_between_messages(tmp_path):
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, log=log)
+
+    async def go():
+        a = agent()
+        async with ScriptedServer(script) as port:
+            try:
+                for i in range(3):
+                    [o] = await a.deliver(request_to(port, f"r{i}@example.net"))
+                    assert o.status.code == "2.0.0"
+            finally:
+                await a.aclose()
+            return port
+    run(go())
+    verbs = [line.split()[0] for line in log if not line.endswith(b"\r\n.\r\n")]
+    assert verbs.count(b"EHLO") == 1
+    assert verbs.count(b"MAIL") == 3
+    assert verbs.count(b"RSET") == 3
+    assert verbs[-1] == b"QUIT"
+
+
+def test_no_reuse_when_cache_is_off():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, log=log)
+
+    async def go():
+        a = agent(smtp_connection_cache_on_demand="no")
+        async with ScriptedServer(script) as port:
+            for i in range(2):
+                await send(a, request_to(port))
+    run(go())
+    assert [line.split()[0] for line in log].count(b"EHLO") == 2
