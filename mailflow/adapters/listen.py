@@ -313,8 +313,13 @@ class SessionServer:
         """Wait for the accept loop and the running sessions to end."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
-        while self._sessions:
-            await asyncio.gather(*list(self._sessions), return_exceptions=True)
+        while True:
+            # Done tasks leave the set from a callback that has not run
+            # yet: wait for the unfinished ones only, or this never yields.
+            pending = [task for task in self._sessions if not task.done()]
+            if not pending:
+                return
+            await asyncio.wait(pending)
 
     async def abort(self) -> None:
         """Close, cancel the running sessions and wait for them."""

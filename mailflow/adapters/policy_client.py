@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import attrs
 
 from mailflow.smtpd.policy import PolicyError, PolicyOptions, encode_request, parse_response
 
-__all__ = ["PolicyClient"]
+__all__ = ["PolicyClient", "run_with_client"]
 
 #: The longest policy response read (Postfix limits attribute text too).
 MAX_RESPONSE = 64 * 1024
@@ -151,3 +151,22 @@ class PolicyClient:
                 await conn.writer.wait_closed()
             except OSError:
                 pass
+
+
+def run_with_client(func: Callable[["PolicyClient"], Awaitable[Any]], *,
+                    queue_directory: str = ".") -> Any:
+    """Run ``func(client)`` to completion in a new event loop with a fresh
+    :class:`PolicyClient`, closing its connections at the end: what a
+    one-shot command (``mailflow explain --smtpd``) needs.
+
+    >>> run_with_client(lambda client: asyncio.sleep(0, result=repr(client)))
+    'PolicyClient(0 open)'
+    """
+    async def main() -> Any:
+        client = PolicyClient(queue_directory=queue_directory)
+        try:
+            return await func(client)
+        finally:
+            await client.close()
+
+    return asyncio.run(main())

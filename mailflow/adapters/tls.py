@@ -269,12 +269,15 @@ def server_context(cfg: Any) -> ssl.SSLContext | None:
     _apply_protocols_and_ciphers(ctx, cfg, "smtpd", level == "encrypt")
     have_ca = _load_ca(ctx, cfg, "smtpd_tls_CAfile", "smtpd_tls_CApath")
     require = level == "encrypt" and cfg["smtpd_tls_req_ccert"]
+    if cfg["smtpd_tls_req_ccert"] and level != "encrypt":
+        log.warning("Can't require client certs unless TLS is required")
     if cfg["smtpd_tls_ask_ccert"] or require:
         if not have_ca:
             # Python verifies a client certificate against the CA list in the
             # handshake itself; with no CA list every certificate would fail.
             raise ConfigError("asking for client certificates needs smtpd_tls_CAfile "
-                              "or smtpd_tls_CApath", name="smtpd_tls_ask_ccert",
+                              "or smtpd_tls_CApath",
+                              name="smtpd_tls_req_ccert" if require else "smtpd_tls_ask_ccert",
                               value="yes")
         ctx.verify_mode = ssl.CERT_REQUIRED if require else ssl.CERT_OPTIONAL
         ctx.verify_flags |= ssl.VERIFY_X509_TRUSTED_FIRST

@@ -91,7 +91,6 @@ def run(argv: list[str], ctx) -> int:
 
 def _run_smtpd(ctx, addresses: list[str], sender: str | None, values: dict[str, str],
                as_json: bool) -> int:
-    import asyncio
     import ipaddress
     import json
 
@@ -112,11 +111,14 @@ def _run_smtpd(ctx, addresses: list[str], sender: str | None, values: dict[str, 
     except AddressError as exc:
         print(f"mailflow/explain: fatal: {exc}", file=sys.stderr)
         return EX_DATAERR
+    from mailflow.adapters.policy_client import run_with_client
     cfg = ctx.load_config()
-    results = asyncio.run(explain_smtpd(cfg, rcpts, client=client.strip("[]"),
-                                        client_name=values.get("client_name", "unknown"),
-                                        helo=values.get("helo"), sender=sender,
-                                        dns=_resolver(cfg)))
+    results = run_with_client(
+        lambda policy: explain_smtpd(cfg, rcpts, client=client.strip("[]"),
+                                     client_name=values.get("client_name", "unknown"),
+                                     helo=values.get("helo"), sender=sender,
+                                     dns=_resolver(cfg), policy_client=policy),
+        queue_directory=cfg.get("queue_directory") or ".")
     if as_json:
         for obj in results:
             print(json.dumps(obj, sort_keys=False))

@@ -31,14 +31,15 @@ __all__ = ["explain_smtpd", "render_text"]
 
 async def explain_smtpd(cfg: Any, recipients: Iterable[str], *, client: str = "127.0.0.1",
                         client_name: str = "unknown", helo: str | None = None,
-                        sender: str | None = None, dns: Any = None,
+                        sender: str | None = None, dns: Any = None, policy_client: Any = None,
                         restrictions: SmtpdRestrictions | None = None) -> list[dict[str, Any]]:
     """The explain objects for each recipient, in order (see the module doc).
 
     ``sender`` None means no MAIL FROM was given; Postfix then evaluates the
     sender restrictions with no sender, as for a client that skipped MAIL.
     """
-    r = restrictions or SmtpdRestrictions.from_config(cfg, dns=dns)
+    owned = restrictions is None and policy_client is None
+    r = restrictions or SmtpdRestrictions.from_config(cfg, dns=dns, policy_client=policy_client)
     out: list[dict[str, Any]] = []
     try:
         for rcpt in recipients:
@@ -49,7 +50,9 @@ async def explain_smtpd(cfg: Any, recipients: Iterable[str], *, client: str = "1
                 obj = decision.to_json()
                 out.append({"recipient": rcpt, **obj})
     finally:
-        close = getattr(r.policy_client, "close", None)
+        # A policy client made here on first use is closed here; one passed
+        # in belongs to the caller.
+        close = getattr(r.policy_client, "close", None) if owned else None
         if close is not None:
             await close()
     return out

@@ -663,7 +663,7 @@ class SmtpdRestrictions:
     @staticmethod
     def _result(st: _State, status: int, before_dip: Any, before_dir: Any) -> str:
         if status == REJECT and st.reply is not None:
-            return ("DEFER " if st.reply.is_temporary else "REJECT ") + str(st.reply)
+            return ("DEFER " if st.reply.is_transient else "REJECT ") + str(st.reply)
         if status == OK:
             return "DISCARD" if st.discard is not None else "OK"
         if st.defer_if_permit is not None and before_dip is None:
@@ -1302,7 +1302,7 @@ class SmtpdRestrictions:
     def _decision(self, st: _State, status: int, stage: str, pending: _Defer | None = None
                   ) -> Decision:
         reply = st.reply if status == REJECT else None
-        verdict = "accept" if reply is None else ("defer" if reply.is_temporary else "reject")
+        verdict = "accept" if reply is None else ("defer" if reply.is_transient else "reject")
         return Decision(verdict, reply, tuple(st.trace), hold=st.hold, discard=st.discard,
                         filter=st.filter, redirect=st.redirect, prepend=tuple(st.prepend),
                         warnings=tuple(st.log), stage=stage, bcc=tuple(st.bcc),
@@ -1380,6 +1380,11 @@ class SmtpdRestrictions:
                                     "reject_unlisted_recipient",
                                     lambda: self._recipient_rcpt_maps(st, recipient))
         return self._decision(st, status, st.where)
+
+    async def check_vrfy(self, facts: SessionFacts) -> Decision:
+        """VRFY: the same checks as RCPT TO for ``facts.recipient`` (Postfix
+        runs smtpd_check_rcpt for VRFY), logged as VRFY."""
+        return await self.check_rcpt(attrs.evolve(facts, stage="VRFY"))
 
     async def check_etrn(self, facts: SessionFacts) -> Decision:
         """ETRN: (with smtpd_delay_reject) the client and HELO lists, then

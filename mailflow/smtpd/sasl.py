@@ -50,7 +50,7 @@ __all__ = ["SaslReply", "Challenge", "Verify", "Done", "Failed", "SaslExchange",
            "AuthUnavailable", "Authenticator", "TableAuthenticator", "CallableAuthenticator",
            "authenticator_from_config", "hash_password", "verify_password", "SERVER_MECHANISMS",
            "ClientAuth", "client_auth_lines", "sasl_password_keys", "sasl_password_lookup",
-           "DEFAULT_ITERATIONS"]
+           "DEFAULT_ITERATIONS", "server_mechanisms"]
 
 log = logging.getLogger("mailflow.smtpd")
 
@@ -90,7 +90,8 @@ class SaslReply:
 
 @attrs.frozen
 class Challenge:
-    """Send ``reply`` (a ``334`` challenge) and pass the client's next line to :meth:`SaslExchange.step`."""
+    """Send ``reply`` (a ``334`` challenge); the client's next line goes to
+    :meth:`SaslExchange.step`."""
 
     reply: SaslReply
 
@@ -437,6 +438,12 @@ def verify_password(password: str, hashed: str) -> bool:
 
 Offload = Callable[..., Awaitable[Any]]
 
+# hash_password("", salt=16 NUL bytes) at DEFAULT_ITERATIONS: what an unknown
+# user's password is checked against, so that the answer takes as long as
+# for a known user (a test checks that it matches).
+_DUMMY_HASH = ("$pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA$"
+               "ZCf5sFgmzUyINw9KHbD3D7yfZeEhzG4rZ3uutOc2Yog")
+
 
 class TableAuthenticator:
     """Passwords from a lookup table of ``username  $pbkdf2-sha256$...`` entries.
@@ -451,8 +458,10 @@ class TableAuthenticator:
 
     >>> import asyncio
     >>> auth = TableAuthenticator({"alice": hash_password("secret", iterations=1000)})
-    >>> asyncio.run(auth.authenticate("alice", "secret")), asyncio.run(auth.authenticate("bob", "x"))
-    (True, False)
+    >>> asyncio.run(auth.authenticate("alice", "secret"))
+    True
+    >>> asyncio.run(auth.authenticate("bob", "x"))
+    False
     """
 
     def __init__(self, table: Any, *, offload: Offload | None = None,
@@ -460,7 +469,6 @@ class TableAuthenticator:
         self.table = table
         self.offload = offload
         self._mechanisms = tuple(m.upper() for m in mechanisms)
-        self._dummy: str | None = None
 
     def __repr__(self) -> str:
         return f"TableAuthenticator({self.table!r})"
@@ -480,9 +488,7 @@ class TableAuthenticator:
 
     def _check(self, username: str, password: str, hashed: str | None) -> bool:
         if hashed is None:
-            if self._dummy is None:
-                self._dummy = hash_password("", salt=b"\0" * 16)
-            verify_password(password, self._dummy)  # same work as a real check
+            verify_password(password, _DUMMY_HASH)  # same work as a real check
             return False
         try:
             return verify_password(password, hashed)
@@ -578,6 +584,51 @@ def authenticator_from_config(cfg: Any, *, custom: Any = None,
                           "smtpd_sasl_password_maps)", name="smtpd_sasl_type", value=kind)
     raise ConfigError("unsupported SASL server implementation; expected dovecot, mailflow "
                       "or python", name="smtpd_sasl_type", value=kind)
+
+
+def server_mechanisms(cfg: Any, available: Iterable[str], *, tls: bool) -> list[str]:
+    """The mechanisms EHLO announces (``250-AUTH PLAIN LOGIN``), in ``available``'s order.
+
+    ``smtpd_sasl_security_options`` (``smtpd_sasl_tls_security_options``
+    inside TLS) with ``noplaintext`` removes PLAIN and LOGIN. Then
+    ``smtpd_sasl_mechanism_filter``: a list matched first-match-wins, of
+    names, ``!name`` (exclude) and ``static:...`` (everything else matches);
+    a mechanism nothing matches is left out, as in Postfix. An empty list
+    means no filter.
+
+    >>> from mailflow.config import Config
+    >>> server_mechanisms(Config(), ["PLAIN", "LOGIN"], tls=False)
+    ['PLAIN', 'LOGIN']
+    >>> server_mechanisms(Config(smtpd_sasl_mechanism_filter="!login, static:all"),
+    ...                   ["PLAIN", "LOGIN"], tls=True)
+    ['PLAIN']
+    >>> server_mechanisms(Config(smtpd_sasl_security_options="noanonymous, noplaintext"),
+    ...                   ["PLAIN", "LOGIN"], tls=False)
+    []
+    """
+    options_param = "smtpd_sasl_tls_security_options" if tls else "smtpd_sasl_security_options"
+    options = {o.lower() for o in cfg[options_param]}
+    mechanisms = [m.upper() for m in available]
+    if "noplaintext" in options:
+        mechanisms = [m for m in mechanisms if m not in ("PLAIN", "LOGIN")]
+    patterns = [str(p).strip() for p in cfg["smtpd_sasl_mechanism_filter"] if str(p).strip()]
+    if not patterns:
+        return mechanisms
+    for pattern in patterns:
+        body = pattern.lstrip("!")
+        if ":" in body and not body.lower().startswith("static:"):
+            raise ConfigError("only mechanism names, !name and static:... are supported here",
+                              name="smtpd_sasl_mechanism_filter",
+                              value=cfg.expand("smtpd_sasl_mechanism_filter"))
+
+    def allowed(mech: str) -> bool:
+        for pattern in patterns:
+            negate = pattern.startswith("!")
+            body = pattern.lstrip("!")
+            if body.lower().startswith("static:") or body.upper() == mech:
+                return not negate
+        return False
+    return [m for m in mechanisms if allowed(m)]
 
 
 # --- the client side -----------------------------------------------------------

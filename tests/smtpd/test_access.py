@@ -77,8 +77,8 @@ def test_network_list_ipv4_mapped_client():
 
 def test_reply_rules():
     """Bad codes become 450 4.7.1 Service unavailable; the class digit follows the code."""
-    assert make_reply(600, "5.7.1", "x") == Reply(450, "4.7.1", "Service unavailable")
-    assert make_reply(550, "9.9.9", "x") == Reply(450, "4.7.1", "Service unavailable")
+    assert make_reply(600, "5.7.1", "x") == Reply.of(450, "Service unavailable", "4.7.1")
+    assert make_reply(550, "9.9.9", "x") == Reply.of(450, "Service unavailable", "4.7.1")
     assert str(make_reply(450, "5.7.1", "x\x01y")) == "450 4.7.1 x y"
 
 

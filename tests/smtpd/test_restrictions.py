@@ -400,3 +400,17 @@ def test_from_config_with_defaults_builds():
     """None means Postfix's defaults."""
     assert isinstance(SmtpdRestrictions.from_config(None), SmtpdRestrictions)
     assert SmtpdRestrictions.from_config(Config()).delay_reject is True
+
+
+def test_decision_reply_is_the_protocol_engines_reply():
+    """The service sends Decision.reply as it is: it formats to wire bytes."""
+    d = rcpt(restrictions(), recipient="x@elsewhere.example")
+    assert d.reply.format() == b"454 4.7.1 <x@elsewhere.example>: Relay access denied\r\n"
+
+
+def test_vrfy_runs_the_rcpt_checks_and_logs_vrfy():
+    """check_vrfy answers as RCPT TO would, and logs the VRFY stage."""
+    r = restrictions()
+    d = asyncio.run(r.check_vrfy(facts(stage="VRFY", recipient="nobody@example.com")))
+    assert reply(d).startswith("550 5.1.1 <nobody@example.com>: Recipient address rejected")
+    assert d.warnings[-1].startswith("NOQUEUE: reject: VRFY from unknown[203.0.113.9]: 550 ")

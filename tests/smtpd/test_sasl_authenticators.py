@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -68,17 +67,29 @@ def test_table_authenticator_from_texthash_file(tmp_path):
     assert list(auth.mechanisms()) == ["PLAIN", "LOGIN"]
 
 
-def test_unknown_user_costs_like_a_known_one():
-    """An unknown user is checked against a dummy hash, so timing shows little."""
-    auth = TableAuthenticator({"alice": hash_password("pw")})
-    t0 = time.perf_counter()
-    authenticate(auth, "alice", "wrong")
-    known = time.perf_counter() - t0
-    authenticate(auth, "nobody", "wrong")  # first call makes the dummy hash
-    t0 = time.perf_counter()
-    authenticate(auth, "nobody", "wrong")
-    unknown = time.perf_counter() - t0
-    assert unknown > known / 3
+def test_unknown_user_costs_like_a_known_one(monkeypatch):
+    """An unknown user is checked against a dummy hash of the default cost, so
+    timing does not tell which users exist."""
+    import hashlib
+    rounds = []
+    real = hashlib.pbkdf2_hmac
+
+    def counting(name, password, salt, iterations, *rest):
+        rounds.append(iterations)
+        return real(name, password, salt, 1, *rest)  # the count matters, not the work
+
+    auth = TableAuthenticator({"alice": hash_password("pw", iterations=DEFAULT_ITERATIONS)})
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counting)
+    assert not authenticate(auth, "alice", "wrong")
+    assert not authenticate(auth, "nobody", "wrong")
+    assert not authenticate(auth, "nobody", "wrong")
+    assert rounds == [DEFAULT_ITERATIONS] * 3  # one check each, known or not
+
+
+def test_dummy_hash_is_the_documented_one():
+    """The built-in dummy hash is hash_password("") with a zero salt at the default cost."""
+    from mailflow.smtpd import sasl
+    assert sasl._DUMMY_HASH == hash_password("", salt=bytes(16))
 
 
 def test_bad_table_entry_refuses_and_warns(caplog):
@@ -207,3 +218,29 @@ def test_password_keys_skip_duplicates():
 def test_password_without_colon_is_empty():
     """An entry without ":" is a username with an empty password, as in Postfix."""
     assert sasl_password_lookup({"h": "user"}, host="h", dest="h") == ("user", "")
+
+
+# --- what EHLO announces --------------------------------------------------------------
+
+@pytest.mark.parametrize("params,tls,expected", [
+    ({}, False, ["PLAIN", "LOGIN"]),
+    ({"smtpd_sasl_mechanism_filter": ""}, False, ["PLAIN", "LOGIN"]),
+    ({"smtpd_sasl_mechanism_filter": "plain"}, False, ["PLAIN"]),
+    ({"smtpd_sasl_mechanism_filter": "!plain, static:rest"}, False, ["LOGIN"]),
+    ({"smtpd_sasl_security_options": "noplaintext"}, False, []),
+    ({"smtpd_sasl_security_options": "noplaintext",
+      "smtpd_sasl_tls_security_options": "noanonymous"}, True, ["PLAIN", "LOGIN"]),
+    ({"smtpd_sasl_security_options": "noplaintext"}, True, []),
+], ids=["default", "no-filter", "only-plain", "not-plain", "noplaintext", "tls-options",
+        "tls-inherits"])
+def test_server_mechanisms(params, tls, expected):
+    """The filter and the security options decide what EHLO announces."""
+    from mailflow.smtpd.sasl import server_mechanisms
+    assert server_mechanisms(Config(**params), ["PLAIN", "LOGIN"], tls=tls) == expected
+
+
+def test_mechanism_filter_with_a_table_is_refused():
+    """A table in smtpd_sasl_mechanism_filter (other than static:) is a clear error."""
+    from mailflow.smtpd.sasl import server_mechanisms
+    with pytest.raises(ConfigError, match="smtpd_sasl_mechanism_filter = regexp:/x: only"):
+        server_mechanisms(Config(smtpd_sasl_mechanism_filter="regexp:/x"), ["PLAIN"], tls=False)

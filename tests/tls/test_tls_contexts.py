@@ -155,6 +155,21 @@ def test_ask_ccert_without_ca_is_a_config_error(certs):
         server_context(server_cfg(certs, smtpd_tls_ask_ccert="yes"))
 
 
+def test_req_ccert_without_ca_names_req_ccert(certs):
+    """Requiring client certificates without a CA list names smtpd_tls_req_ccert."""
+    with pytest.raises(ConfigError, match="smtpd_tls_req_ccert = yes: asking for client"):
+        server_context(server_cfg(certs, smtpd_tls_security_level="encrypt",
+                                  smtpd_tls_req_ccert="yes"))
+
+
+def test_req_ccert_at_may_warns_as_postfix(certs, caplog):
+    """smtpd_tls_req_ccert without mandatory TLS is ignored with Postfix's warning."""
+    with caplog.at_level(logging.WARNING, "mailflow.tls"):
+        ctx = server_context(server_cfg(certs, smtpd_tls_req_ccert="yes"))
+    assert ctx.verify_mode == ssl.CERT_NONE
+    assert caplog.messages == ["Can't require client certs unless TLS is required"]
+
+
 def test_unknown_cipher_grade_is_a_config_error(certs):
     """A cipher grade Postfix does not define is named with the expected words."""
     with pytest.raises(ConfigError, match="smtpd_tls_ciphers = strong: unknown cipher grade"):
