@@ -15,8 +15,10 @@ Why one process (see docs/daemon.md): handing a message from pickup or
 smtpd to cleanup and the queue manager is a Python call, not a socket and a
 re-read queue file; Postfix spends most of its CPU per message on exactly
 that. The process model is recorded per service in the registry
-(:class:`~mailflow.services.skeleton.ProcessModel`) so CPU-heavy services
-can later run as worker processes.
+(:class:`~mailflow.services.skeleton.ProcessModel`): a ``WORKERS`` service
+(smtpd with ``smtpd_worker_processes`` above 0) runs as a pool of worker
+processes sharing its sockets (:mod:`mailflow.services.workers`), to use
+more than one core.
 
 >>> m = Master("/etc/mailflow")
 >>> m.config_dir
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import pwd
@@ -443,15 +446,31 @@ class Master:
         plan: dict[str, tuple[str, Service, Callable[[], Any]]] = {}
         run, skipped = service_plan(entries)
         for entry, spec in run:
-            if spec.process_model is not ProcessModel.IN_PROCESS:
-                log.warning("service %s/%s: process model %s is not implemented yet; "
-                            "running it in process", entry.service, entry.type,
-                            spec.process_model.value)
-            plan[entry.service] = (entry.command, entry, spec.factory)
+            factory = spec.factory
+            if spec.process_model is ProcessModel.WORKERS:
+                factory = self._workers_factory(entry, spec) or factory
+            plan[entry.service] = (entry.command, entry, factory)
         if skipped:
             log.warning("master.cf: services not implemented yet, skipped: %s",
                         ", ".join(f"{e.service}/{e.type} ({e.command})" for e in skipped))
         return plan
+
+    def _workers_factory(self, entry: Service, spec: Any) -> Callable[[], Any] | None:
+        """A WORKERS service: a pool of worker processes when its
+        ``<command>_worker_processes`` (with the entry's -o overrides) is
+        above 0. Workers open the file spool themselves, so a master given
+        another store runs the service in process."""
+        from mailflow.services.workers import WorkerPool, worker_count
+        assert self.cfg is not None
+        cfg = self.cfg.for_service(entry) if entry.overrides else self.cfg
+        count = worker_count(cfg, entry.command)
+        if count <= 0 or entry.type != "inet":
+            return None
+        if self.store_factory is not open_default_store:
+            log.warning("service %s/%s: worker processes need the file spool; "
+                        "running it in process", entry.service, entry.type)
+            return None
+        return functools.partial(WorkerPool, entry.command, self.config_dir, count)
 
     def _warn_not_root(self, cfg: Config, entries: list[Service]) -> None:
         # DESIGN.md "Not root": settings naming another user are honoured

@@ -7,10 +7,10 @@ itself: :mod:`mailflow.services.master` does that.
 
 A service lives in the master's event loop (a call, not a socket, between
 components). How a service runs is a per-service choice recorded at
-registration (:class:`ProcessModel`); today every service is
-``IN_PROCESS``; ``WORKERS`` is reserved for CPU-heavy services (several
-smtpd processes sharing a port with SO_REUSEPORT, a process pool for
-delivery) and is refused with a clear error until the master implements it.
+registration (:class:`ProcessModel`): ``IN_PROCESS``, or ``WORKERS`` for a
+CPU-heavy service that may run as several processes sharing its listening
+sockets (:mod:`mailflow.services.workers`; smtpd, when
+``smtpd_worker_processes`` is above 0).
 
 Delivery agents (local, virtual, pipe, discard, error, smtp, ...) are not
 daemons of their own: the queue manager calls them. Their master.cf entries
@@ -57,7 +57,9 @@ class ProcessModel(str, enum.Enum):
     """How the master runs a service."""
 
     IN_PROCESS = "in-process"   # a service object in the master's event loop
-    WORKERS = "workers"         # reserved: maxproc worker processes (not yet implemented)
+    # Worker processes when ``<command>_worker_processes`` > 0 and the
+    # master runs the file spool; otherwise in process.
+    WORKERS = "workers"
 
 
 @attrs.frozen
@@ -186,6 +188,7 @@ _BUILTIN: dict[str, str] = {
     "bounce": "mailflow.services.bounce:BounceService",
     "smtpd": "mailflow.services.smtpd:SmtpdService",
 }
+_BUILTIN_MODELS: dict[str, ProcessModel] = {"smtpd": ProcessModel.WORKERS}
 
 # Postfix daemons whose work mailflow does in process as a library call by
 # their clients (cleanup(8) is called by pickup and smtpd; trivial-rewrite by
@@ -252,7 +255,7 @@ def service_spec(command: str) -> ServiceSpec:
     factory = getattr(module, attr, None)
     if factory is None:
         raise ServiceNotImplemented(command)
-    spec = ServiceSpec(command, factory)
+    spec = ServiceSpec(command, factory, _BUILTIN_MODELS.get(command, ProcessModel.IN_PROCESS))
     _REGISTRY.setdefault(command, spec)
     return _REGISTRY[command]
 

@@ -275,8 +275,10 @@ def test_on_config_sees_each_configuration_loaded(mf_config, probe, run_master):
     assert seen == ["", "/dev/stdout"]
 
 
-def test_worker_process_model_runs_in_process_with_a_warning(mf_config, probe, run_master, caplog):
-    """A service registered for worker processes still runs, in process, with one warning."""
+def test_worker_process_model_without_a_worker_count_runs_in_process(mf_config, probe,
+                                                                    run_master, caplog):
+    """A service registered for worker processes, with no <command>_worker_processes
+    above 0 (a unix service, here), runs in process, without a warning."""
     from mailflow.services.skeleton import ProcessModel, register_service
     register_service("probe", probe, process_model=ProcessModel.WORKERS)
 
@@ -284,8 +286,7 @@ def test_worker_process_model_runs_in_process_with_a_warning(mf_config, probe, r
         assert isinstance(master.services["probe"], probe)
     run_master(mf_config, body)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warnings == ["service probe/unix: process model workers is not implemented yet; "
-                        "running it in process"]
+    assert warnings == []
 
 
 def test_restart_back_off_doubles_while_a_service_keeps_dying(mf_config, probe, run_master,
