@@ -1520,10 +1520,10 @@ _TABLE: list[Param] = [
     _p("smtpd_use_tls", "no", B,
        doc="Opportunistic TLS: announce STARTTLS support to remote SMTP clients, but do "
            "not require that clients use TLS encryption."),
-    _p("smtpd_worker_processes", "0", I,
+    _p("smtpd_worker_processes", "2", I,
        doc="How many worker processes run each smtpd service of master.cf, sharing its "
            "listening sockets and its maxproc session limit; 0 runs smtpd in the master's "
-           "own process.",
+           "own process (as does a master given a store other than the file spool).",
        differs="A mailflow extension: Postfix always runs one smtpd process per session. "
                "Worker processes let smtpd use more than one CPU core."),
     _p("smtputf8_autodetect_classes", "sendmail, verify", L,

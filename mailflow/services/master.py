@@ -467,8 +467,9 @@ class Master:
         if count <= 0 or entry.type != "inet":
             return None
         if self.store_factory is not open_default_store:
-            log.warning("service %s/%s: worker processes need the file spool; "
-                        "running it in process", entry.service, entry.type)
+            if cfg.is_set(f"{entry.command}_worker_processes"):
+                log.warning("service %s/%s: worker processes need the file spool; "
+                            "running it in process", entry.service, entry.type)
             return None
         return functools.partial(WorkerPool, entry.command, self.config_dir, count)
 

@@ -36,6 +36,7 @@ import ssl
 
 import attrs
 
+from mailflow.adapters.kick import kick
 from mailflow.adapters.listen import open_listeners, serve_sessions
 from mailflow.adapters.tls import server_context
 from mailflow.cleanup.result import DISCARD, HOLD, QUEUE
@@ -500,7 +501,9 @@ class SmtpdService(ServiceBase):
     """The master.cf ``smtpd`` service: serves the sockets the master bound.
 
     Accepted mail goes through cleanup into the master's store, and the
-    queue manager running in the same process is woken with a call.
+    queue manager running in the same process is woken with a call; in a
+    worker process (``smtpd_worker_processes``, see
+    :mod:`mailflow.services.workers`) it is woken through ``public/qmgr``.
     """
 
     server: SmtpServer
@@ -543,3 +546,6 @@ class SmtpdService(ServiceBase):
         qmgr = self.ctx.services.get("qmgr")
         if qmgr is not None:
             qmgr.wake(b"FA")
+        elif self.ctx.queue_directory:
+            # A worker process: the queue manager runs in the master.
+            kick(self.ctx.queue_directory, "qmgr", b"FA")

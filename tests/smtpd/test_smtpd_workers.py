@@ -120,7 +120,8 @@ def test_the_pool_splits_maxproc_and_reads_its_count():
     from mailflow.config import Config
     assert shares(7, 2) == [4, 3] and sum(shares(100, 3)) == 100
     assert worker_count(Config(smtpd_worker_processes="3"), "smtpd") == 3
-    assert worker_count(Config(), "smtpd") == 0
+    assert worker_count(Config(), "smtpd") == 2          # the default
+    assert worker_count(Config(smtpd_worker_processes="0"), "smtpd") == 0
 
 
 def test_mail_through_two_worker_processes_lands_in_the_spool(daemon):
@@ -179,6 +180,18 @@ def test_reload_reaches_the_workers(daemon):
         return all(line == b"220 mx.example.test ESMTP reloaded\r\n" for _, line in socks)
     wait_for(both_reloaded)
     assert len(workers_of(master)) == 2
+
+
+def test_zero_workers_runs_smtpd_in_the_master(daemon):
+    """smtpd_worker_processes = 0 (here as a master.cf -o override): no worker
+    processes, and the master's own smtpd takes the mail."""
+    (daemon.etc / "master.cf").write_text(
+        f"127.0.0.1:{daemon.port} inet n - n - 2 smtpd -o smtpd_worker_processes=0\n")
+    master = daemon.start()
+    assert workers_of(master) == []
+    send(daemon.port, 2)
+    wait_for(lambda: len(os.listdir(daemon.spool / "incoming")) == 2)
+    assert set(PID.findall(daemon.log())) == {str(master)}
 
 
 def test_stop_ends_the_workers(daemon):
