@@ -286,6 +286,7 @@ async def _read_all(fd: int) -> bytes:
 
 # ---------------------------------------------------------------- the worker side
 async def _serve(args: argparse.Namespace) -> int:
+    from mailflow.errors import ConfigError
     from mailflow.maillog import configure_logging
     from mailflow.services.master import load_configuration, open_default_store
     from mailflow.services.skeleton import service_spec
@@ -314,12 +315,11 @@ async def _serve(args: argparse.Namespace) -> int:
     def reload() -> None:
         try:
             new, new_entries = load_configuration(args.config_dir)
-        except (OSError, ValueError) as exc:
+            configure_logging(new, foreground=not args.syslog, syslog=args.syslog)
+            found = next((e for e in new_entries if e.service == args.service), entry)
+            service.reload(new.for_service(found) if found.overrides else new)
+        except (ConfigError, OSError, ValueError) as exc:
             log.warning("reload failed, keeping the old configuration: %s", exc)
-            return
-        configure_logging(new, foreground=not args.syslog, syslog=args.syslog)
-        found = next((e for e in new_entries if e.service == args.service), entry)
-        service.reload(new.for_service(found) if found.overrides else new)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload)
@@ -348,6 +348,9 @@ def worker_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fds", default="")
     parser.add_argument("--syslog", action="store_true")
     args = parser.parse_args(argv)
+    # A reload signalled while this worker starts must not kill it (SIGHUP's
+    # default action): the configuration it is reading is the new one anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         return asyncio.run(_serve(args))
     except Exception as exc:
