@@ -85,7 +85,13 @@ class StreamChannel(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future | None = None
         self._paused = False
-        self.connected = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        # One lazy timer per connection instead of one per read: a read only
+        # moves the deadline, and the timer, when it fires early, re-arms
+        # itself for what is left (a session reads ~8 times per message).
+        self._deadline = float("inf")
+        self._timer: asyncio.TimerHandle | None = None
+        self.connected = self._loop.create_future()
 
     # asyncio.Protocol
     def connection_made(self, transport: Any) -> None:
@@ -109,6 +115,7 @@ class StreamChannel(asyncio.Protocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._eof = True
         self._wake()
+        self._cancel_timer()
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -127,18 +134,43 @@ class StreamChannel(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _arm(self, timeout: float) -> None:
+        loop = self._loop
+        if timeout <= 0:
+            self._deadline = float("inf")
+            return
+        self._deadline = loop.time() + timeout
+        timer = self._timer
+        if timer is not None and timer.when() > self._deadline:
+            timer.cancel()      # a shorter timeout than the last read's
+            timer = None
+        if timer is None:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self._deadline == float("inf"):
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._check_deadline)
+        else:
+            _expire(waiter)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     # Channel
     async def read(self, timeout: float) -> bytes:
         if not self._chunks and not self._eof:
-            loop = asyncio.get_running_loop()
-            self._waiter = loop.create_future()
-            timer = loop.call_later(timeout, _expire, self._waiter) if timeout > 0 else None
+            self._waiter = self._loop.create_future()
+            self._arm(timeout)
             try:
                 await self._waiter
             finally:
                 self._waiter = None
-                if timer is not None:
-                    timer.cancel()
         if not self._chunks:
             return b""
         data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
@@ -173,6 +205,7 @@ class StreamChannel(asyncio.Protocol):
         return transport.get_extra_info("ssl_object")
 
     def close(self) -> None:
+        self._cancel_timer()
         if self.transport is not None:
             self.transport.close()
 
