@@ -354,11 +354,15 @@ def worker_main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_serve(args))
     except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
         try:
-            os.write(args.ready_fd, f"{type(exc).__name__}: {exc}".encode())
+            # Before it serves: the pool reports the reason (the master's
+            # "cannot start" line) and this process ends quietly.
+            os.write(args.ready_fd, reason.encode())
         except OSError:
-            pass
-        raise
+            # After: the master logs the exit; say why here.
+            log.critical("worker process: %s", reason, exc_info=exc)
+        return 1
 
 
 if __name__ == "__main__":
