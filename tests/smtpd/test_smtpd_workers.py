@@ -200,3 +200,18 @@ def test_stop_ends_the_workers(daemon):
     workers = workers_of(master)
     assert mailflow(daemon.etc, "stop").returncode == 0
     assert not any(alive(pid) for pid in workers + [master])
+
+
+def test_a_worker_that_cannot_start_fails_the_start_with_its_reason(daemon):
+    """A bad setting the worker finds (a missing certificate) stops `mailflow
+    start` with the worker's own error, and leaves no process behind."""
+    main_cf = daemon.etc / "main.cf"
+    main_cf.write_text(main_cf.read_text() + "smtpd_tls_security_level = may\n"
+                       "smtpd_tls_cert_file = /nonexistent/cert.pem\n"
+                       "smtpd_tls_key_file = /nonexistent/cert.pem\n")
+    result = mailflow(daemon.etc, "start")
+    assert result.returncode == 1
+    assert "cannot start: worker process did not start: ConfigError: smtpd_tls_cert_file = " \
+           "/nonexistent/cert.pem: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (daemon.spool / "pid" / "master.pid").exists()
