@@ -52,6 +52,7 @@ import itertools
 import logging
 import os
 import stat
+import threading
 import time
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -79,9 +80,9 @@ _HEAD_CHUNK = 8192
 # emptied when full, which costs one recomputation per name.
 _PATH_MEMO_SIZE = 4096
 _counter = itertools.count()
-# Heads of messages with this many recipients are kept between mark_done
-# calls (see _marking_head), at most this many at a time.
-_HEAD_MEMO_RECIPIENTS = 256
+# Heads of queue files this big (a few hundred recipients) are kept between
+# mark_done calls (see _marking_head), at most this many at a time.
+_HEAD_MEMO_BYTES = 16384
 _HEAD_MEMO_SIZE = 64
 
 
@@ -122,6 +123,7 @@ class FileQueueStore:
         self._hashes: dict[str, list[str]] = {}
         self._dirs: set[str] = set()
         self._heads: dict[str, _Head] = {}
+        self._heads_lock = threading.Lock()
         if create:
             self.create_dirs()
 
@@ -329,16 +331,21 @@ class FileQueueStore:
         # memo is checked against the file's inode and size (only the queue
         # manager changes an active file, and never its size).
         st = os.fstat(fd)
-        head = self._heads.get(path)
-        if head is not None and (head.ino, head.size) == (st.st_ino, st.st_size):
-            return head
-        qf = self._decode_head(fd, queue_id, queue, path)
-        head = _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
-        if len(qf.envelope.recipients) >= _HEAD_MEMO_RECIPIENTS:
+        if st.st_size < _HEAD_MEMO_BYTES:
+            qf = self._decode_head(fd, queue_id, queue, path)
+            return _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
+        # One decode per big file: the queue manager's threads mark its
+        # slices side by side, and would otherwise each decode it once.
+        with self._heads_lock:
+            head = self._heads.get(path)
+            if head is not None and (head.ino, head.size) == (st.st_ino, st.st_size):
+                return head
+            qf = self._decode_head(fd, queue_id, queue, path)
+            head = _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
             if len(self._heads) >= _HEAD_MEMO_SIZE:
                 self._heads.clear()
             self._heads[path] = head
-        return head
+            return head
 
     def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
         # Postfix keeps a deferred message's next-attempt time as the file's mtime.
