@@ -50,3 +50,15 @@ def test_empty_dsn_code_is_a_documented_error():
     from mailflow.model import DsnStatus
     with pytest.raises(MailflowError):
         DsnStatus.parse("")
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="myhostname = $mydomain with mydomain unset recurses without end "
+                          "(mailflow/config/core.py: mydomain's default expands myhostname with a "
+                          "fresh loop check); found by the main.cf fuzz target")
+def test_myhostname_from_mydomain_is_an_expansion_loop():
+    """A main.cf whose myhostname refers to the default mydomain is a ConfigError (a loop), not a crash."""
+    from mailflow.config import Config
+    from mailflow.errors import ConfigError
+    with pytest.raises(ConfigError):
+        Config(myhostname="$mydomain")["myhostname"]
