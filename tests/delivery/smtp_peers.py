@@ -196,7 +196,7 @@ async def answer_session(reader, writer, replies: dict, *, ehlo: bytes = b"250-m
             body = await read_data(reader)
             if log is not None:
                 log.append(body)
-            writer.write(b"250 2.0.0 Ok: queued as X1\r\n")
+            writer.write(replies.get(b".", lambda _l: b"250 2.0.0 Ok: queued as X1\r\n")(body))
         elif verb == b"QUIT":
             writer.write(b"221 2.0.0 Bye\r\n")
             await writer.drain()
