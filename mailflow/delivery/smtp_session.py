@@ -68,7 +68,6 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.parser = ReplyParser()
-        self.replies: list[Reply] = []
         self.opened = time.monotonic()
         self.uses = 0
         self.tls = False
@@ -116,7 +115,7 @@ class Connection:
 
         Raises :class:`mailflow.smtp.client.SmtpProtocolError` for garbage."""
         deadline = None if not _limit(timeout) else time.monotonic() + timeout
-        while not self.replies:
+        while (reply := self.parser.next_reply()) is None:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 data = await asyncio.wait_for(self.reader.read(READ_SIZE), remaining)
@@ -127,12 +126,15 @@ class Connection:
                 raise ConnectionLost(f"lost connection with {self.name} while {where}") from exc
             if not data:
                 raise ConnectionLost(f"lost connection with {self.name} while {where}")
-            self.replies += self.parser.feed(data)
-        return self.replies.pop(0)
+            self.parser.push(data)
+        return reply
 
     async def starttls(self, context: ssl.SSLContext, server_hostname: Optional[str], *,
                        timeout: float | None) -> None:
         """Upgrade the connection to TLS (after a 220 to STARTTLS)."""
+        # Whatever came after the 220 in plaintext is not trusted: an
+        # attacker's injected replies (CVE-2011-0411) must not be read later.
+        self.parser.discard()
         try:
             await asyncio.wait_for(
                 self.writer.start_tls(context, server_hostname=server_hostname),
@@ -143,8 +145,6 @@ class Connection:
             reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             raise TlsFailed(f"Cannot start TLS: handshake failure ({reason})") from exc
         self.tls = True
-        self.parser = ReplyParser()       # nothing from before the handshake is trusted
-        self.replies = []
 
     def peer_certificate(self) -> dict | None:
         obj = self.writer.get_extra_info("ssl_object")

@@ -116,24 +116,44 @@ class ReplyParser:
         self.last: Reply | None = None
 
     def feed(self, data: bytes) -> list[Reply]:
-        self._buf += data
+        """Add ``data``; return every reply it completes."""
+        self.push(data)
         out: list[Reply] = []
-        start = 0
-        buf = self._buf
-        while True:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            line = bytes(buf[start:end]).rstrip(b"\r").decode("utf-8", "replace")
-            start = end + 1
-            reply = self._line(line)
-            if reply is not None:
-                out.append(reply)
-                self.last = reply
-        del buf[:start]
-        if len(buf) > MAX_LINE:
-            raise SmtpProtocolError(f"reply line longer than {MAX_LINE} bytes")
+        while (reply := self.next_reply()) is not None:
+            out.append(reply)
         return out
+
+    def push(self, data: bytes) -> None:
+        """Add ``data`` without parsing it yet (see :meth:`next_reply`)."""
+        self._buf += data
+
+    def next_reply(self) -> Reply | None:
+        """The next complete reply, or None until more data arrives. Lines
+        after it stay unparsed: bytes a server sends after its 220 to
+        STARTTLS are never read as replies (:meth:`discard` drops them)."""
+        buf = self._buf
+        start = 0
+        reply = None
+        try:
+            while reply is None:
+                end = buf.find(b"\n", start)
+                if end < 0:
+                    break
+                line = bytes(buf[start:end]).rstrip(b"\r").decode("utf-8", "replace")
+                start = end + 1
+                reply = self._line(line)
+        finally:
+            del buf[:start]
+        if reply is None and len(buf) > MAX_LINE:
+            raise SmtpProtocolError(f"reply line longer than {MAX_LINE} bytes")
+        if reply is not None:
+            self.last = reply
+        return reply
+
+    def discard(self) -> None:
+        """Forget everything not parsed yet."""
+        self._buf.clear()
+        self._lines, self._kept = [], 0
 
     def _line(self, line: str) -> Reply | None:
         if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
