@@ -42,7 +42,7 @@ from mailflow.delivery.settings import Settings
 from mailflow.delivery.smtp_route import (RouteError, Target, find_targets, is_ip_literal,
                                           parse_nexthop)
 from mailflow.delivery.smtp_session import (ConnectFailed, Connection, ConnectionLost,
-                                            ConversationTimeout, TlsFailed)
+                                            ConversationTimeout, TlsFailed, call_later)
 from mailflow.errors import ConfigError, TableError
 from mailflow.interfaces import DnsResolver
 from mailflow.model import DeliveryRequest, DsnStatus, Outcome
@@ -147,7 +147,8 @@ class SmtpAgent:
         self.cache_idle = s.time(f"{p}_connection_cache_time_limit")
         self.reuse_time = s.time(f"{p}_connection_reuse_time_limit")
         self.reuse_count = s.int(f"{p}_connection_reuse_count_limit")
-        self._cache: dict[tuple[str, str], list[tuple[Connection, Extensions, float]]] = {}
+        # (transport, next hop, TLS level) -> idle [connection, extensions, expiry timer]
+        self._cache: dict[tuple, list[list]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(protocol={self.prefix!r})"
@@ -193,10 +194,11 @@ class SmtpAgent:
                         remote_mta=failure.remote_mta) for r in recipients]
 
     # --- one session ---------------------------------------------------------------
-    async def _attempt(self, hop: str, target: Target,
-                       request: DeliveryRequest) -> list[Outcome] | _SiteFailure:
-        key = (request.transport, hop)
-        cached = self._take(key, target)
+    async def _attempt(self, hop: str, target: Target, request: DeliveryRequest,
+                       tls_level: str | None = None) -> list[Outcome] | _SiteFailure:
+        tls_level = tls_level or self.tls_level
+        key = (request.transport, hop, tls_level)
+        cached = self._take(key)
         if cached is not None:
             conn, ext = cached
         else:
@@ -206,16 +208,16 @@ class SmtpAgent:
                 return _SiteFailure(DsnStatus("4.4.1", str(exc)), counted=False,
                                     diagnostic=f"X-Postfix; {exc}")
             try:
-                ext = await self._start(conn, hop)
+                ext = await self._start(conn, hop, tls_level)
             except _Abort as exc:
                 await self._quit(conn)
                 return exc.failure
             except TlsFailed as exc:
                 await conn.close()
-                if self.tls_level == "may":
+                if tls_level == "may":
                     # Opportunistic TLS: Postfix tries the same server again in plaintext.
                     log.info("%s: %s; trying plaintext", conn.name, exc)
-                    return await self._plaintext_retry(hop, target, request)
+                    return await self._attempt(hop, target, request, "none")
                 return self._failure(conn, DsnStatus("4.7.5", str(exc)))
             except (ConnectionLost, ConversationTimeout) as exc:
                 await conn.close()
@@ -240,14 +242,6 @@ class SmtpAgent:
         await self._release(key, conn, ext, tx)
         return outcomes
 
-    async def _plaintext_retry(self, hop: str, target: Target,
-                               request: DeliveryRequest) -> list[Outcome] | _SiteFailure:
-        level, self.tls_level = self.tls_level, "none"
-        try:
-            return await self._attempt(hop, target, request)
-        finally:
-            self.tls_level = level
-
     def _failure(self, conn: Connection, status: DsnStatus, *,
                  reply: Reply | None = None, try_next: bool = True) -> _SiteFailure:
         return _SiteFailure(status, relay=conn.target.relay, remote_mta=conn.target.remote_mta,
@@ -265,14 +259,14 @@ class SmtpAgent:
         await conn.send(line, timeout=self.timeouts[stage], where=_WHERE[verb])
         return await conn.reply(timeout=self.timeouts[stage], where=_WHERE[verb])
 
-    async def _start(self, conn: Connection, hop: str) -> Extensions:
+    async def _start(self, conn: Connection, hop: str, tls_level: str) -> Extensions:
         """Greeting, EHLO/HELO/LHLO, STARTTLS and AUTH; the server's extensions."""
         greeting = await conn.reply(timeout=self.timeouts["GREETING"], where=_WHERE["GREETING"])
         if not greeting.is_success:
             raise self._refused(conn, greeting)
         ext = await self._hello(conn)
-        if self.tls_level != "none":
-            ext = await self._starttls(conn, ext, hop)
+        if tls_level != "none":
+            ext = await self._starttls(conn, ext, hop, tls_level)
         if self.sasl:
             await self._auth(conn, ext, hop)
         return ext
@@ -295,8 +289,8 @@ class SmtpAgent:
             raise self._refused(conn, reply)
         return Extensions()
 
-    async def _starttls(self, conn: Connection, ext: Extensions, hop: str) -> Extensions:
-        level = self.tls_level
+    async def _starttls(self, conn: Connection, ext: Extensions, hop: str,
+                        level: str) -> Extensions:
         if not ext.starttls:
             if level == "may":
                 return ext
@@ -433,35 +427,44 @@ class SmtpAgent:
                        diagnostic=f"{'lmtp' if self.lmtp else 'smtp'}; {reply}")
 
     # --- connection reuse ---------------------------------------------------------------
-    def _take(self, key: tuple[str, str], target: Target) -> tuple[Connection, Extensions] | None:
+    def _take(self, key: tuple) -> tuple[Connection, Extensions] | None:
         idle = self._cache.get(key)
-        now = time.monotonic()
         while idle:
-            conn, ext, parked = idle.pop()
-            if conn.at_eof or now - parked > self.cache_idle:
+            conn, ext, timer = idle.pop()
+            timer.cancel()
+            if conn.at_eof:
                 conn.writer.close()
                 continue
             return conn, ext
         return None
 
-    async def _release(self, key: tuple[str, str], conn: Connection, ext: Extensions,
+    async def _release(self, key: tuple, conn: Connection, ext: Extensions,
                        tx: Transaction) -> None:
         reusable = (self.cache_on and self.cache_idle > 0
                     and (not self.reuse_count or conn.uses < self.reuse_count)
                     and time.monotonic() - conn.opened < self.reuse_time)
-        if reusable:
-            try:
-                # RSET now, so the next message starts clean and a dead
-                # connection is found before it is parked.
-                reply = await self._chat(conn, "RSET", b"RSET\r\n", "RSET")
-            except (ConnectionLost, ConversationTimeout, SmtpProtocolError):
-                reply = None
-            if reply is not None and reply.is_success:
-                self._cache.setdefault(key, []).append((conn, ext, time.monotonic()))
-                return
+        if not reusable:
+            await self._quit(conn)
+            return
+        try:
+            # RSET now, so the next message starts clean and a dead
+            # connection is found before it is parked.
+            reply = await self._chat(conn, "RSET", b"RSET\r\n", "RSET")
+        except (ConnectionLost, ConversationTimeout, SmtpProtocolError):
+            reply = None
+        if reply is None or not reply.is_success:
             await conn.close()
             return
-        await self._quit(conn)
+        idle = self._cache.setdefault(key, [])
+        entry: list = [conn, ext, None]
+
+        async def expire() -> None:
+            # Idle longer than smtp_connection_cache_time_limit: say goodbye.
+            if entry in idle:
+                idle.remove(entry)
+                await self._quit(conn)
+        entry[2] = call_later(self.cache_idle, expire)
+        idle.append(entry)
 
     async def _quit(self, conn: Connection) -> None:
         try:
@@ -475,7 +478,8 @@ class SmtpAgent:
         """Close every cached connection (QUIT first)."""
         cache, self._cache = self._cache, {}
         for idle in cache.values():
-            for conn, _ext, _parked in idle:
+            for conn, _ext, timer in idle:
+                timer.cancel()
                 await self._quit(conn)
 
 

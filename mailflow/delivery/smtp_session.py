@@ -26,14 +26,14 @@ import asyncio
 import os
 import ssl
 import time
-from typing import Optional
+from typing import Awaitable, Callable, Optional
 
 from mailflow.delivery.smtp_route import Target
 from mailflow.errors import MailflowError
 from mailflow.smtp.client import Reply, ReplyParser
 
 __all__ = ["Connection", "ConnectFailed", "ConnectionLost", "ConversationTimeout",
-           "TlsFailed"]
+           "TlsFailed", "call_later"]
 
 READ_SIZE = 65536
 
@@ -52,6 +52,21 @@ class ConversationTimeout(MailflowError):
 
 class TlsFailed(MailflowError):
     """The TLS handshake after STARTTLS failed; the text says why."""
+
+
+def call_later(delay: float, func: Callable[[], Awaitable[None]]) -> asyncio.TimerHandle:
+    """Run the coroutine function ``func`` after ``delay`` seconds on the
+    running loop (the connection cache's idle timer); cancel with the handle."""
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        task = loop.create_task(func())
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+    return loop.call_later(delay, fire)
+
+
+_pending: set = set()      # expiry tasks in flight (a task needs a strong reference)
 
 
 def _limit(timeout: float | None) -> float | None:

@@ -378,3 +378,24 @@ def test_no_reuse_when_cache_is_off():
                 await send(a, request_to(port))
     run(go())
     assert [line.split()[0] for line in log].count(b"EHLO") == 2
+
+
+def test_idle_cached_connection_is_closed_with_quit_after_the_time_limit():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, log=log)
+
+    async def go():
+        a = agent(smtp_connection_cache_time_limit="1s")
+        async with ScriptedServer(script) as port:
+            [o] = await a.deliver(request_to(port))
+            assert o.status.code == "2.0.0"
+            assert log[-1] == b"RSET\r\n"            # parked, still open
+            for _ in range(100):
+                if log[-1] == b"QUIT\r\n":
+                    break
+                await asyncio.sleep(0.05)
+            await a.aclose()
+    run(go())
+    assert log[-1] == b"QUIT\r\n"
