@@ -399,3 +399,49 @@ def test_idle_cached_connection_is_closed_with_quit_after_the_time_limit():
             await a.aclose()
     run(go())
     assert log[-1] == b"QUIT\r\n"
+
+
+def test_fallback_relay_after_the_destination_fails(tmp_path):
+    with smtp_sink(tmp_path) as port:
+        a = agent(smtp_fallback_relay=f"[127.0.0.1]:{_closed_port()}, [127.0.0.1]:{port}")
+        [o] = run(send(a, request_to(_closed_port())))
+    assert o.status.code == "2.0.0"
+    assert o.relay == f"127.0.0.1[127.0.0.1]:{port}"
+
+
+def test_mx_session_limit_counts_sessions_that_got_a_greeting():
+    greeted = []
+
+    async def busy(reader, writer):
+        greeted.append(1)
+        writer.write(b"421 4.3.2 busy\r\n")
+        await writer.drain()
+
+    dns = StaticResolver({("example.test", "MX"): ["10 a.example.test", "20 b.example.test",
+                                                   "30 c.example.test"],
+                          ("a.example.test", "A"): ["127.0.0.1"],
+                          ("b.example.test", "A"): ["127.0.0.2"],
+                          ("c.example.test", "A"): ["127.0.0.3"]})
+
+    async def go():
+        async with ScriptedServer(busy, "127.0.0.1") as port:
+            async with ScriptedServer(busy, "127.0.0.2", port), \
+                    ScriptedServer(busy, "127.0.0.3", port):
+                req = make_request("x@example.test", transport="smtp", nexthop=f"example.test:{port}")
+                return await send(agent(resolver=dns, smtp_mx_session_limit="2"), req)
+    [o] = run(go())
+    assert len(greeted) == 2
+    assert o.status.text.startswith("host b.example.test[127.0.0.2] refused to talk to me")
+
+
+def test_dns_outcomes_reach_the_recipients():
+    dns = StaticResolver({("null.test", "MX"): ["0 ."]}).fail("down.test", "MX")
+    a = agent(resolver=dns)
+    [null] = run(send(a, make_request("x@null.test", transport="smtp", nexthop="null.test")))
+    [down] = run(send(a, make_request("x@down.test", transport="smtp", nexthop="down.test")))
+    assert (null.status.code, null.relay) == ("5.1.10", "none")
+    assert null.status.text == "Domain null.test does not accept mail (nullMX)"
+    assert down.status.code == "4.4.3"
+    # A diagnostic is always set, so the queue manager never takes a DNS
+    # deferral for one of cleanup's own.
+    assert down.diagnostic.startswith("X-Postfix; Host or domain name not found.")

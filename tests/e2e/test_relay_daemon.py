@@ -78,3 +78,18 @@ def test_local_mail_to_dovecot_over_lmtp(make_mta, tmp_path):
         wait_until(lambda: "status=sent" in mta.log_text(), "a sent line")
     [line] = [ln for ln in mta.log_text().splitlines() if "status=sent" in ln]
     assert f"relay={server.lmtp_socket}, " in line and "/lmtp[" in line
+
+
+def test_unreachable_relayhost_defers_with_postfix_text(make_mta):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mta = make_mta(main_extra=f"default_transport = smtp\nrelayhost = [127.0.0.1]:{port}\n",
+                   master_extra=SMTP_SERVICE)
+    mta.sendmail("a@example.com", "someone@remote.example", data=b"Subject: later\n\nx\n")
+    wait_until(lambda: "status=deferred" in mta.log_text(), "a deferred line")
+    [line] = [ln for ln in mta.log_text().splitlines() if "status=deferred" in ln][:1]
+    assert ("relay=none" in line and "dsn=4.4.1" in line
+            and f"(connect to 127.0.0.1[127.0.0.1]:{port}: Connection refused)" in line)
+    wait_until(lambda: mta.queue_ids("deferred"), "the message in the deferred queue")
