@@ -14,8 +14,9 @@ decides retry, bounce or reject from the class alone, never by parsing text::
     │   ├── QueueFileCorrupt        a queue file that does not parse
     │   ├── QueueIdInUse            a chosen queue ID that a queued message already has
     │   └── NoSuchMessage           a queue ID that is not in the queue asked
-    ├── DnsNotFound                 the name does not exist (NXDOMAIN)
-    ├── DnsTemporaryError           the DNS cannot answer now (SERVFAIL, timeout)
+    ├── DnsError                    a DNS lookup that did not give an answer
+    │   ├── DnsNotFound             the name does not exist (NXDOMAIN): a definite "no"
+    │   └── DnsTemporaryError       no answer now (timeout, SERVFAIL): try again later
     ├── TemporaryFailure            carries a 4.x.x DsnStatus: defer and retry
     └── PermanentFailure            carries a 5.x.x DsnStatus: bounce or reject
 
@@ -103,9 +104,12 @@ class NoSuchMessage(QueueError, KeyError):
         return str(self.args[0]) if self.args else "no such message"
 
 
-class DnsNotFound(MailflowError):
-    """A DNS name that does not exist (NXDOMAIN). The message is Postfix's
-    wording for the lookup that failed.
+class DnsError(MailflowError):
+    """A DNS lookup that gave no answer; see the two subclasses. The text is
+    the name looked up, or Postfix's wording for the failed lookup.
+
+    A :class:`~mailflow.interfaces.DnsResolver` returns ``[]`` when the name
+    exists but has no record of the type asked (NODATA).
 
     >>> str(DnsNotFound("Host or domain name not found. Name service error for "
     ...                 "name=x.test type=A: Host not found"))
@@ -113,9 +117,13 @@ class DnsNotFound(MailflowError):
     """
 
 
-class DnsTemporaryError(MailflowError):
-    """A DNS lookup that cannot be answered now (SERVFAIL, timeout, no server):
-    callers defer, never treat it as "not found"."""
+class DnsNotFound(DnsError):
+    """The name does not exist (NXDOMAIN): a definite answer, not a failure."""
+
+
+class DnsTemporaryError(DnsError):
+    """No answer now (timeout, SERVFAIL, no server): callers defer, never
+    treat it as "not found"."""
 
 
 class DeliveryFailure(MailflowError):

@@ -173,13 +173,19 @@ class Recipient:
 
 @attrs.frozen
 class ClientInfo:
-    """Who handed us the message: what smtpd logs and pipe's ``${client_*}`` see."""
+    """Who handed us the message: what smtpd logs and pipe's ``${client_*}`` see.
+
+    ``received_comments`` are the extra comment lines smtpd puts in its
+    ``Received:`` header (TLS details, the authenticated sender); they are
+    not kept in the queue file.
+    """
 
     name: str = "localhost"
     address: str = "127.0.0.1"
     helo: str = ""
     protocol: str = "ESMTP"
     sasl_username: str = ""
+    received_comments: tuple = attrs.field(default=(), converter=tuple, eq=False)
 
 
 @attrs.frozen

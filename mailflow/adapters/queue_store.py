@@ -122,6 +122,9 @@ class FileQueueStore:
     def create_dirs(self) -> list[str]:
         """Create missing queue directories; return the ones created."""
         made = []
+        # The top like Postfix's queue_directory (0755: others may reach
+        # public/, never write); every queue directory below is 0700.
+        os.makedirs(self.queue_directory, mode=0o755, exist_ok=True)
         for name in QUEUE_DIRS:
             path = os.path.join(self.queue_directory, name)
             if not os.path.isdir(path):

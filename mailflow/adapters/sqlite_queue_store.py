@@ -10,8 +10,18 @@ sqlitedict.
 Layout, three tables in one file: ``index`` (queue ID -> ``queue
 next_attempt forced_expire``), ``data`` (queue ID -> queue file) and
 ``logs`` (``kind/queue ID`` -> log); the index row also holds the
-forced-expiry and delay-warned flags. Every write commits before it returns
-(SQLite fsyncs the journal on commit). The index is the authority: a message
+forced-expiry and delay-warned flags.
+
+Durability: every write is committed and on disk before it returns. Two
+things stand in the way in sqlitedict and are undone here: it opens its
+connections with ``PRAGMA synchronous=OFF`` (no fsync at all), and it runs
+statements on a thread of its own, returning before they run. So each
+connection is switched to ``synchronous=FULL`` at open, and each write
+waits for a blocking commit, which also raises the write's own error in
+the caller. FULL, not NORMAL: in WAL mode NORMAL syncs the log only at a
+checkpoint, so a commit survives a process crash but not a power cut,
+which is not what "acknowledged" means here; FULL fsyncs the log at every
+commit. The index is the authority: a message
 exists once its index row is committed, which happens after its data row;
 deletion removes the index row first. A crash in between leaves only an
 orphan data row, which :meth:`SqliteQueueStore.purge_temp` removes. A move
@@ -85,6 +95,11 @@ class SqliteQueueStore:
         self._index = SqliteDict(self.filename, tablename="index", **opts)
         self._data = SqliteDict(self.filename, tablename="data", **opts)
         self._logs = SqliteDict(self.filename, tablename="logs", **opts)
+        for table in (self._index, self._data, self._logs):
+            # Queued on the connection's thread after sqlitedict's own
+            # "synchronous=OFF", so it is the setting every write runs with.
+            table.conn.execute("PRAGMA synchronous=FULL")
+            table.commit(blocking=True)
 
     def __repr__(self) -> str:
         return f"<SqliteQueueStore {self.filename}>"
@@ -93,6 +108,13 @@ class SqliteQueueStore:
         """Close the database (pending writes are already committed)."""
         for table in (self._index, self._data, self._logs):
             table.close()
+
+    @staticmethod
+    def _sync(*tables: SqliteDict) -> None:
+        # Wait until the writes queued on each table's thread are committed
+        # (and fsynced): a write is durable, or has raised, when we return.
+        for table in tables:
+            table.commit(blocking=True)
 
     def _get_index(self, queue_id: str) -> _Row | None:
         validate_queue_id(queue_id)
@@ -109,6 +131,7 @@ class SqliteQueueStore:
         with self._lock:
             row = self._require(queue_id, where)
             self._index[queue_id] = attrs.evolve(row, **changes).encode()
+            self._sync(self._index)
 
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
         """Add a message (``envelope.queue_id``, when set, is its ID; see
@@ -120,7 +143,9 @@ class SqliteQueueStore:
             if chosen is not None:
                 self._refuse_taken(queue_id)
             self._data[queue_id] = data                       # first the content...
+            self._sync(self._data)
             self._index[queue_id] = _Row(QueueName(queue)).encode()  # ...then it exists
+            self._sync(self._index)
         return queue_id
 
     def _refuse_taken(self, queue_id: str) -> None:
@@ -149,6 +174,7 @@ class SqliteQueueStore:
             if found.queue is not QueueName.CORRUPT:
                 log.warning("%s: queue file is corrupt (%s); moved to the corrupt queue", queue_id, exc)
                 self._index[queue_id] = attrs.evolve(found, queue=QueueName.CORRUPT).encode()
+                self._sync(self._index)
             raise
         return QueuedMessage(queue_id, found.queue, attrs.evolve(qf.envelope, queue_id=queue_id),
                              qf.message or Message(b""), qf.size,
@@ -174,9 +200,11 @@ class SqliteQueueStore:
         with self._lock:
             self._require(queue_id, queue)
             del self._index[queue_id]                          # gone for readers first
+            self._sync(self._index)
             self._data.pop(queue_id, None)
             for kind in LOG_KINDS:
                 self._logs.pop(f"{kind}/{queue_id}", None)
+            self._sync(self._data, self._logs)
 
     def mark_done(self, queue_id: str, queue: QueueName, outcomes: Sequence[Outcome]) -> None:
         with self._lock:
@@ -190,6 +218,7 @@ class SqliteQueueStore:
             for index, state in changes.items():
                 buf[qf.state_offsets[index]] = records.state_byte(state)[0]
             self._data[queue_id] = bytes(buf)
+            self._sync(self._data)
 
     def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
         self._update(queue_id, queue, when=float(when))
@@ -206,6 +235,7 @@ class SqliteQueueStore:
         check_log_kind(kind)
         validate_queue_id(queue_id)
         self._logs.pop(f"{kind}/{queue_id}", None)
+        self._sync(self._logs)
 
     def append_log(self, kind: str, queue_id: str, outcome: Outcome) -> None:
         check_log_kind(kind)
@@ -213,6 +243,7 @@ class SqliteQueueStore:
         key = f"{kind}/{queue_id}"
         with self._lock:
             self._logs[key] = bytes(self._logs.get(key, b"")) + encode_log_entry(outcome)
+            self._sync(self._logs)
 
     def read_log(self, kind: str, queue_id: str) -> list[Outcome]:
         check_log_kind(kind)
@@ -231,4 +262,5 @@ class SqliteQueueStore:
                 if key not in self._index and (seconds is None or now - seconds > 3600):
                     self._data.pop(key, None)
                     removed += 1
+            self._sync(self._data)
         return removed

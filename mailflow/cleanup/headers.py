@@ -188,11 +188,14 @@ def received_pickup(myhostname: str, queue_id: str, when: float,
 
 def received_smtpd(myhostname: str, queue_id: str, when: float, *, helo: str,
                    client_name: str, client_addr: str, protocol: str = "ESMTP",
-                   recipient: str | None = None, mail_name: str = "mailflow") -> Header:
+                   recipient: str | None = None, mail_name: str = "mailflow",
+                   comments: tuple = ()) -> Header:
     """The ``Received:`` header smtpd(8) adds, in Postfix's layout.
 
     ``recipient`` is given when the message has exactly one recipient
-    (Postfix then adds ``for <rcpt>``).
+    (Postfix then adds ``for <rcpt>``). ``comments`` are lines smtpd puts
+    after the ``from`` clause (``(using TLSv1.3 with cipher ...)``,
+    ``(Authenticated sender: ann)``), each on a folded line of its own.
 
     >>> for line in received_smtpd("mx.example.com", "ABC", 0, helo="client.example",
     ...         client_name="client.example", client_addr="192.0.2.1",
@@ -203,7 +206,8 @@ def received_smtpd(myhostname: str, queue_id: str, when: float, *, helo: str,
     '\\tfor <bob@example.com>; DATE'
     """
     addr = f"IPv6:{client_addr}" if ":" in client_addr else client_addr
-    text = (f"Received: from {helo or client_name} ({client_name} [{addr}])\n"
+    extra = "".join(f"\t{line}\n" for line in comments)
+    text = (f"Received: from {helo or client_name} ({client_name} [{addr}])\n{extra}"
             f"\tby {myhostname} ({mail_name}) with {protocol} id {queue_id}")
     # smtpd.c: "for <rcpt>; date" with one recipient, else ";" and the date
     # on a line of its own.

@@ -290,7 +290,7 @@ class CleanupPipeline:
             headers.insert(0, received_smtpd(
                 s.myhostname, qid, arrival, helo=client.helo, client_name=client.name,
                 client_addr=client.address, protocol=client.protocol, recipient=one,
-                mail_name=s.mail_name))
+                mail_name=s.mail_name, comments=client.received_comments))
 
         # 4. Primary headers. Mail the system makes itself (bounce, delay and
         # success notices) is inspected only when internal_mail_filter_classes

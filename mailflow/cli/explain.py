@@ -1,10 +1,12 @@
 """``mailflow explain [--sender S] [--json] ADDRESS...``: show how recipients
-would be rewritten, expanded and routed, without sending anything.
+would be rewritten, expanded and routed, without sending anything; with
+``--smtpd [--client IP] [--client-name NAME] [--helo NAME] [--sender S]``,
+show instead how smtpd's restrictions would answer each ``RCPT TO``.
 
-This module owns the command line only; the answer comes from
-:mod:`mailflow.address.explain`. Exit 0 when every address was explained,
-EX_DATAERR (65) for an address that does not parse, EX_USAGE (64) for bad
-flags.
+This module owns the command line only; the answers come from
+:mod:`mailflow.address.explain` and :mod:`mailflow.smtpd.restrictions`.
+Exit 0 when every address was explained, EX_DATAERR (65) for an address
+that does not parse, EX_USAGE (64) for bad flags.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from mailflow.errors import AddressError
 
 HELP = "show how recipients would be rewritten and routed"
 
-USAGE = "usage: mailflow explain [--sender ADDRESS] [--json] ADDRESS..."
+USAGE = ("usage: mailflow explain [--sender ADDRESS] [--json] ADDRESS...\n"
+         "       mailflow explain --smtpd [--client IP] [--client-name NAME] [--helo NAME]\n"
+         "                        [--sender ADDRESS] [--json] RCPT...")
+
+# --smtpd options that take a value, and the attribute each sets.
+_SMTPD_OPTIONS = {"--client": "client", "--client-name": "client_name", "--helo": "helo"}
 
 
 def run(argv: list[str], ctx) -> int:
@@ -24,6 +31,8 @@ def run(argv: list[str], ctx) -> int:
 
     sender: str | None = None
     as_json = False
+    smtpd = False
+    smtpd_values: dict[str, str] = {}
     addresses: list[str] = []
     args = list(argv)
     while args:
@@ -33,6 +42,16 @@ def run(argv: list[str], ctx) -> int:
             return 0
         if arg == "--json":
             as_json = True
+        elif arg == "--smtpd":
+            smtpd = True
+        elif arg.split("=", 1)[0] in _SMTPD_OPTIONS:
+            name, eq, value = arg.partition("=")
+            if not eq:
+                if not args:
+                    print(f"mailflow/explain: {arg} needs a value\n{USAGE}", file=sys.stderr)
+                    return EX_USAGE
+                value = args.pop(0)
+            smtpd_values[_SMTPD_OPTIONS[name]] = value
         elif arg in ("--sender", "-f"):
             if not args:
                 print(f"mailflow/explain: {arg} needs an address\n{USAGE}", file=sys.stderr)
@@ -51,6 +70,12 @@ def run(argv: list[str], ctx) -> int:
     if not addresses:
         print(USAGE, file=sys.stderr)
         return EX_USAGE
+    if smtpd_values and not smtpd:
+        print(f"mailflow/explain: {', '.join('--' + k.replace('_', '-') for k in smtpd_values)}"
+              f" needs --smtpd\n{USAGE}", file=sys.stderr)
+        return EX_USAGE
+    if smtpd:
+        return _run_smtpd(ctx, addresses, sender, smtpd_values, as_json)
     try:
         internal = [parse_explain_address(a) for a in addresses]
         if sender is not None:
@@ -62,3 +87,54 @@ def run(argv: list[str], ctx) -> int:
     if report:
         print(report)
     return 0
+
+
+def _run_smtpd(ctx, addresses: list[str], sender: str | None, values: dict[str, str],
+               as_json: bool) -> int:
+    import ipaddress
+    import json
+
+    from mailflow.address.explain import parse_explain_address
+    from mailflow.cli.main import EX_DATAERR, EX_USAGE
+    from mailflow.smtpd.explain import explain_smtpd, render_text
+
+    client = values.get("client", "127.0.0.1")
+    try:
+        ipaddress.ip_address(client.strip("[]"))
+    except ValueError:
+        print(f"mailflow/explain: --client {client}: not an IP address\n{USAGE}", file=sys.stderr)
+        return EX_USAGE
+    try:
+        rcpts = [a if a.lower() == "postmaster" else parse_explain_address(a) for a in addresses]
+        if sender is not None:
+            sender = parse_explain_address(sender) if sender not in ("", "<>") else ""
+    except AddressError as exc:
+        print(f"mailflow/explain: fatal: {exc}", file=sys.stderr)
+        return EX_DATAERR
+    from mailflow.adapters.policy_client import run_with_client
+    cfg = ctx.load_config()
+    results = run_with_client(
+        lambda policy: explain_smtpd(cfg, rcpts, client=client.strip("[]"),
+                                     client_name=values.get("client_name", "unknown"),
+                                     helo=values.get("helo"), sender=sender,
+                                     dns=_resolver(cfg), policy_client=policy),
+        queue_directory=cfg.get("queue_directory") or ".")
+    if as_json:
+        for obj in results:
+            print(json.dumps(obj, sort_keys=False))
+    else:
+        print(render_text(results))
+    return 0
+
+
+def _resolver(cfg):
+    """The DNS resolver the daemon would use, when the DNS adapter offers one
+    (``mailflow.adapters.dns.resolver_from_config``); None otherwise, and
+    restrictions that need DNS then answer 451 4.3.5 in the trace."""
+    import importlib
+    try:
+        module = importlib.import_module("mailflow.adapters.dns")
+    except ImportError:
+        return None
+    factory = getattr(module, "resolver_from_config", None)
+    return factory(cfg) if callable(factory) else None

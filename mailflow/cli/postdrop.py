@@ -6,12 +6,14 @@ postdrop takes a queue file in mailflow's format (:mod:`mailflow.queue.records`,
 durably into the maildrop queue and wakes pickup. With ``-r`` it prints the
 new maildrop queue ID (Postfix's postdrop -r prints nothing useful; this is
 for scripts). Exit 0 once durable; 65 for input that is not a queue file;
-75 when the spool cannot be written.
+75 when the spool cannot be written or lacks the free space ``queue_minfree``
+asks for (:mod:`mailflow.queue.space`).
 """
 
 from __future__ import annotations
 
 import getopt
+import os
 import sys
 
 from mailflow.cli.main import EX_DATAERR, EX_OK, EX_TEMPFAIL, EX_USAGE, Context
@@ -41,6 +43,11 @@ def run(argv: list[str], ctx: Context) -> int:
         print(f"postdrop: fatal: malformed input: {exc}", file=sys.stderr)
         return EX_DATAERR
     cfg, store = open_store(ctx, flags.get("-c"))
+    from mailflow.queue.space import enough_space, shortage_text
+    qdir = store.queue_directory
+    if os.path.isdir(qdir) and not enough_space(qdir, cfg["queue_minfree"], cfg["message_size_limit"]):
+        print(f"postdrop: fatal: {shortage_text(store.queue_directory)}", file=sys.stderr)
+        return EX_TEMPFAIL
     try:
         queue_id = store.enqueue(QueueName.MAILDROP, qf.envelope, qf.message)
     except OSError as exc:

@@ -60,7 +60,8 @@ class Super:
         self.store = store
         self.released = 0
 
-    def _apply(self, queue_id: str, queues: Iterable[str], change: Callable) -> bool:
+    def _apply(self, queue_id: str, queues: Iterable[str], change: Callable,
+               what: str = "change") -> bool:
         from mailflow.errors import NoSuchMessage
         for _ in range(5):
             try:
@@ -74,10 +75,17 @@ class Super:
                 return True
             except NoSuchMessage:
                 continue        # moved under our feet: look again
+            except OSError as exc:
+                # The spool refused (disk error, read-only): this message is
+                # left as it was, said so, and the others are still done
+                # (Postfix's postsuper warns and goes on).
+                _say(f"warning: {queue_id}: cannot {what} in the {where.value} queue: "
+                     f"{exc.strerror or exc}")
+                return False
         return False
 
     def delete(self, queue_id: str, queues: Iterable[str]) -> bool:
-        done = self._apply(queue_id, queues, lambda q: self.store.delete(queue_id, q))
+        done = self._apply(queue_id, queues, lambda q: self.store.delete(queue_id, q), "remove")
         if done:
             _say(f"{queue_id}: removed")
         return done
@@ -85,7 +93,8 @@ class Super:
     def hold(self, queue_id: str, queues: Iterable[str]) -> bool:
         # Never maildrop: its content has not been through cleanup (postsuper.c).
         allowed = [n for n in queues if n not in ("hold", "maildrop")]
-        done = self._apply(queue_id, allowed, lambda q: self.store.move(queue_id, q, QueueName.HOLD))
+        done = self._apply(queue_id, allowed, lambda q: self.store.move(queue_id, q, QueueName.HOLD),
+                           "place on hold")
         if done:
             _say(f"{queue_id}: placed on hold")
         return done
@@ -93,7 +102,8 @@ class Super:
     def release(self, queue_id: str, queues: Iterable[str]) -> bool:
         allowed = [n for n in queues if n == "hold"]
         done = self._apply(queue_id, allowed,
-                           lambda q: self.store.move(queue_id, q, QueueName.DEFERRED))
+                           lambda q: self.store.move(queue_id, q, QueueName.DEFERRED),
+                           "release from hold")
         if done:
             _say(f"{queue_id}: released from hold")
         return done
@@ -102,7 +112,8 @@ class Super:
         # Back through pickup and cleanup, so rewriting is applied again (postsuper -r).
         allowed = [n for n in queues if n != "maildrop"]
         done = self._apply(queue_id, allowed,
-                           lambda q: self.store.move(queue_id, q, QueueName.MAILDROP))
+                           lambda q: self.store.move(queue_id, q, QueueName.MAILDROP),
+                           "requeue")
         if done:
             _say(f"{queue_id}: requeued")
         return done
@@ -116,7 +127,7 @@ class Super:
                 self.store.move(queue_id, q, QueueName.DEFERRED)
                 held.append(q)
 
-        done = self._apply(queue_id, queues, change)
+        done = self._apply(queue_id, queues, change, "expire")
         if done:
             _say(f"{queue_id}: expired")
         if held:

@@ -15,7 +15,9 @@ directory, ``-bm`` (default), ``-bp`` (mailq), ``-bv`` (explain),
 does. Exit codes (sysexits.h): 64 bad flags or no recipients, 65 an address
 that does not parse, 69 cleanup's content checks reject the message (run
 here, before anything is queued, when main.cf sets one of
-:data:`mailflow.submit.CONTENT_CHECKS`), 75 the spool cannot be written.
+:data:`mailflow.submit.CONTENT_CHECKS`), 75 the spool cannot be written or
+has less free space than ``queue_minfree`` and 1.5 times
+``message_size_limit`` (:mod:`mailflow.queue.space`, smtpd's rule).
 
 Start-up is most of what a sendmail process costs, so the usual path reads
 main.cf through :class:`mailflow.config.quick.QuickConfig` and writes with
@@ -270,7 +272,18 @@ def _has_header(data: bytes, name: bytes) -> bool:
 # (postconf -d; tests check them against the parameter table).
 QUICK_DEFAULTS = {"queue_directory": "/var/spool/mailflow", "header_checks": "",
                   "mime_header_checks": "$header_checks", "nested_header_checks": "$header_checks",
-                  "body_checks": ""}
+                  "body_checks": "", "queue_minfree": "0", "message_size_limit": "10240000"}
+
+
+def _space_limits(quick, cfg) -> tuple[int, int] | None:
+    """(queue_minfree, message_size_limit), or None when QuickConfig
+    cannot read them as numbers (the full Config must)."""
+    if cfg is not None:
+        return int(cfg["queue_minfree"]), int(cfg["message_size_limit"])
+    try:
+        return int(quick.expand("queue_minfree") or ""), int(quick.expand("message_size_limit") or "")
+    except ValueError:
+        return None
 
 
 def _write(data: bytes, sender: str, recipients: list[str], opts: Options, ctx: Context) -> int:
@@ -291,6 +304,17 @@ def _write(data: bytes, sender: str, recipients: list[str], opts: Options, ctx: 
         refused = _refused(data, sender, recipients, cfg)
         if refused is not None:
             return refused
+    limits = _space_limits(quick, cfg)
+    if limits is None:
+        cfg = ctx.load_config()
+        qdir = cfg.queue_directory
+        limits = _space_limits(quick, cfg)
+    from mailflow.queue.space import enough_space, shortage_text
+    if os.path.isdir(qdir) and not enough_space(qdir, *limits):
+        # queue_minfree: refused for now, as smtpd does with 452 4.3.1
+        # (a spool not made yet is left to the store, which creates it).
+        print(f"sendmail: fatal: {shortage_text(qdir)}", file=sys.stderr)
+        return EX_TEMPFAIL
     try:
         if cfg is None:
             try:

@@ -15,12 +15,19 @@ the previous entry; ``-`` selects a field's default (private ``y``, unpriv
 spaces }`` (Postfix 3.0); ``-o name=value`` / ``-o { name = value }``
 options before the first non-option argument override main.cf for that
 service.
+
+An ``inet`` entry's service name says where to listen (``smtp``,
+``2525``, ``127.0.0.1:2525``, ``[::1]:2525``); :func:`parse_inet_endpoint`
+turns it, with ``inet_interfaces`` and ``inet_protocols``, into the
+addresses to bind. Binding is the master's (:mod:`mailflow.adapters.listen`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from typing import Iterator
+import socket
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import attrs
 
@@ -29,7 +36,7 @@ from mailflow.config.values import split_outside_braces, strip_braces
 from mailflow.errors import ConfigError
 
 __all__ = ["Service", "MasterConfig", "parse_master_cf", "format_service", "command_text",
-           "split_args"]
+           "split_args", "Endpoint", "parse_inet_endpoint", "parse_inet_protocols"]
 
 TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
 _FIELDS = ("service", "type", "private", "unpriv", "chroot", "wakeup", "process_limit")
@@ -276,3 +283,171 @@ def _default_fields(service: Service) -> tuple[str, ...]:
     wakeup = f"{service.wakeup}{'?' if service.wakeup_if_used else ''}" if service.wakeup else "-"
     return (service.service, service.type, yn(service.private), yn(service.unpriv),
             yn(service.chroot), wakeup, "-" if service.maxproc_is_default else str(service.maxproc))
+
+
+# ---------------------------------------------------------------- inet endpoints
+class Endpoint(NamedTuple):
+    """One address an ``inet`` service listens on.
+
+    ``family`` is ``socket.AF_INET`` or ``socket.AF_INET6`` for an address,
+    ``socket.AF_UNSPEC`` for a hostname that the binding adapter resolves
+    (to every address of the enabled protocols).
+
+    >>> Endpoint("127.0.0.1", 25, socket.AF_INET).display
+    '127.0.0.1:25'
+    >>> Endpoint("::1", 25, socket.AF_INET6).display
+    '[::1]:25'
+    """
+
+    host: str
+    port: int
+    family: int
+
+    @property
+    def display(self) -> str:
+        """``host:port`` as master.cf writes it (IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+_WILDCARD = {socket.AF_INET: "0.0.0.0", socket.AF_INET6: "::"}
+_LOOPBACK = {socket.AF_INET: "127.0.0.1", socket.AF_INET6: "::1"}
+_PROTOCOLS = {"ipv4": (socket.AF_INET,), "ipv6": (socket.AF_INET6,),
+              "all": (socket.AF_INET, socket.AF_INET6)}
+
+
+def _words(value: str | Iterable[str]) -> list[str]:
+    text = value if isinstance(value, str) else " ".join(value)
+    return [w for w in re.split(r"[\s,]+", text) if w]
+
+
+def parse_inet_protocols(value: str | Iterable[str], *, ipv6_available: bool = True) -> list[int]:
+    """``inet_protocols`` as address families, in Postfix's order (IPv4 first).
+
+    ``all`` is IPv4 plus IPv6 when the kernel has IPv6 (``ipv6_available``),
+    as Postfix's inet_proto_init() probes; an IPv6 the kernel lacks is
+    dropped. A word other than ``all``, ``ipv4``, ``ipv6`` is a ValueError.
+
+    >>> parse_inet_protocols("all") == [socket.AF_INET, socket.AF_INET6]
+    True
+    >>> parse_inet_protocols("ipv6, ipv4", ipv6_available=False) == [socket.AF_INET]
+    True
+    >>> parse_inet_protocols("ipx")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad inet_protocols value "ipx": expected all, ipv4 or ipv6
+    """
+    words = _words(value)
+    families: set[int] = set()
+    for word in words:
+        found = _PROTOCOLS.get(word.lower())
+        if found is None:
+            raise ValueError(f"bad inet_protocols value \"{word}\": expected all, ipv4 or ipv6")
+        families.update(found)
+    if not ipv6_available:
+        families.discard(socket.AF_INET6)
+    if not families:
+        raise ValueError("inet_protocols: no usable protocol"
+                         + (" (this host has no IPv6)" if words else ""))
+    return [f for f in (socket.AF_INET, socket.AF_INET6) if f in families]
+
+
+def _host_family(host: str) -> tuple[str, int]:
+    """A host as written → (address or name, family); brackets removed."""
+    bracketed = host.startswith("[") and host.endswith("]")
+    bare = host[1:-1] if bracketed else host
+    try:
+        addr = ipaddress.ip_address(bare)
+    except ValueError:
+        if bracketed or ":" in bare or re.fullmatch(r"[\d.]+", bare) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", bare):
+            raise ValueError(f"bad hostname or network address: {host}") from None
+        return bare.lower(), socket.AF_UNSPEC
+    return str(addr), socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+
+
+def _port(text: str, getservbyname: Callable[[str, str], int] | None) -> int:
+    if text.isdigit():
+        port = int(text)
+        if not 0 < port < 65536:
+            raise ValueError(f"bad port number: {text}")
+        return port
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", text):
+        raise ValueError(f"bad port or service name: \"{text}\"")
+    try:
+        return (getservbyname or socket.getservbyname)(text, "tcp")
+    except OSError:
+        raise ValueError(f"unknown service: {text}/tcp") from None
+
+
+def parse_inet_endpoint(service_name: str, inet_interfaces: str | Iterable[str] = "all",
+                        inet_protocols: str | Iterable[str] = "all", *,
+                        ipv6_available: bool = True,
+                        getservbyname: Callable[[str, str], int] | None = None) -> list[Endpoint]:
+    """Where an ``inet`` service listens, per master(5).
+
+    The service name is ``port`` or a service name (looked up in
+    /etc/services through ``getservbyname``, ``smtp`` is 25) meaning every
+    address of ``inet_interfaces``, or ``host:port`` (``127.0.0.1:2525``,
+    ``[::1]:2525``, ``mx.example.com:smtp``, ``:2525`` for every
+    interface). ``inet_interfaces`` ``all`` is the wildcard address of each
+    protocol of ``inet_protocols``, ``loopback-only`` the loopback
+    addresses, otherwise a list of addresses and hostnames; addresses of a
+    disabled protocol are left out. A hostname comes back with family
+    ``AF_UNSPEC`` for the binding adapter to resolve. Errors are
+    ValueErrors worded as Postfix's master; the caller adds master.cf's
+    file and line.
+
+    >>> [e.display for e in parse_inet_endpoint("smtp", "all", "all")]
+    ['0.0.0.0:25', '[::]:25']
+    >>> [e.display for e in parse_inet_endpoint("2525", "loopback-only", "ipv4")]
+    ['127.0.0.1:2525']
+    >>> parse_inet_endpoint("[::1]:2525")
+    [Endpoint(host='::1', port=2525, family=<AddressFamily.AF_INET6: 10>)]
+    >>> [e.display for e in parse_inet_endpoint("2525", "192.0.2.1, [2001:db8::1]", "ipv4")]
+    ['192.0.2.1:2525']
+    >>> parse_inet_endpoint("127.0.0.1:99999")
+    Traceback (most recent call last):
+    ...
+    ValueError: bad port number: 99999
+    """
+    families = parse_inet_protocols(inet_protocols, ipv6_available=ipv6_available)
+    name = service_name.strip()
+    if name.startswith("["):
+        close = name.find("]")
+        if close < 0:
+            raise ValueError(f"missing \"]\" in \"{name}\"")
+        host, rest = name[:close + 1], name[close + 1:]
+        if not rest.startswith(":") or not rest[1:]:
+            raise ValueError(f"missing port number in \"{name}\"")
+        port_text = rest[1:]
+    elif ":" in name:
+        host, _, port_text = name.rpartition(":")
+        if ":" in host:
+            raise ValueError(f"an IPv6 address must be written [address]:port in \"{name}\"")
+    else:
+        host, port_text = "", name
+    if not port_text:
+        raise ValueError(f"missing port number in \"{name}\"")
+    port = _port(port_text, getservbyname)
+    if host:
+        hosts = [host]
+    else:
+        hosts = _words(inet_interfaces)
+        if not hosts:
+            raise ValueError("service definition requires valid inet_interfaces")
+    endpoints: list[Endpoint] = []
+    for word in hosts:
+        lowered = word.lower()
+        if lowered in ("all", "loopback-only") and not host:
+            table = _WILDCARD if lowered == "all" else _LOOPBACK
+            candidates = [Endpoint(table[f], port, f) for f in families]
+        else:
+            address, family = _host_family(word)
+            if family != socket.AF_UNSPEC and family not in families:
+                continue        # Postfix drops addresses of a disabled protocol
+            candidates = [Endpoint(address, port, family)]
+        endpoints += [e for e in candidates if e not in endpoints]
+    if not endpoints:
+        raise ValueError(f"no valid IP address found: {name}"
+                         + ("" if host else f" (inet_interfaces = {' '.join(hosts)})"))
+    return endpoints

@@ -274,6 +274,9 @@ _TABLE: list[Param] = [
            "destination."),
     _p("default_verp_delimiters", "+=",
        doc="The two default VERP delimiter characters."),
+    _p("defer_code", "450", I,
+       doc="The numerical Postfix SMTP server response code when a remote SMTP client "
+           "request is rejected by the \"defer\" restriction."),
     _p("delay_logging_resolution_limit", "2", I,
        doc="The maximal number of digits after the decimal point when logging sub-second "
            "delay values."),
@@ -1132,8 +1135,36 @@ _TABLE: list[Param] = [
            "startup and shutdown handshake procedures."),
     _p("smtp_tcp_port", "smtp",
        doc="The default TCP port that the Postfix SMTP client connects to."),
+    _p("smtp_tls_cert_file", "",
+       doc="File with the Postfix SMTP client RSA certificate in PEM format."),
+    _p("smtp_tls_ciphers", "medium",
+       doc="The minimum TLS cipher grade that the Postfix SMTP client will use with "
+           "opportunistic TLS encryption."),
+    _p("smtp_tls_exclude_ciphers", "", L,
+       doc="List of ciphers or cipher types to exclude from the Postfix SMTP client cipher"
+           " list at all TLS security levels."),
+    _p("smtp_tls_key_file", "$smtp_tls_cert_file",
+       doc="File with the Postfix SMTP client RSA private key in PEM format."),
+    _p("smtp_tls_mandatory_ciphers", "medium",
+       doc="The minimum TLS cipher grade that the Postfix SMTP client will use with "
+           "mandatory TLS encryption."),
+    _p("smtp_tls_mandatory_exclude_ciphers", "", L,
+       doc="Additional list of ciphers or cipher types to exclude from the Postfix SMTP "
+           "client cipher list at mandatory TLS security levels."),
+    _p("smtp_tls_mandatory_protocols", ">=TLSv1",
+       doc="TLS protocols that the Postfix SMTP client will use with mandatory TLS "
+           "encryption."),
+    _p("smtp_tls_protocols", ">=TLSv1",
+       doc="TLS protocols that the Postfix SMTP client will use with opportunistic TLS "
+           "encryption."),
+    _p("smtp_tls_secure_cert_match", "nexthop, dot-nexthop", L,
+       doc="How the Postfix SMTP client verifies the server certificate peername for the "
+           "\"secure\" TLS security level."),
     _p("smtp_tls_security_level", "",
        doc="The default SMTP TLS security level for the Postfix SMTP client."),
+    _p("smtp_tls_verify_cert_match", "hostname", L,
+       doc="How the Postfix SMTP client verifies the server certificate peername for the "
+           "\"verify\" TLS security level."),
     _p("smtp_use_tls", "no", B,
        doc="Opportunistic mode: use TLS when a remote SMTP server announces STARTTLS "
            "support, otherwise send the mail in the clear."),
@@ -1353,6 +1384,12 @@ _TABLE: list[Param] = [
     _p("smtpd_sasl_mechanism_filter", "!external, static:rest", L,
        doc="If non-empty, a filter for the SASL mechanism names that the Postfix SMTP "
            "server will announce in the EHLO response."),
+    _p("smtpd_sasl_password_maps", "", L,
+       differs="A mailflow parameter (Postfix has none): with smtpd_sasl_type = mailflow, "
+                "the lookup tables of \"username password-hash\" entries that the SMTP "
+                "server checks AUTH PLAIN/LOGIN passwords against.",
+       doc="Lookup tables with one username and password hash entry per SASL user, for "
+           "smtpd_sasl_type = mailflow."),
     _p("smtpd_sasl_path", "smtpd",
        doc="Implementation-specific information that the Postfix SMTP server passes "
            "through to the SASL plug-in implementation that is selected with "

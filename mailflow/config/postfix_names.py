@@ -28,7 +28,7 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     broken_sasl_auth_clients command_directory connection_cache_protocol_timeout
     connection_cache_service_name connection_cache_status_update_time
     connection_cache_ttl_limit cyrus_sasl_config_path daemon_directory debugger_command
-    defer_code defer_service_name defer_transports destination_concurrency_feedback_debug
+    defer_service_name defer_transports destination_concurrency_feedback_debug
     dns_ncache_ttl_fix_enable dnsblog_reply_delay dnsblog_service_name dnssec_probe
     error_service_name execution_directory_expansion_filter fast_flush_domains
     fast_flush_purge_time fast_flush_refresh_time fault_injection_code flush_service_name
@@ -77,17 +77,16 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     showq_service_name smtp_sasl_auth_cache_name smtp_sasl_auth_cache_time
     smtp_sasl_auth_soft_bounce smtp_sasl_mechanism_filter smtp_sasl_path
     smtp_sasl_tls_security_options smtp_sasl_tls_verified_security_options smtp_sasl_type
-    smtp_tls_CAfile smtp_tls_CApath smtp_tls_block_early_mail_reply smtp_tls_cert_file
-    smtp_tls_chain_files smtp_tls_ciphers smtp_tls_connection_reuse
+    smtp_tls_CAfile smtp_tls_CApath smtp_tls_block_early_mail_reply
+    smtp_tls_chain_files smtp_tls_connection_reuse
     smtp_tls_dane_insecure_mx_policy smtp_tls_dcert_file smtp_tls_dkey_file
     smtp_tls_eccert_file smtp_tls_eckey_file smtp_tls_enforce_peername
-    smtp_tls_exclude_ciphers smtp_tls_fingerprint_cert_match smtp_tls_fingerprint_digest
-    smtp_tls_force_insecure_host_tlsa_lookup smtp_tls_key_file smtp_tls_loglevel
-    smtp_tls_mandatory_ciphers smtp_tls_mandatory_exclude_ciphers
-    smtp_tls_mandatory_protocols smtp_tls_note_starttls_offer smtp_tls_per_site
-    smtp_tls_policy_maps smtp_tls_protocols smtp_tls_scert_verifydepth
-    smtp_tls_secure_cert_match smtp_tls_servername smtp_tls_session_cache_database
-    smtp_tls_session_cache_timeout smtp_tls_trust_anchor_file smtp_tls_verify_cert_match
+    smtp_tls_fingerprint_cert_match smtp_tls_fingerprint_digest
+    smtp_tls_force_insecure_host_tlsa_lookup smtp_tls_loglevel
+    smtp_tls_note_starttls_offer smtp_tls_per_site
+    smtp_tls_policy_maps smtp_tls_scert_verifydepth
+    smtp_tls_servername smtp_tls_session_cache_database
+    smtp_tls_session_cache_timeout smtp_tls_trust_anchor_file
     smtp_tls_wrappermode sun_mailtool_compatibility tcp_windowsize tls_append_default_CA
     tls_config_file tls_config_name tls_daemon_random_bytes tls_dane_digests
     tls_disable_workarounds tls_eecdh_auto_curves tls_eecdh_strong_curve

@@ -37,7 +37,7 @@ from mailflow.model import DsnStatus, Envelope, Message, Outcome
 from mailflow.qmgr.active import NoticePlan, QmgrSettings
 from mailflow.services.skeleton import ServiceBase, ServiceContext
 
-__all__ = ["Notifier", "Submit", "BounceService"]
+__all__ = ["Notifier", "Submit", "BounceService", "return_rejected"]
 
 log = logging.getLogger("mailflow.bounce")
 
@@ -120,6 +120,36 @@ class Notifier:
         return new_id
 
 
+def return_rejected(notifier: Notifier, queued: Any, reply: Any, *, now: float) -> str | None:
+    """Return a message cleanup rejected at pickup to its sender, with
+    cleanup's status for every recipient (Postfix's cleanup bounce for
+    locally submitted mail); the last notice's queue ID, or None when no
+    notice is due (NOTIFY=NEVER, a failed double bounce). Raises when a
+    notice cannot be queued: the caller keeps the message.
+
+    >>> from mailflow.interfaces import QueueName, QueuedMessage
+    >>> from mailflow.model import Recipient
+    >>> sent = []
+    >>> n = Notifier(None, lambda env, msg: sent.append(env) or "NEWID")
+    >>> q = QueuedMessage("4AbC", QueueName.MAILDROP, Envelope("a@example.com", (Recipient("b@x"),)),
+    ...                   Message(b"Subject: hi\\n\\nx\\n"))
+    >>> from types import SimpleNamespace
+    >>> return_rejected(n, q, SimpleNamespace(status=DsnStatus("5.7.1", "no")), now=0.0)
+    'NEWID'
+    >>> sent[0].recipients[0].address
+    'a@example.com'
+    """
+    from mailflow.qmgr.active import plan_finish
+    status = getattr(reply, "status", None) or DsnStatus("5.0.0", "message rejected")
+    env = queued.envelope
+    failed = [Outcome(r, status, relay="none") for r in env.recipients]
+    plan = plan_finish(notifier.settings, env, bounced=failed, deferred=[], now=now)
+    new_id = None
+    for notice in plan.notices:
+        new_id = notifier.send(notice, env, queued.message, queue_id=queued.queue_id, now=now)
+    return new_id
+
+
 class BounceService(ServiceBase):
     """The master.cf ``bounce`` service: returns mail that cleanup rejected
     at pickup (``return_rejected``); the queue manager's own notices do not
@@ -150,16 +180,7 @@ class BounceService(ServiceBase):
         return Notifier(cfg, submit)
 
     def return_rejected(self, queued: Any, reply: Any) -> str | None:
-        """Return a message cleanup rejected to its sender (Postfix's
-        cleanup bounce for locally submitted mail), with cleanup's status
-        for every recipient. Blocking; called from pickup's worker thread."""
-        from mailflow.qmgr.active import plan_finish
-        status = getattr(reply, "status", None) or DsnStatus("5.0.0", "message rejected")
-        env = queued.envelope
-        failed = [Outcome(r, status, relay="none") for r in env.recipients]
-        plan = plan_finish(self._notifier.settings, env, bounced=failed, deferred=[], now=time.time())
-        new_id = None
-        for notice in plan.notices:
-            new_id = self._notifier.send(notice, env, queued.message,
-                                         queue_id=queued.queue_id, now=time.time())
-        return new_id
+        """Return a message cleanup rejected to its sender
+        (:func:`return_rejected`). Blocking; called from pickup's worker
+        thread; raises when the notice cannot be queued."""
+        return return_rejected(self._notifier, queued, reply, now=time.time())

@@ -4,8 +4,10 @@ Owns the daemon's life: load and validate main.cf/master.cf (fail fast with
 the file:line message), create missing queue directories, hold
 ``$queue_directory/pid/master.pid`` (locked, as Postfix's master does, so a
 stale file never looks alive), start every implemented service in process,
-forward wake-up requests (``public/<service>`` FIFOs and master.cf's wakeup
-timers) to ``service.wake``, restart a service whose task dies (with
+bind the listening sockets of ``inet`` services before they start (and keep
+them across reloads and restarts, so a port is never closed while its entry
+stays), forward wake-up requests (``public/<service>`` FIFOs and master.cf's
+wakeup timers) to ``service.wake``, restart a service whose task dies (with
 back-off and a log line), reload on SIGHUP and stop gracefully on SIGTERM.
 It never handles mail itself; the services do.
 
@@ -34,14 +36,18 @@ from typing import Any, Callable
 import attrs
 
 from mailflow.adapters.kick import KickListener
+from mailflow.adapters.listen import (ListenError, duplicate, ipv6_available, open_listeners,
+                                      resolve_endpoint)
 from mailflow.config import Config, Service
+from mailflow.config.master_cf import Endpoint, parse_inet_endpoint, parse_inet_protocols
 from mailflow.errors import ConfigError
 from mailflow.services.skeleton import (ProcessModel, ServiceContext, ServiceNotImplemented,
                                         is_delivery_agent, is_library_service, service_spec)
 
 __all__ = ["Master", "QUEUE_DIRECTORIES", "load_configuration", "ensure_queue_directories",
            "pid_file_path", "read_pid", "running_pid", "process_gone",
-           "terminate_process_group", "open_default_store", "service_plan", "VERSION"]
+           "terminate_process_group", "open_default_store", "service_plan", "inet_endpoints",
+           "VERSION"]
 
 log = logging.getLogger("mailflow.master")
 
@@ -67,6 +73,37 @@ def load_configuration(config_dir: str) -> tuple[Config, list[Service]]:
 
 def _validate(cfg: Config) -> None:
     cfg.check()        # the first bad value in main.cf or a master.cf -o override
+    # Where each inet service listens: a bad address fails here, in the
+    # caller's terminal, before anything starts.
+    inet = [e for e in master_entries(cfg) if e.type == "inet"]
+    if inet:
+        for entry, _spec in service_plan(inet)[0]:
+            inet_endpoints(cfg, entry)
+
+
+def inet_endpoints(cfg: Config, entry: Service, *,
+                   ipv6: bool | None = None) -> list[Endpoint]:
+    """Where the ``inet`` entry listens (main.cf's ``inet_interfaces`` and
+    ``inet_protocols``); a bad address is a ConfigError naming master.cf's
+    file and line.
+
+    >>> from mailflow.config import parse_master_cf
+    >>> cfg = Config(inet_interfaces="loopback-only", inet_protocols="ipv4")
+    >>> [e.display for e in inet_endpoints(cfg, parse_master_cf(
+    ...     "2525 inet n - n - - smtpd\\n")["2525/inet"])]
+    ['127.0.0.1:2525']
+    >>> inet_endpoints(cfg, parse_master_cf("300.1.2.3:2525 inet n - n - - smtpd\\n")[
+    ...     "300.1.2.3:2525/inet"])
+    Traceback (most recent call last):
+    ...
+    mailflow.errors.ConfigError: master.cf, line 1: bad hostname or network address: 300.1.2.3
+    """
+    try:
+        return parse_inet_endpoint(entry.service, cfg["inet_interfaces"], cfg["inet_protocols"],
+                                   ipv6_available=ipv6_available() if ipv6 is None else ipv6)
+    except ValueError as exc:
+        raise ConfigError(str(exc), filename=cfg.master.filename,
+                          lineno=entry.lineno or None) from None
 
 
 def ensure_queue_directories(queue_directory: str) -> list[str]:
@@ -217,6 +254,17 @@ def service_plan(entries: list[Service]) -> tuple[list[tuple[Service, Any]], lis
     return run, skipped
 
 
+def _sock_endpoint(sock: Any) -> Endpoint:
+    host, port = sock.getsockname()[:2]
+    return Endpoint(str(host), int(port), sock.family)
+
+
+def _close_sockets(sockets: dict[Endpoint, list]) -> None:
+    for socks in sockets.values():
+        for sock in socks:
+            sock.close()
+
+
 # ---------------------------------------------------------------- the daemon
 @attrs.define
 class _Running:
@@ -230,6 +278,8 @@ class _Running:
     service: Any = None
     tasks: set = attrs.field(factory=set)
     listener: KickListener | None = None
+    # inet entries: the master's own listening sockets, per endpoint
+    sockets: dict[Endpoint, list] = attrs.field(factory=dict)
     timer: asyncio.Task | None = None
     restart_delay: float = _RESTART_FIRST_DELAY
     restarting: bool = False
@@ -354,18 +404,34 @@ class Master:
         self.cfg = cfg
         wanted = self._plan(entries)
         for name in [n for n in self._running if n not in wanted
-                     or wanted[n][0] != self._running[n].command]:
+                     or wanted[n][0] != self._running[n].command
+                     or wanted[n][1].type != self._running[n].entry.type]:
             await self._stop_one(self._running.pop(name))
         self.transports.clear()
         self.transports.update({e.service: e for e in entries if is_delivery_agent(e.command)})
         for name, (command, entry, factory) in wanted.items():
             run = self._running.get(name)
             if run is None:
-                run = self._running[name] = _Running(name, command, entry, factory)
+                run = _Running(name, command, entry, factory)
+                if entry.type == "inet":
+                    try:
+                        self._listen(run, cfg)
+                    except ConfigError as exc:
+                        log.warning("reload: %s; service %s not started", exc, name)
+                        continue
+                self._running[name] = run
                 await self._start_one(run, cfg)
                 continue
             run.entry = entry
-            run.ctx = self._context(run, cfg)
+            if entry.type == "inet" and await self._relisten(run, cfg):
+                # A new address: the service starts again on the new
+                # sockets (sessions in flight end first, in its stop()).
+                await self._restart_now(run, cfg)
+                continue
+            listeners = run.ctx.listeners if run.ctx is not None else ()
+            run.ctx = attrs.evolve(self._context(run, cfg), listeners=listeners)
+            if run.service is None:
+                continue        # waiting for a restart, which gets the new ctx
             try:
                 run.service.reload(run.ctx.config)
             except Exception:
@@ -418,16 +484,119 @@ class Master:
     # -- starting and stopping services --------------------------------------
     async def _start_all(self, cfg: Config, entries: list[Service]) -> None:
         self.transports.update({e.service: e for e in entries if is_delivery_agent(e.command)})
-        for name, (command, entry, factory) in self._plan(entries).items():
+        plan = self._plan(entries)
+        # Every port first: one that cannot be bound stops the start before
+        # any service runs, and clients may connect (and wait in the listen
+        # queue) from the moment start returns.
+        for name, (command, entry, factory) in plan.items():
             run = self._running[name] = _Running(name, command, entry, factory)
-            await self._start_one(run, cfg, fatal=True)
+            if entry.type == "inet":
+                self._listen(run, cfg)
+        for name in plan:
+            await self._start_one(self._running[name], cfg, fatal=True)
+
+    # -- listening sockets (inet services) -----------------------------------
+    def _backlog(self, cfg: Config, entry: Service) -> int:
+        # master(8): the larger of the entry's process limit and
+        # default_process_limit.
+        try:
+            default = int(cfg["default_process_limit"])
+        except (KeyError, ConfigError, TypeError, ValueError):
+            default = 100
+        return max(entry.maxproc, default, 1)
+
+    def _open(self, cfg: Config, entry: Service, endpoints: list[Endpoint],
+              bound: dict[Endpoint, list] | None = None) -> dict[Endpoint, list]:
+        """Bind ``endpoints``; a failure is a ConfigError naming master.cf's line.
+
+        An address bound already (in ``bound``, or by an earlier endpoint:
+        ``localhost`` and ``127.0.0.1``) is bound once, as Postfix's
+        inet_addr_list_uniq() does."""
+        families = parse_inet_protocols(cfg["inet_protocols"], ipv6_available=ipv6_available())
+        opened: dict[Endpoint, list] = {}
+        seen = {_sock_endpoint(s) for socks in (bound or {}).values() for s in socks}
+        try:
+            for endpoint in endpoints:
+                fresh = [e for e in resolve_endpoint(endpoint, families) if e not in seen]
+                seen.update(fresh)
+                opened[endpoint] = open_listeners(fresh, backlog=self._backlog(cfg, entry))
+        except ListenError as exc:
+            _close_sockets(opened)
+            raise ConfigError(str(exc), filename=cfg.master.filename,
+                              lineno=entry.lineno or None) from None
+        return opened
+
+    def _listen(self, run: _Running, cfg: Config) -> None:
+        """Open the entry's sockets at start (errors are fatal)."""
+        run.sockets = self._open(cfg, run.entry, inet_endpoints(cfg, run.entry))
+        for endpoint, socks in run.sockets.items():
+            log.debug("service %s: listening on %s (%d sockets)", run.name, endpoint.display,
+                      len(socks))
+
+    async def _relisten(self, run: _Running, cfg: Config) -> bool:
+        """On reload: keep the sockets of unchanged endpoints, bind new ones,
+        close removed ones. True when the set of sockets changed."""
+        try:
+            wanted = inet_endpoints(cfg, run.entry)
+        except ConfigError as exc:      # load_configuration checked it; the host changed?
+            log.warning("reload: %s; keeping the old listeners", exc)
+            return False
+        added = [e for e in wanted if e not in run.sockets]
+        removed = {e: socks for e, socks in run.sockets.items() if e not in wanted}
+        if not added and not removed:
+            return False
+        try:
+            new = self._open(cfg, run.entry, added, run.sockets)
+        except ConfigError:
+            # Linux refuses a specific address while the wildcard on the
+            # same port is still open (and the reverse): stop the service
+            # (it holds copies), free the old endpoints, then try once more.
+            await self._stop_for_restart(run)
+            _close_sockets(removed)
+            run.sockets = {e: s for e, s in run.sockets.items() if e not in removed}
+            removed = {}
+            try:
+                new = self._open(cfg, run.entry, added, run.sockets)
+            except ConfigError as exc:
+                log.warning("reload: %s", exc)
+                new = {}
+        _close_sockets(removed)
+        run.sockets = {e: s for e, s in run.sockets.items() if e not in removed}
+        run.sockets.update(new)
+        return True
+
+    async def _stop_for_restart(self, run: _Running) -> None:
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+        old, run.service = run.service, None
+        self.services.pop(run.name, None)
+        if old is not None:
+            await self._stop_service(run.name, old)
+        await self._cancel_tasks(run)
+        self._close_service_sockets(run)
+
+    async def _restart_now(self, run: _Running, cfg: Config) -> None:
+        if run.restarting:
+            return      # a restart is under way; it starts on run.sockets as they are now
+        await self._stop_for_restart(run)
+        await self._start_one(run, cfg)
+
+    def _close_service_sockets(self, run: _Running) -> None:
+        # The service's descriptors (duplicates of the master's): closed
+        # after it stopped, in case it did not close them itself.
+        if run.ctx is not None:
+            for sock in run.ctx.listeners:
+                sock.close()
 
     async def _start_one(self, run: _Running, cfg: Config, *, fatal: bool = False) -> bool:
-        run.ctx = self._context(run, cfg)
+        listeners = tuple(duplicate(s) for socks in run.sockets.values() for s in socks)
+        run.ctx = attrs.evolve(self._context(run, cfg), listeners=listeners)
         service = run.factory()
         try:
             await service.start(run.ctx)
         except Exception as exc:
+            self._close_service_sockets(run)
             if fatal:
                 raise RuntimeError(f"service {run.name}: cannot start: {exc}") from exc
             log.warning("service %s: cannot start: %s", run.name, exc)
@@ -501,6 +670,7 @@ class Master:
             if old is not None:
                 await self._stop_service(run.name, old)
             await self._cancel_tasks(run)
+            self._close_service_sockets(run)
             await asyncio.sleep(delay)
             run.restarting = False
             if not self._stopping and self._running.get(run.name) is run:
@@ -542,6 +712,9 @@ class Master:
             self.services.pop(run.name, None)
             run.service = None
         await self._cancel_tasks(run)
+        self._close_service_sockets(run)
+        _close_sockets(run.sockets)
+        run.sockets = {}
 
     async def _stop_all(self) -> None:
         self._stopping = True

@@ -5,9 +5,13 @@ files in ``maildrop/`` as soon as they appear (woken through
 ``public/pickup`` by sendmail, plus a scan at start and on master.cf's
 ``wakeup`` timer as a safety net), read each, hand it to cleanup, and remove
 the maildrop file only after cleanup has made the new queue file durable.
-A maildrop file that does not parse ends in ``corrupt/`` with a log line; a
-message cleanup rejects is returned to its sender (through the bounce hook)
-and removed. It never rewrites or checks mail itself: that is cleanup's job.
+A maildrop file that does not parse ends in ``corrupt/`` with a log line, and
+so does one whose hand-off fails :data:`MAX_TRIES` times in a row for a
+reason of its own (a failure of the spool, such as a full disk, is not the
+file's: it stays and is tried at every scan). A message cleanup rejects is
+returned to its sender (through the bounce hook, else with a notice pickup
+queues itself) and removed only once that notice is queued. It never
+rewrites or checks mail itself: that is cleanup's job.
 
 The per-file work (:meth:`Pickup.pickup_one`) is synchronous and usable
 without a daemon; :class:`PickupService` is the thin asyncio service that
@@ -32,19 +36,22 @@ import asyncio
 import collections
 import logging
 import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import attrs
 
-from mailflow.errors import NoSuchMessage, QueueFileCorrupt
+from mailflow.errors import MailflowError, NoSuchMessage, QueueFileCorrupt, TableError
 from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
 from mailflow.model import DsnStatus, Envelope, Message
 from mailflow.queue.store_api import QueueIdSource
 from mailflow.services.cleanup import CleanupService
 from mailflow.services.skeleton import ServiceBase, ServiceContext
 
-__all__ = ["Pickup", "PickupService", "PassThroughCleanup", "PickupReply", "make_cleanup"]
+__all__ = ["Pickup", "PickupService", "PassThroughCleanup", "PickupReply", "make_cleanup",
+           "MAX_TRIES"]
 
 log = logging.getLogger("mailflow.pickup")
 
@@ -56,6 +63,11 @@ log = logging.getLogger("mailflow.pickup")
 #: time about four messages per commit.
 PICKUP_THREADS = 4
 _WINDOW = 2 * PICKUP_THREADS     # files handed to the pool and not yet done
+
+#: How many times in a row a maildrop file may fail for a reason of its own
+#: (an error other than the spool's or a table's) before it goes to
+#: ``corrupt/``: a file that trips a bug is set aside, not retried forever.
+MAX_TRIES = 3
 
 
 @attrs.frozen
@@ -102,8 +114,10 @@ class Pickup:
     """The synchronous core: take maildrop files one at a time.
 
     ``bounce`` is called for a message cleanup rejects, with the queued
-    message and cleanup's reply; by default it only logs (the bounce
-    service plugs in here).
+    message and cleanup's reply, and raises when it cannot return the
+    message (the maildrop file then stays); by default pickup queues the
+    non-delivery notice itself, through its cleanup (the bounce service
+    plugs in here).
     """
 
     def __init__(self, cfg: Any, store: QueueStore, *, cleanup: Any = None,
@@ -111,8 +125,11 @@ class Pickup:
         self.cfg = cfg
         self.store = store
         self.cleanup = cleanup if cleanup is not None else make_cleanup(cfg, store)
-        self.bounce = bounce or _log_unreturned
+        self.bounce = bounce or self._return_to_sender
         self._ids = QueueIdSource()
+        self._notifier = None
+        self._tries: dict[str, int] = {}       # maildrop ID -> failures in a row
+        self._tries_lock = threading.Lock()
 
     def drain(self, keep_going: Callable[[], bool] = lambda: True, *,
               pool: ThreadPoolExecutor | None = None) -> int:
@@ -123,6 +140,10 @@ class Pickup:
         where maildrop order is directory order anyway).
         """
         ids = list(self.store.ids(QueueName.MAILDROP))
+        with self._tries_lock:
+            # Forget files that are gone (taken by postsuper, another pickup).
+            present = set(ids)
+            self._tries = {k: v for k, v in self._tries.items() if k in present}
         if pool is None or len(ids) < 2:
             return sum(self._try_one(queue_id, keep_going) for queue_id in ids)
         # A bounded window of files in flight (pool.map would queue them all
@@ -140,12 +161,41 @@ class Pickup:
         if not keep_going():
             return False
         try:
-            return self.pickup_one(queue_id)
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the rest
-            # The maildrop file stays; the next scan tries it again.
-            log.warning("%s: cannot hand the message to cleanup: %s: %s",
+            taken = self.pickup_one(queue_id)
+        except (OSError, TableError) as exc:
+            # The spool or a table cannot do it now (disk full, I/O error):
+            # not the file's fault. It stays; the next scan tries it again.
+            log.warning("%s: cannot hand the message to cleanup: %s: %s; will try again",
                         queue_id, type(exc).__name__, exc)
             return False
+        except Exception as exc:  # noqa: BLE001 - logged (a bug with its traceback), counted; the rest go on
+            self._failed(queue_id, exc)
+            return False
+        with self._tries_lock:
+            self._tries.pop(queue_id, None)
+        return taken
+
+    def _failed(self, queue_id: str, exc: Exception) -> None:
+        """A failure of the file's own: log it; after MAX_TRIES in a row,
+        set the file aside in corrupt/."""
+        level, info = (logging.WARNING, None) if isinstance(exc, MailflowError) else (logging.ERROR, exc)
+        log.log(level, "%s: cannot hand the message to cleanup: %s: %s",
+                queue_id, type(exc).__name__, exc, exc_info=info)
+        with self._tries_lock:
+            tries = self._tries[queue_id] = self._tries.get(queue_id, 0) + 1
+        if tries < MAX_TRIES:
+            return
+        try:
+            self.store.move(queue_id, QueueName.MAILDROP, QueueName.CORRUPT)
+        except NoSuchMessage:
+            return
+        except OSError as move_exc:
+            log.warning("%s: cannot move to the corrupt queue: %s", queue_id, move_exc)
+            return
+        with self._tries_lock:
+            self._tries.pop(queue_id, None)
+        log.warning("%s: maildrop file failed %d times (last: %s: %s); moved to the corrupt queue",
+                    queue_id, tries, type(exc).__name__, exc)
 
     def pickup_one(self, maildrop_id: str) -> bool:
         """Hand one maildrop file to cleanup; True when cleanup took it."""
@@ -167,11 +217,13 @@ class Pickup:
         reply = self.cleanup.submit(envelope, queued.message, origin="pickup", uid=uid)
         action = reply.action
         if action == "reject":
+            # Returned first, removed after: a notice that cannot be queued
+            # raises here and the maildrop file stays for the next scan.
             self.bounce(queued, reply)
         elif not reply.queue_id and not reply.status.is_success and action != "discard":
             # cleanup could not write the file (a temporary problem): leave
             # the maildrop file for the next scan, as Postfix's pickup does.
-            log.warning("%s: cleanup failed: %s; will try again", maildrop_id, status)
+            log.warning("%s: cleanup failed: %s; will try again", maildrop_id, reply.status)
             return False
         try:
             # pickup(8) removes the maildrop file without syncing the
@@ -201,9 +253,19 @@ class Pickup:
                     maildrop_id, exc)
 
 
-def _log_unreturned(queued: QueuedMessage, reply: Any) -> None:
-    log.warning("%s: from=<%s>: message rejected: %s; no bounce service to return it",
-                queued.queue_id, queued.envelope.sender, reply.status)
+    def _return_to_sender(self, queued: QueuedMessage, reply: Any) -> None:
+        # No bounce service: the notice is composed here and queued through
+        # pickup's own cleanup (origin "bounce"), as the service would.
+        from mailflow.services.bounce import Notifier, return_rejected
+        if self._notifier is None:
+            self._notifier = Notifier(self.cfg, self._submit_notice)
+        return_rejected(self._notifier, queued, reply, now=time.time())
+
+    def _submit_notice(self, envelope: Envelope, message: Message) -> str | None:
+        reply = self.cleanup.submit(envelope, message, origin="bounce")
+        if reply.action in ("reject", "defer") or not (reply.queue_id or reply.action == "discard"):
+            raise MailflowError(f"cleanup refused the notice: {reply.status}")
+        return reply.queue_id
 
 
 class PickupService(ServiceBase):
@@ -291,4 +353,4 @@ class PickupService(ServiceBase):
         if callable(notify):
             notify(queued, reply)
         else:
-            _log_unreturned(queued, reply)
+            self.pickup._return_to_sender(queued, reply)

@@ -55,6 +55,8 @@ ACTIVATE_CONCURRENCY = 8
 STOP_TIMEOUT = 10.0
 UNAVAILABLE = DsnStatus("4.3.0", "mail transport unavailable")
 ADMIN_EXPIRED = DsnStatus("4.7.0", "message is administratively expired")
+# bounce.c: a status that cannot be logged is deferred with this reason.
+LOG_FAILURE = DsnStatus("4.3.0", "bounce or trace service failure")
 
 
 @attrs.define(eq=False)
@@ -185,6 +187,9 @@ class QueueManager:
         self._blocked: set[QueueName] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._last_failure: dict[tuple[str, str], DsnStatus] = {}
+        # Messages that should have left active/ but whose move failed:
+        # queue ID -> where it goes; moved again before every scan.
+        self._stuck: dict[str, QueueName] = {}
         self.running = True
         await self._io(self._recover)
         self._request(b"ID")
@@ -259,6 +264,8 @@ class QueueManager:
             requests, self._requests = self._requests, set()
             self._scanning = True
             try:
+                if self._stuck:
+                    await self._io(self._unstick)
                 if b"F" in requests:
                     self.scheduler.revive()
                     self._last_failure.clear()
@@ -266,8 +273,8 @@ class QueueManager:
                     await self._scan(QueueName.INCOMING, due_only=False)
                 if requests & {b"D", b"A"} or QueueName.DEFERRED in self._blocked:
                     await self._scan(QueueName.DEFERRED, due_only=b"A" not in requests)
-            except Exception:  # noqa: BLE001 - a failed scan is retried at the next request
-                log.exception("queue scan failed")
+            except Exception as exc:  # noqa: BLE001 - a failed scan is retried at the next request
+                _log_failure(exc, "queue scan failed: %s: %s", type(exc).__name__, exc)
             finally:
                 self._scanning = False
             self._dispatch()
@@ -318,10 +325,28 @@ class QueueManager:
         # qmgr(8): at start, whatever is in active/ was being delivered when
         # the previous queue manager stopped; it goes back to incoming/.
         for queue_id in list(self.store.ids(QueueName.ACTIVE)):
-            try:
-                self._move(queue_id, QueueName.ACTIVE, QueueName.INCOMING)
-            except NoSuchMessage:
-                continue
+            self._leave_active(queue_id, QueueName.INCOMING)
+
+    def _leave_active(self, queue_id: str, dst: QueueName) -> bool:
+        """Move a message out of active/; when the spool refuses, remember
+        it and try again before the next scan (never left until a restart)."""
+        try:
+            self._move(queue_id, QueueName.ACTIVE, dst)
+        except NoSuchMessage:
+            self._stuck.pop(queue_id, None)
+            return True
+        except OSError as exc:
+            self._stuck[queue_id] = dst
+            log.warning("%s: cannot move to the %s queue: %s; will try again",
+                        queue_id, dst.value, exc)
+            return False
+        self._stuck.pop(queue_id, None)
+        return True
+
+    def _unstick(self) -> None:
+        for queue_id, dst in list(self._stuck.items()):
+            if queue_id not in self._active:
+                self._leave_active(queue_id, dst)
 
     def _candidates(self, queue: QueueName, due_only: bool, now: float) -> list[str]:
         """The queue's IDs; for deferred/, only those due (or force-expired),
@@ -372,10 +397,7 @@ class QueueManager:
             with self._budget:
                 self._rcpts -= wanted
             if moved:
-                try:
-                    self._move(queue_id, QueueName.ACTIVE, queue)
-                except Exception:  # noqa: BLE001 - left in active/: recovered at the next start
-                    pass
+                self._leave_active(queue_id, queue)
             raise
         return attrs.evolve(queued, queue=QueueName.ACTIVE), held
 
@@ -384,8 +406,8 @@ class QueueManager:
             loaded = await self._io(self._load, queue_id, queue)
         except (NoSuchMessage, QueueFileCorrupt):
             return                                   # gone, or moved to corrupt/
-        except Exception as exc:  # noqa: BLE001
-            log.warning("%s: cannot activate: %s: %s", queue_id, type(exc).__name__, exc)
+        except Exception as exc:  # noqa: BLE001 - back in its queue (see _load); tried at the next scan
+            _log_failure(exc, "%s: cannot activate: %s: %s", queue_id, type(exc).__name__, exc)
             return
         if loaded is None:
             self._blocked.add(queue)        # qmgr_message_recipient_limit reached
@@ -529,9 +551,11 @@ class QueueManager:
             # An agent may fail a whole request with a status of its own.
             outcomes = [Outcome(r, exc.status) for r in job.recipients]
         except Exception as exc:  # noqa: BLE001 - an agent failure defers, never crashes
+            # Deferred either way; a bug (not an I/O or mailflow error) is
+            # logged at error level with its traceback, so it gets fixed.
             raised = True
-            log.warning("%s: %s delivery agent failed: %s: %s", job.queue_id, job.transport,
-                        type(exc).__name__, exc)
+            _log_failure(exc, "%s: %s delivery agent failed: %s: %s", job.queue_id, job.transport,
+                         type(exc).__name__, exc)
             outcomes = [Outcome(r, DsnStatus("4.3.0", f"delivery agent failed: {exc}"))
                         for r in job.recipients]
         end = self.clock()
@@ -570,8 +594,16 @@ class QueueManager:
                 await write
             if last:
                 msg.finished.extend(finished)
-        except Exception as exc:  # noqa: BLE001 - the spool refused: the recipients stay pending
-            log.warning("%s: cannot record delivery status: %s", msg.queue_id, exc)
+        except Exception as exc:  # noqa: BLE001 - deferred below; a bug is logged with its traceback
+            # The spool refused (disk full, I/O error): nothing of this job
+            # counts as done. Its final outcomes become deferrals with
+            # Postfix's reason (bounce.c), so the message stays queued, its
+            # recipients pending, and no bounce or success notice is lost.
+            _log_failure(exc, "%s: cannot record delivery status: %s", msg.queue_id, exc)
+            retry = [Outcome(o.recipient, LOG_FAILURE, o.relay) for o in finished]
+            for o in retry:
+                _log_outcome(log_name, msg.queue_id, msg, o, end, start=start)
+            msg.deferred.extend(retry)
         finally:
             msg.writes.discard(write)
         if last:
@@ -623,11 +655,8 @@ class QueueManager:
             if plan.action is not Action.DEFER:
                 log.info("%s", removed_line(queue_id))
         except Exception as exc:  # noqa: BLE001 - deferred, retried like any deferral
-            log.warning("%s: cannot finish: %s: %s", queue_id, type(exc).__name__, exc)
-            try:
-                await self._io(self._park, msg, self.clock() + self.settings.minimal_backoff_time)
-            except Exception:  # noqa: BLE001 - left in active/: recovered at the next start
-                pass
+            _log_failure(exc, "%s: cannot finish: %s: %s", queue_id, type(exc).__name__, exc)
+            await self._io(self._park, msg, self.clock() + self.settings.minimal_backoff_time)
         finally:
             self._active.pop(queue_id, None)
             with self._budget:
@@ -675,11 +704,18 @@ class QueueManager:
     def _park(self, msg: _Active, when: float) -> None:
         # After a failed finish: to deferred/ until ``when`` rather than in
         # active/ until the next start. Its logs stay; the next attempt
-        # reads them again (see _activate).
-        if msg.finished:
-            self.store.mark_done(msg.queue_id, QueueName.ACTIVE, msg.finished)
-        self.store.set_next_attempt(msg.queue_id, QueueName.ACTIVE, when)
-        self._move(msg.queue_id, QueueName.ACTIVE, QueueName.DEFERRED)
+        # reads them again (see _activate). Each step is tried on its own:
+        # progress not marked means a recipient delivered again (at least
+        # once), a due time not set a retry at the next run; only the move
+        # matters, and a failed move is tried again before the next scan.
+        queue_id = msg.queue_id
+        try:
+            if msg.finished:
+                self.store.mark_done(queue_id, QueueName.ACTIVE, msg.finished)
+            self.store.set_next_attempt(queue_id, QueueName.ACTIVE, when)
+        except (OSError, MailflowError) as exc:
+            log.warning("%s: cannot record progress: %s", queue_id, exc)
+        self._leave_active(queue_id, QueueName.DEFERRED)
 
     def _move(self, queue_id: str, src: QueueName, dst: QueueName) -> None:
         # Every move the queue manager makes is safe on either side of a
@@ -716,6 +752,15 @@ class QueueManager:
 
     async def _io(self, func, *args):
         return await self._loop.run_in_executor(self._pool, func, *args)
+
+
+def _log_failure(exc: BaseException, fmt: str, *args: Any) -> None:
+    """A warning for what the spool or a peer refused (OSError, mailflow's
+    own errors); for anything else, a bug, an error with its traceback."""
+    if isinstance(exc, (OSError, MailflowError, asyncio.TimeoutError)):
+        log.warning(fmt, *args)
+    else:
+        log.error(fmt, *args, exc_info=exc)
 
 
 async def _awaited(awaitable: Any) -> Any:

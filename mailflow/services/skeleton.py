@@ -39,6 +39,7 @@ import enum
 import importlib
 import logging
 import signal
+import socket
 import sys
 from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
 
@@ -73,9 +74,27 @@ class ServiceContext:
     ``spawn`` starts a background task that the master supervises: if it
     dies with an exception, the master logs it and restarts the service.
 
+    ``listeners`` (``inet`` entries only; ``()`` otherwise) are the sockets
+    the master bound for the entry's address(es) before calling ``start``:
+    listening, non-blocking, close-on-exec, SO_REUSEADDR. They are the
+    service's own descriptors for sockets the master keeps open, so the
+    service may close them when it stops (``asyncio``'s ``Server.close``
+    does) without closing the port: clients that connect while the service
+    restarts or reloads wait in the listen queue. An unchanged address keeps
+    the same socket across ``reload``; when the address changes, the master
+    stops the service and starts it again with the new sockets.
+
+    ``maxproc`` bounds concurrent sessions of a listening service: serve
+    ``listeners`` with
+    ``mailflow.adapters.listen.serve_sessions(ctx.listeners, handler,
+    limit=ctx.maxproc)``, which stops accepting while ``maxproc`` sessions
+    run, so further clients wait in the kernel's listen queue as they do
+    when all of Postfix's smtpd processes are busy (0 = no limit; master.cf's
+    ``-`` is ``default_process_limit``, 100).
+
     >>> ctx = ServiceContext(name="pickup", config=None)
-    >>> ctx.maxproc, ctx.wakeup, dict(ctx.services)
-    (1, 0, {})
+    >>> ctx.maxproc, ctx.wakeup, dict(ctx.services), ctx.listeners
+    (1, 0, {}, ())
     """
 
     name: str
@@ -89,6 +108,7 @@ class ServiceContext:
     queue_directory: str = ""
     spawn: Callable[[Awaitable[Any]], "asyncio.Task[Any]"] = attrs.field(
         default=None, converter=lambda f: f or asyncio.ensure_future)
+    listeners: tuple[socket.socket, ...] = attrs.field(default=(), converter=tuple)
 
 
 @runtime_checkable

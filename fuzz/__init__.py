@@ -1,0 +1,1 @@
+"""Fuzzers for mailflow's parsers: ``python fuzz/run.py TARGET|all --examples N``."""
