@@ -37,6 +37,9 @@ from typing import Any, Callable, Sequence
 
 import attrs
 
+from mailflow.adapters.tls import (client_context, client_match_names, describe_tls,
+                                   peer_name_matches)
+from mailflow.config import default_config
 from mailflow.delivery.maps import Maps
 from mailflow.delivery.settings import Settings
 from mailflow.delivery.smtp_route import (RouteError, Target, find_targets, is_ip_literal,
@@ -46,8 +49,9 @@ from mailflow.delivery.smtp_session import (ConnectFailed, Connection, Connectio
 from mailflow.errors import ConfigError, TableError
 from mailflow.interfaces import DnsResolver
 from mailflow.model import DeliveryRequest, DsnStatus, Outcome
-from mailflow.smtp.client import (Command, Extensions, Reply, SmtpProtocolError, Transaction,
-                                  encode_data)
+from mailflow.smtp.client import Command, Extensions, Reply, Transaction
+from mailflow.smtp.data import encode_data
+from mailflow.smtp.errors import SmtpProtocolError
 
 __all__ = ["SmtpAgent", "TLS_LEVELS"]
 
@@ -135,8 +139,10 @@ class SmtpAgent:
         if self.tls_level not in TLS_LEVELS:
             raise ConfigError(f"unsupported TLS security level (use one of {', '.join(TLS_LEVELS)})",
                               name=f"{p}_tls_security_level", value=self.tls_level)
-        self.tls_cafile = s.text(f"{p}_tls_CAfile") or None
-        self.tls_capath = s.text(f"{p}_tls_CApath") or None
+        self.tls_cafile = s.text(f"{p}_tls_CAfile") or s.text("smtp_tls_CAfile") or None
+        self.tls_capath = s.text(f"{p}_tls_CApath") or s.text("smtp_tls_CApath") or None
+        self._tls_cfg = cfg if cfg is not None else default_config()
+        self._tls_contexts: dict[str, ssl.SSLContext] = {}
         self.sasl = s.bool(f"{p}_sasl_auth_enable")
         self.sasl_maps = Maps(s.text(f"{p}_sasl_password_maps"), cfg) if self.sasl else None
         self.sasl_options = {o.lower() for o in s.list(f"{p}_sasl_security_options")}
@@ -304,32 +310,31 @@ class SmtpAgent:
                 "4.7.5", f"TLS is required, but host {conn.name} refused to start TLS: {reply}"),
                 reply=reply))
         verify = level in ("verify", "secure")
-        host = conn.target.name
-        if level == "secure":
-            host = parse_nexthop(hop, self.default_port).host
-        await conn.starttls(self._tls_context(verify), host if verify and not is_ip_literal(host)
-                            else None, timeout=self.timeouts["STARTTLS"])
-        trust = "Verified" if verify else ("Trusted" if self._trusted(conn) else "Untrusted")
-        info = conn.tls_info()
-        if info is not None:
-            proto, cipher, bits = info
-            log.info("%s TLS connection established to %s:%d: %s with cipher %s (%d/%d bits)",
-                     trust, conn.name, conn.target.port, proto, cipher, bits, bits)
+        target = conn.target
+        # SNI names the server as we know it (never an address).
+        sni = None if target.path or is_ip_literal(target.name) else target.name
+        await conn.starttls(self._tls_context(level), sni, timeout=self.timeouts["STARTTLS"])
+        if verify:
+            names = client_match_names(self._tls_cfg, level, hostname=target.name,
+                                       nexthop=parse_nexthop(hop, self.default_port).host,
+                                       prefix=self.prefix)
+            cert = conn.peer_certificate() or {}
+            if not names or peer_name_matches(cert, names) is None:
+                raise _Abort(self._failure(conn, DsnStatus(
+                    "4.7.5", f"Server certificate not verified (host {conn.name} presented "
+                             f"none of: {', '.join(names) or 'no name to match'})")))
+        log.info("%s", describe_tls(conn.ssl_object, f"{conn.name}:{target.port}",
+                                    verified=verify))
         return await self._hello(conn)
 
-    def _tls_context(self, verify: bool) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=self.tls_cafile, capath=self.tls_capath)
-        if not verify:
-            # Opportunistic and "encrypt": encryption without authentication,
-            # as Postfix's may/encrypt levels.
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+    def _tls_context(self, level: str) -> ssl.SSLContext:
+        ctx = self._tls_contexts.get(level)
+        if ctx is None:
+            ctx = client_context(self._tls_cfg, level, ca_file=self.tls_cafile,
+                                 ca_path=self.tls_capath, prefix=self.prefix)
+            assert ctx is not None            # level is never "none" here
+            self._tls_contexts[level] = ctx
         return ctx
-
-    def _trusted(self, conn: Connection) -> bool:
-        # Without verification the chain was not checked; Postfix says
-        # "Untrusted" then. (A verified chain logs "Verified".)
-        return False
 
     async def _auth(self, conn: Connection, ext: Extensions, hop: str) -> None:
         if not ext.auth:

@@ -165,13 +165,10 @@ class Connection:
         obj = self.writer.get_extra_info("ssl_object")
         return obj.getpeercert() if obj is not None else None
 
-    def tls_info(self) -> tuple[str, str, int] | None:
-        """(protocol, cipher, bits) of the TLS session, when there is one."""
-        obj = self.writer.get_extra_info("ssl_object")
-        if obj is None:
-            return None
-        name, _proto, bits = obj.cipher()
-        return obj.version() or "", name, bits or 0
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS session after :meth:`starttls` (None before)."""
+        return self.writer.get_extra_info("ssl_object")
 
     @property
     def at_eof(self) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mailflow.smtp.client import (MAX_LINE, MAX_REPLY_TEXT, Extensions, Reply, ReplyParser,
-                                  SmtpProtocolError, Transaction, encode_data, xtext)
+                                  Transaction)
+from mailflow.smtp.errors import SmtpProtocolError
 
 
 def ok(code=250, text="ok"):
@@ -66,12 +67,6 @@ def test_extensions():
                                           "250-AUTH=LOGIN", "250-SMTPUTF8", "250 DSN"]))
     assert (e.size, e.eightbitmime, e.smtputf8, e.dsn, e.auth) == (5000, True, True, True, ("LOGIN",))
     assert Extensions.from_reply(Reply(250, ["250 mx"])).keywords == frozenset()
-
-
-def test_xtext_and_data_encoding():
-    assert xtext("a b+c=ü") == "a+20b+2Bc+3D+C3+BC"
-    assert encode_data(b"") == b".\r\n"
-    assert encode_data(b".\n..\nx\r\n") == b"..\r\n...\r\nx\r\n.\r\n"
 
 
 def test_one_command_at_a_time_without_pipelining():

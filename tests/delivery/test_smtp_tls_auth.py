@@ -85,22 +85,38 @@ def test_starttls_when_offered(cert, level, caplog):
 
 
 def test_verify_with_the_right_ca_and_with_the_wrong_one(cert, tmp_path, caplog):
+    """verify: the chain must lead to smtp_tls_CAfile and the certificate
+    must name the server (Postfix matches names, never addresses)."""
     controller, handler = start_aiosmtpd(cert)
+    port = controller.port
+    dns = StaticResolver({("localhost", "A"): ["127.0.0.1"]})
+
+    def to(nexthop, **params):
+        a = SmtpAgent(Config(**params), None, resolver=dns, my_addresses=[])
+        req = make_request("rcpt@example.net", transport="smtp", nexthop=nexthop)
+        return asyncio.run(send(a, req))
+    other = tmp_path / "other.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=other", "-keyout", str(tmp_path / "k.pem"), "-out", str(other)],
+                   check=True, capture_output=True)
     try:
         with caplog.at_level(logging.INFO, logger="mailflow.smtp"):
-            [ok] = relay(controller.port, smtp_tls_security_level="verify",
-                         smtp_tls_CAfile=str(cert[0]))
-        other = tmp_path / "other.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=other", "-keyout", str(tmp_path / "k.pem"), "-out", str(other)],
-                       check=True, capture_output=True)
-        [bad] = relay(controller.port, smtp_tls_security_level="verify", smtp_tls_CAfile=str(other))
+            [ok] = to(f"[localhost]:{port}", smtp_tls_security_level="verify",
+                      smtp_tls_CAfile=str(cert[0]))
+        [wrong_ca] = to(f"[localhost]:{port}", smtp_tls_security_level="verify",
+                        smtp_tls_CAfile=str(other))
+        [by_address] = to(f"[127.0.0.1]:{port}", smtp_tls_security_level="verify",
+                          smtp_tls_CAfile=str(cert[0]))
     finally:
         controller.stop()
     assert ok.status.code == "2.0.0"
-    assert any(r.getMessage().startswith("Verified TLS connection established") for r in caplog.records)
-    assert bad.status.code == "4.7.5"
-    assert bad.status.text.startswith("Cannot start TLS: handshake failure")
+    assert any(r.getMessage().startswith(
+        f"Verified TLS connection established to localhost[127.0.0.1]:{port}: TLS")
+        for r in caplog.records)
+    assert wrong_ca.status.code == "4.7.5"
+    assert wrong_ca.status.text.startswith("Cannot start TLS: handshake failure")
+    assert by_address.status.code == "4.7.5"
+    assert by_address.status.text.startswith("Server certificate not verified")
     assert len(handler.messages) == 1
 
 
