@@ -153,7 +153,8 @@ class SmtpAgent:
         self.cache_idle = s.time(f"{p}_connection_cache_time_limit")
         self.reuse_time = s.time(f"{p}_connection_reuse_time_limit")
         self.reuse_count = s.int(f"{p}_connection_reuse_count_limit")
-        # (transport, next hop, TLS level) -> idle [connection, extensions, expiry timer]
+        # (transport, next hop, TLS level, address, port, path) -> idle
+        # [connection, extensions, expiry timer] entries
         self._cache: dict[tuple, list[list]] = {}
 
     def __repr__(self) -> str:
@@ -165,6 +166,9 @@ class SmtpAgent:
         if not recipients:
             return []
         hops = [request.nexthop or recipients[0].address.rpartition("@")[2]] + self.fallback
+        final: list[Outcome] = []          # 2.x.x and 5.x.x: decided for good
+        pending = recipients               # not decided yet
+        soft: list[Outcome] = []           # their last 4.x.x from a server, if that came last
         failure: _SiteFailure | None = None
         sessions = 0
         for hop in hops:
@@ -175,35 +179,48 @@ class SmtpAgent:
                     mx_address_limit=self.mx_address_limit,
                     my_addresses=[] if self.lmtp else self.my_addresses, shuffle=self.shuffle)
             except ConfigError as exc:
-                failure = _SiteFailure(DsnStatus("4.3.5", f"server configuration error: {exc}"))
+                failure, soft = _SiteFailure(DsnStatus("4.3.5", f"server configuration error: {exc}")), []
                 continue
             except RouteError as exc:
-                failure = _SiteFailure(exc.status, diagnostic=f"X-Postfix; {exc.status.text}")
+                failure, soft = _SiteFailure(exc.status, diagnostic=f"X-Postfix; {exc.status.text}"), []
                 if exc.status.is_permanent:
                     break            # the destination does not exist: no fallback helps
                 continue
             for target in targets:
                 if self.mx_session_limit and sessions >= self.mx_session_limit:
                     break
-                result = await self._attempt(hop, target, request)
+                result = await self._attempt(hop, target, attrs.evolve(request, recipients=pending))
                 if isinstance(result, _SiteFailure):
-                    failure = result
+                    failure, soft = result, []
                     sessions += result.counted
                     if not result.try_next:
-                        break
+                        return final + self._failed(pending, failure)
                     continue
-                return result
+                sessions += 1
+                # A recipient a server deferred is offered to the next one,
+                # as Postfix does; accepted and rejected ones are done.
+                final += [o for o in result if not o.status.is_temporary]
+                soft = [o for o in result if o.status.is_temporary]
+                pending = [o.recipient for o in soft]
+                if not pending:
+                    return final
+        if soft:
+            return final + soft
         assert failure is not None
-        status = failure.status
-        diagnostic = failure.diagnostic or f"X-Postfix; {status.text}"
-        return [Outcome(r, status, relay=failure.relay, diagnostic=diagnostic,
+        return final + self._failed(pending, failure)
+
+    @staticmethod
+    def _failed(recipients: Sequence[Any], failure: _SiteFailure) -> list[Outcome]:
+        diagnostic = failure.diagnostic or f"X-Postfix; {failure.status.text}"
+        return [Outcome(r, failure.status, relay=failure.relay, diagnostic=diagnostic,
                         remote_mta=failure.remote_mta) for r in recipients]
 
     # --- one session ---------------------------------------------------------------
     async def _attempt(self, hop: str, target: Target, request: DeliveryRequest,
                        tls_level: str | None = None) -> list[Outcome] | _SiteFailure:
         tls_level = tls_level or self.tls_level
-        key = (request.transport, hop, tls_level)
+        # A parked connection serves the same next hop, server and TLS level only.
+        key = (request.transport, hop, tls_level, target.address, target.port, target.path)
         cached = self._take(key)
         if cached is not None:
             conn, ext = cached

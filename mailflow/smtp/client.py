@@ -389,6 +389,14 @@ class Transaction:
                     self.send_content = True
                     return
                 self.failure = (reply, command)
+            elif reply.code == 354:
+                # A pipelined DATA the server took although no recipient
+                # was accepted: end an empty message so the session stays
+                # in step (its reply decides nothing).
+                self._queue = [(Command("DOT", b".\r\n"), -1)]
+                return
+            self._finish()
+        elif command.verb == "DOT":
             self._finish()
         if not self._outstanding and not self._queue and not self.send_content:
             self._finish()

@@ -163,8 +163,13 @@ async def read_command(reader) -> bytes:
 
 
 async def read_data(reader) -> bytes:
-    """The DATA content up to and including the final dot."""
-    return await reader.readuntil(b"\r\n.\r\n")
+    """The DATA content up to and including the final dot line."""
+    lines = []
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        lines.append(line)
+        if line == b".\r\n":
+            return b"".join(lines)
 
 
 async def answer_session(reader, writer, replies: dict, *, ehlo: bytes = b"250-mx.test\r\n250 PIPELINING\r\n",

@@ -445,3 +445,44 @@ def test_dns_outcomes_reach_the_recipients():
     # A diagnostic is always set, so the queue manager never takes a DNS
     # deferral for one of cleanup's own.
     assert down.diagnostic.startswith("X-Postfix; Host or domain name not found.")
+
+
+def test_recipient_deferred_by_one_mx_is_offered_to_the_next():
+    """The primary MX says 450 for one recipient; the backup takes it in
+    the same attempt; the one the primary accepted is not sent twice."""
+    first, second = [], []
+
+    async def primary(reader, writer):
+        await answer_session(reader, writer, {
+            b"RCPT": lambda l: b"450 4.2.0 greylisted\r\n" if b"grey@" in l else b"250 ok\r\n"},
+            log=first)
+
+    async def backup(reader, writer):
+        await answer_session(reader, writer, {}, log=second)
+
+    dns = StaticResolver({("example.test", "MX"): ["10 a.example.test", "20 b.example.test"],
+                          ("a.example.test", "A"): ["127.0.0.1"],
+                          ("b.example.test", "A"): ["127.0.0.2"]})
+
+    async def go():
+        async with ScriptedServer(primary, "127.0.0.1") as port:
+            async with ScriptedServer(backup, "127.0.0.2", port):
+                req = make_request("ok@example.test", "grey@example.test", transport="smtp",
+                                   nexthop=f"example.test:{port}")
+                return await send(agent(resolver=dns), req)
+    ok, grey = run(go())
+    assert ok.status.code == grey.status.code == "2.0.0"
+    assert ok.relay.startswith("a.example.test[") and grey.relay.startswith("b.example.test[")
+    assert [line for line in second if line.startswith(b"RCPT")] == [b"RCPT TO:<grey@example.test>\r\n"]
+
+
+def test_deferred_everywhere_keeps_the_last_servers_words():
+    async def grey(reader, writer):
+        await answer_session(reader, writer, {b"RCPT": lambda l: b"450 4.2.0 greylisted\r\n"})
+
+    async def go():
+        async with ScriptedServer(grey) as port:
+            return await send(agent(), request_to(port))
+    [o] = run(go())
+    assert (o.status.code, o.status.text) == (
+        "4.2.0", "host 127.0.0.1[127.0.0.1] said: 450 4.2.0 greylisted (in reply to RCPT TO command)")

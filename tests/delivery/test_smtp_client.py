@@ -123,3 +123,14 @@ def test_unexpected_reply_is_a_protocol_error():
     tx = Transaction("a@x", ["b@x"], Extensions())
     with pytest.raises(SmtpProtocolError):
         tx.receive(ok())
+
+
+def test_data_accepted_without_recipients_ends_an_empty_message():
+    tx = Transaction("a@x", ["b@x"], Extensions(frozenset({"PIPELINING"})))
+    tx.next_commands()
+    for reply in (ok(), Reply(450, ["450 no"]), ok(354)):
+        tx.receive(reply)
+    assert not tx.done and not tx.send_content
+    assert [c.line for c in tx.next_commands()] == [b".\r\n"]
+    tx.receive(ok())
+    assert tx.done and tx.results[0][0].code == 450
