@@ -129,6 +129,8 @@ class SmtpAgent:
         self.helo_name = s.text(f"{p}_{hello}_name") or s.text("myhostname")
         self.never_ehlo = not lmtp and s.bool("smtp_never_send_ehlo")
         self.skip_5xx_greeting = s.bool(f"{p}_skip_5xx_greeting")
+        # smtp_skip_quit_response = yes (lmtp: no): do not wait for QUIT's reply.
+        self.skip_quit_response = s.bool(f"{p}_skip_quit_response")
         self.mx_address_limit = s.int(f"{p}_mx_address_limit")
         self.mx_session_limit = s.int(f"{p}_mx_session_limit")
         self.fallback = [] if lmtp else s.list("smtp_fallback_relay")
@@ -491,7 +493,8 @@ class SmtpAgent:
     async def _quit(self, conn: Connection) -> None:
         try:
             await conn.send(b"QUIT\r\n", timeout=self.timeouts["QUIT"], where=_WHERE["QUIT"])
-            await conn.reply(timeout=self.timeouts["QUIT"], where=_WHERE["QUIT"])
+            if not self.skip_quit_response:
+                await conn.reply(timeout=self.timeouts["QUIT"], where=_WHERE["QUIT"])
         except (ConnectionLost, ConversationTimeout, SmtpProtocolError):
             pass  # the server may hang up without answering QUIT
         await conn.close()

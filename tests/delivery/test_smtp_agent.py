@@ -4,6 +4,7 @@ scripted servers that accept, reject, stall, babble and hang up."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from delivery_helpers import make_request
@@ -486,3 +487,22 @@ def test_deferred_everywhere_keeps_the_last_servers_words():
     [o] = run(go())
     assert (o.status.code, o.status.text) == (
         "4.2.0", "host 127.0.0.1[127.0.0.1] said: 450 4.2.0 greylisted (in reply to RCPT TO command)")
+
+
+def test_quit_reply_is_not_awaited_by_default():
+    """smtp_skip_quit_response = yes: a server that never answers QUIT does
+    not hold the delivery up for smtp_quit_timeout."""
+    async def mute_quit(reader, writer):
+        await answer_session(reader, writer, {b"QUIT": lambda l: b""})
+        await reader.read()
+
+    async def go(**params):
+        async with ScriptedServer(mute_quit) as port:
+            a = agent(smtp_connection_cache_on_demand="no", smtp_quit_timeout="1s", **params)
+            start = time.monotonic()
+            [o] = await send(a, request_to(port))
+            return o, time.monotonic() - start
+    o, took = run(go())
+    assert o.status.code == "2.0.0" and took < 0.9
+    o, took = run(go(smtp_skip_quit_response="no"))
+    assert o.status.code == "2.0.0" and took >= 0.9     # waited for the reply until the limit
