@@ -107,24 +107,6 @@ def outcome_states(envelope: Envelope, outcomes: Sequence[Outcome]) -> dict[int,
     {1: <RecipientState.BOUNCED: 'bounced'>}
     """
     return PendingIndex(envelope).take(outcomes)
-    # The pending indexes of each (address, original, orcpt), in order, built
-    # once: a lookup per outcome, not a scan of every recipient (a message
-    # with 100,000 recipients is marked in slices of a few hundred).
-    pending: dict[tuple, list[int]] = {}
-    for index, rcpt in enumerate(envelope.recipients):
-        if not rcpt.done:
-            pending.setdefault((rcpt.address, rcpt.original, rcpt.orcpt), []).append(index)
-    taken: dict[tuple, int] = {}
-    for outcome in final:
-        want = outcome.recipient
-        key = (want.address, want.original, want.orcpt)
-        indexes = pending.get(key, ())
-        n = taken.get(key, 0)
-        if n < len(indexes):
-            taken[key] = n + 1
-            changes[indexes[n]] = (RecipientState.DELIVERED if outcome.status.is_success
-                                   else RecipientState.BOUNCED)
-    return changes
 
 
 def apply_states(envelope: Envelope, changes: dict[int, RecipientState]) -> Envelope:
