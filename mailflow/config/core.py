@@ -175,10 +175,8 @@ class Config:
         entry = self._entries.get(name)
         if entry is not None:
             return entry.value
-        if name == "myhostname":
-            return default_myhostname(self.expand("mydomain") if self.is_set("mydomain") else None)
-        if name == "mydomain":
-            return default_mydomain(self.expand("myhostname"))
+        if name in ("myhostname", "mydomain"):
+            return self._derived_default(name)
         param = PARAMS.get(name)
         if param is not None:
             return param.default
@@ -186,6 +184,24 @@ class Config:
         if suffix is not None and TRANSPORT_DEFAULTS[suffix] != "$" + name:
             return TRANSPORT_DEFAULTS[suffix]
         return None
+
+    def _derived_default(self, name: str) -> str:
+        # Each default is derived from the other (Postfix: myhostname from
+        # the system, mydomain from myhostname); "myhostname = $mydomain"
+        # with mydomain unset would go round for ever: report the loop.
+        deriving = self.__dict__.setdefault("_deriving", set())
+        if name in deriving:
+            raise ExpansionLoopError("parameter expansion loop: $myhostname -> $mydomain -> "
+                                     "$myhostname", filename=self._file_of("myhostname"),
+                                     name="myhostname")
+        deriving.add(name)
+        try:
+            if name == "myhostname":
+                return default_myhostname(self.expand("mydomain") if self.is_set("mydomain")
+                                          else None)
+            return default_mydomain(self.expand("myhostname"))
+        finally:
+            deriving.discard(name)
 
     def default(self, name: str) -> str | None:
         """The built-in default text (``postconf -d``), ignoring main.cf.

@@ -110,6 +110,9 @@ _TABLE: list[Param] = [
     _p("always_bcc", "",
        doc="Optional address that receives a \"blind carbon copy\" of each message that is "
            "received by the Postfix mail system."),
+    _p("anvil_rate_time_unit", "60s", T,
+       doc="The time unit over which client connection rates and other rates are "
+           "calculated."),
     _p("append_at_myorigin", "yes", B,
        doc="With locally submitted mail, append the string \"@$myorigin\" to mail addresses"
            " without domain information."),

@@ -23,7 +23,7 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     address_verify_sender_dependent_default_transport_maps
     address_verify_sender_dependent_relayhost_maps address_verify_sender_ttl
     address_verify_service_name address_verify_transport_maps
-    address_verify_virtual_transport anvil_rate_time_unit anvil_status_update_time
+    address_verify_virtual_transport anvil_status_update_time
     berkeley_db_create_buffer_size berkeley_db_read_buffer_size best_mx_transport
     broken_sasl_auth_clients command_directory connection_cache_protocol_timeout
     connection_cache_service_name connection_cache_status_update_time

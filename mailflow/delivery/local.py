@@ -38,7 +38,7 @@ from mailflow.delivery.agentutil import failure_status, in_thread, is_root
 from mailflow.delivery.command import run_command
 from mailflow.delivery.local_expand import Delivery, LocalPolicy, plan_local
 from mailflow.delivery.locking import parse_lock_styles
-from mailflow.delivery.mailcopy import CopyFlags, delivered_to, render
+from mailflow.delivery.mailcopy import CopyFlags, delivered_to, header_safe, render
 from mailflow.delivery.maildir import deliver_maildir
 from mailflow.delivery.maps import Maps, split_maps
 from mailflow.delivery.mbox import append_mbox
@@ -286,7 +286,7 @@ class LocalAgent:
         env = request.envelope
         message = request.message
         if "forward" in self.prepend:
-            message = Message(b"Delivered-To: " + rcpt.address.lower().encode("utf-8", "surrogateescape")
+            message = Message(b"Delivered-To: " + header_safe(rcpt.address.lower())
                               + b"\n" + message.data)
         ids = []
         by_sender: dict[str, list[Recipient]] = {}

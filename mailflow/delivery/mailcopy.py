@@ -72,7 +72,7 @@ def from_line(sender: str, now: float, tz_utc: bool = False) -> bytes:
     b'From MAILER-DAEMON  Thu Jan  1 00:00:00 1970\\n'
     """
     when = time.gmtime(now) if tz_utc else time.localtime(now)
-    return b"From %s  %s\n" % ((sender or "MAILER-DAEMON").encode("utf-8", "surrogateescape"),
+    return b"From %s  %s\n" % (header_safe(sender or "MAILER-DAEMON"),
                                time.asctime(when)[:24].encode())
 
 
@@ -87,12 +87,26 @@ def envelope_headers(flags: CopyFlags, sender: str, original: str, recipient: st
     """
     out = []
     if flags & CopyFlags.RETURN_PATH:
-        out.append(b"Return-Path: <%s>\n" % sender.encode("utf-8", "surrogateescape"))
+        out.append(b"Return-Path: <%s>\n" % header_safe(sender))
     if flags & CopyFlags.ORIG_RCPT:
-        out.append(b"X-Original-To: %s\n" % original.encode("utf-8", "surrogateescape"))
+        out.append(b"X-Original-To: %s\n" % header_safe(original))
     if flags & CopyFlags.DELIVERED:
-        out.append(b"Delivered-To: %s\n" % recipient.lower().encode("utf-8", "surrogateescape"))
+        out.append(b"Delivered-To: %s\n" % header_safe(recipient.lower()))
     return b"".join(out)
+
+
+def header_safe(text: str) -> bytes:
+    """An address as header or mbox-line bytes: control characters (a newline
+    in a quoted local part, a NUL) become ``?``, as Postfix's printable()
+    does, so an address can never add a header line of its own.
+
+    >>> header_safe("a" + chr(10) + "X-Evil: 1@example.com")
+    b'a?X-Evil: 1@example.com'
+    """
+    if text.isprintable():
+        return text.encode("utf-8", "surrogateescape")
+    return "".join(c if c.isprintable() or c == "\t" else "?" for c in text).encode(
+        "utf-8", "surrogateescape")
 
 
 def quote_from(data: bytes) -> bytes:

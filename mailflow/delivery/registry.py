@@ -105,6 +105,8 @@ _BUILTIN: dict[str, AgentFactory] = {
     "discard": _lazy("mailflow.delivery.trivial", "DiscardAgent"),
     "error": _lazy("mailflow.delivery.trivial", "error_service"),
     "retry": _lazy("mailflow.delivery.trivial", "RetryAgent"),
+    "smtp": _lazy("mailflow.delivery.smtp", "SmtpAgent"),
+    "lmtp": _lazy("mailflow.delivery.lmtp", "LmtpAgent"),
 }
 
 
@@ -130,7 +132,7 @@ def agent_factory(name: str) -> AgentFactory | None:
 def agent_names() -> list[str]:
     """Every name an agent can be created under, sorted.
 
-    >>> {"local", "virtual", "pipe", "discard", "error", "retry"} <= set(agent_names())
+    >>> {"local", "virtual", "pipe", "discard", "error", "retry", "smtp", "lmtp"} <= set(agent_names())
     True
     """
     return sorted(set(_REGISTRY) | set(_BUILTIN))

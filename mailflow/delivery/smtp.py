@@ -37,17 +37,21 @@ from typing import Any, Callable, Sequence
 
 import attrs
 
+from mailflow.adapters.tls import (client_context, client_match_names, describe_tls,
+                                   peer_name_matches)
+from mailflow.config import default_config
 from mailflow.delivery.maps import Maps
 from mailflow.delivery.settings import Settings
 from mailflow.delivery.smtp_route import (RouteError, Target, find_targets, is_ip_literal,
                                           parse_nexthop)
 from mailflow.delivery.smtp_session import (ConnectFailed, Connection, ConnectionLost,
-                                            ConversationTimeout, TlsFailed)
+                                            ConversationTimeout, TlsFailed, call_later)
 from mailflow.errors import ConfigError, TableError
 from mailflow.interfaces import DnsResolver
 from mailflow.model import DeliveryRequest, DsnStatus, Outcome
-from mailflow.smtp.client import (Command, Extensions, Reply, SmtpProtocolError, Transaction,
-                                  encode_data)
+from mailflow.smtp.client import Command, Extensions, Reply, Transaction
+from mailflow.smtp.data import encode_data
+from mailflow.smtp.errors import SmtpProtocolError
 
 __all__ = ["SmtpAgent", "TLS_LEVELS"]
 
@@ -125,6 +129,8 @@ class SmtpAgent:
         self.helo_name = s.text(f"{p}_{hello}_name") or s.text("myhostname")
         self.never_ehlo = not lmtp and s.bool("smtp_never_send_ehlo")
         self.skip_5xx_greeting = s.bool(f"{p}_skip_5xx_greeting")
+        # smtp_skip_quit_response = yes (lmtp: no): do not wait for QUIT's reply.
+        self.skip_quit_response = s.bool(f"{p}_skip_quit_response")
         self.mx_address_limit = s.int(f"{p}_mx_address_limit")
         self.mx_session_limit = s.int(f"{p}_mx_session_limit")
         self.fallback = [] if lmtp else s.list("smtp_fallback_relay")
@@ -135,8 +141,10 @@ class SmtpAgent:
         if self.tls_level not in TLS_LEVELS:
             raise ConfigError(f"unsupported TLS security level (use one of {', '.join(TLS_LEVELS)})",
                               name=f"{p}_tls_security_level", value=self.tls_level)
-        self.tls_cafile = s.text(f"{p}_tls_CAfile") or None
-        self.tls_capath = s.text(f"{p}_tls_CApath") or None
+        self.tls_cafile = s.text(f"{p}_tls_CAfile") or s.text("smtp_tls_CAfile") or None
+        self.tls_capath = s.text(f"{p}_tls_CApath") or s.text("smtp_tls_CApath") or None
+        self._tls_cfg = cfg if cfg is not None else default_config()
+        self._tls_contexts: dict[str, ssl.SSLContext] = {}
         self.sasl = s.bool(f"{p}_sasl_auth_enable")
         self.sasl_maps = Maps(s.text(f"{p}_sasl_password_maps"), cfg) if self.sasl else None
         self.sasl_options = {o.lower() for o in s.list(f"{p}_sasl_security_options")}
@@ -147,7 +155,9 @@ class SmtpAgent:
         self.cache_idle = s.time(f"{p}_connection_cache_time_limit")
         self.reuse_time = s.time(f"{p}_connection_reuse_time_limit")
         self.reuse_count = s.int(f"{p}_connection_reuse_count_limit")
-        self._cache: dict[tuple[str, str], list[tuple[Connection, Extensions, float]]] = {}
+        # (transport, next hop, TLS level, address, port, path) -> idle
+        # [connection, extensions, expiry timer] entries
+        self._cache: dict[tuple, list[list]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(protocol={self.prefix!r})"
@@ -158,6 +168,9 @@ class SmtpAgent:
         if not recipients:
             return []
         hops = [request.nexthop or recipients[0].address.rpartition("@")[2]] + self.fallback
+        final: list[Outcome] = []          # 2.x.x and 5.x.x: decided for good
+        pending = recipients               # not decided yet
+        soft: list[Outcome] = []           # their last 4.x.x from a server, if that came last
         failure: _SiteFailure | None = None
         sessions = 0
         for hop in hops:
@@ -168,35 +181,49 @@ class SmtpAgent:
                     mx_address_limit=self.mx_address_limit,
                     my_addresses=[] if self.lmtp else self.my_addresses, shuffle=self.shuffle)
             except ConfigError as exc:
-                failure = _SiteFailure(DsnStatus("4.3.5", f"server configuration error: {exc}"))
+                failure, soft = _SiteFailure(DsnStatus("4.3.5", f"server configuration error: {exc}")), []
                 continue
             except RouteError as exc:
-                failure = _SiteFailure(exc.status, diagnostic=f"X-Postfix; {exc.status.text}")
+                failure, soft = _SiteFailure(exc.status, diagnostic=f"X-Postfix; {exc.status.text}"), []
                 if exc.status.is_permanent:
                     break            # the destination does not exist: no fallback helps
                 continue
             for target in targets:
                 if self.mx_session_limit and sessions >= self.mx_session_limit:
                     break
-                result = await self._attempt(hop, target, request)
+                result = await self._attempt(hop, target, attrs.evolve(request, recipients=pending))
                 if isinstance(result, _SiteFailure):
-                    failure = result
+                    failure, soft = result, []
                     sessions += result.counted
                     if not result.try_next:
-                        break
+                        return final + self._failed(pending, failure)
                     continue
-                return result
+                sessions += 1
+                # A recipient a server deferred is offered to the next one,
+                # as Postfix does; accepted and rejected ones are done.
+                final += [o for o in result if not o.status.is_temporary]
+                soft = [o for o in result if o.status.is_temporary]
+                pending = [o.recipient for o in soft]
+                if not pending:
+                    return final
+        if soft:
+            return final + soft
         assert failure is not None
-        status = failure.status
-        diagnostic = failure.diagnostic or f"X-Postfix; {status.text}"
-        return [Outcome(r, status, relay=failure.relay, diagnostic=diagnostic,
+        return final + self._failed(pending, failure)
+
+    @staticmethod
+    def _failed(recipients: Sequence[Any], failure: _SiteFailure) -> list[Outcome]:
+        diagnostic = failure.diagnostic or f"X-Postfix; {failure.status.text}"
+        return [Outcome(r, failure.status, relay=failure.relay, diagnostic=diagnostic,
                         remote_mta=failure.remote_mta) for r in recipients]
 
     # --- one session ---------------------------------------------------------------
-    async def _attempt(self, hop: str, target: Target,
-                       request: DeliveryRequest) -> list[Outcome] | _SiteFailure:
-        key = (request.transport, hop)
-        cached = self._take(key, target)
+    async def _attempt(self, hop: str, target: Target, request: DeliveryRequest,
+                       tls_level: str | None = None) -> list[Outcome] | _SiteFailure:
+        tls_level = tls_level or self.tls_level
+        # A parked connection serves the same next hop, server and TLS level only.
+        key = (request.transport, hop, tls_level, target.address, target.port, target.path)
+        cached = self._take(key)
         if cached is not None:
             conn, ext = cached
         else:
@@ -206,16 +233,16 @@ class SmtpAgent:
                 return _SiteFailure(DsnStatus("4.4.1", str(exc)), counted=False,
                                     diagnostic=f"X-Postfix; {exc}")
             try:
-                ext = await self._start(conn, hop)
+                ext = await self._start(conn, hop, tls_level)
             except _Abort as exc:
                 await self._quit(conn)
                 return exc.failure
             except TlsFailed as exc:
                 await conn.close()
-                if self.tls_level == "may":
+                if tls_level == "may":
                     # Opportunistic TLS: Postfix tries the same server again in plaintext.
                     log.info("%s: %s; trying plaintext", conn.name, exc)
-                    return await self._plaintext_retry(hop, target, request)
+                    return await self._attempt(hop, target, request, "none")
                 return self._failure(conn, DsnStatus("4.7.5", str(exc)))
             except (ConnectionLost, ConversationTimeout) as exc:
                 await conn.close()
@@ -240,14 +267,6 @@ class SmtpAgent:
         await self._release(key, conn, ext, tx)
         return outcomes
 
-    async def _plaintext_retry(self, hop: str, target: Target,
-                               request: DeliveryRequest) -> list[Outcome] | _SiteFailure:
-        level, self.tls_level = self.tls_level, "none"
-        try:
-            return await self._attempt(hop, target, request)
-        finally:
-            self.tls_level = level
-
     def _failure(self, conn: Connection, status: DsnStatus, *,
                  reply: Reply | None = None, try_next: bool = True) -> _SiteFailure:
         return _SiteFailure(status, relay=conn.target.relay, remote_mta=conn.target.remote_mta,
@@ -265,14 +284,14 @@ class SmtpAgent:
         await conn.send(line, timeout=self.timeouts[stage], where=_WHERE[verb])
         return await conn.reply(timeout=self.timeouts[stage], where=_WHERE[verb])
 
-    async def _start(self, conn: Connection, hop: str) -> Extensions:
+    async def _start(self, conn: Connection, hop: str, tls_level: str) -> Extensions:
         """Greeting, EHLO/HELO/LHLO, STARTTLS and AUTH; the server's extensions."""
         greeting = await conn.reply(timeout=self.timeouts["GREETING"], where=_WHERE["GREETING"])
         if not greeting.is_success:
             raise self._refused(conn, greeting)
         ext = await self._hello(conn)
-        if self.tls_level != "none":
-            ext = await self._starttls(conn, ext, hop)
+        if tls_level != "none":
+            ext = await self._starttls(conn, ext, hop, tls_level)
         if self.sasl:
             await self._auth(conn, ext, hop)
         return ext
@@ -295,8 +314,8 @@ class SmtpAgent:
             raise self._refused(conn, reply)
         return Extensions()
 
-    async def _starttls(self, conn: Connection, ext: Extensions, hop: str) -> Extensions:
-        level = self.tls_level
+    async def _starttls(self, conn: Connection, ext: Extensions, hop: str,
+                        level: str) -> Extensions:
         if not ext.starttls:
             if level == "may":
                 return ext
@@ -310,32 +329,31 @@ class SmtpAgent:
                 "4.7.5", f"TLS is required, but host {conn.name} refused to start TLS: {reply}"),
                 reply=reply))
         verify = level in ("verify", "secure")
-        host = conn.target.name
-        if level == "secure":
-            host = parse_nexthop(hop, self.default_port).host
-        await conn.starttls(self._tls_context(verify), host if verify and not is_ip_literal(host)
-                            else None, timeout=self.timeouts["STARTTLS"])
-        trust = "Verified" if verify else ("Trusted" if self._trusted(conn) else "Untrusted")
-        info = conn.tls_info()
-        if info is not None:
-            proto, cipher, bits = info
-            log.info("%s TLS connection established to %s:%d: %s with cipher %s (%d/%d bits)",
-                     trust, conn.name, conn.target.port, proto, cipher, bits, bits)
+        target = conn.target
+        # SNI names the server as we know it (never an address).
+        sni = None if target.path or is_ip_literal(target.name) else target.name
+        await conn.starttls(self._tls_context(level), sni, timeout=self.timeouts["STARTTLS"])
+        if verify:
+            names = client_match_names(self._tls_cfg, level, hostname=target.name,
+                                       nexthop=parse_nexthop(hop, self.default_port).host,
+                                       prefix=self.prefix)
+            cert = conn.peer_certificate() or {}
+            if not names or peer_name_matches(cert, names) is None:
+                raise _Abort(self._failure(conn, DsnStatus(
+                    "4.7.5", f"Server certificate not verified (host {conn.name} presented "
+                             f"none of: {', '.join(names) or 'no name to match'})")))
+        log.info("%s", describe_tls(conn.ssl_object, f"{conn.name}:{target.port}",
+                                    verified=verify))
         return await self._hello(conn)
 
-    def _tls_context(self, verify: bool) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=self.tls_cafile, capath=self.tls_capath)
-        if not verify:
-            # Opportunistic and "encrypt": encryption without authentication,
-            # as Postfix's may/encrypt levels.
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+    def _tls_context(self, level: str) -> ssl.SSLContext:
+        ctx = self._tls_contexts.get(level)
+        if ctx is None:
+            ctx = client_context(self._tls_cfg, level, ca_file=self.tls_cafile,
+                                 ca_path=self.tls_capath, prefix=self.prefix)
+            assert ctx is not None            # level is never "none" here
+            self._tls_contexts[level] = ctx
         return ctx
-
-    def _trusted(self, conn: Connection) -> bool:
-        # Without verification the chain was not checked; Postfix says
-        # "Untrusted" then. (A verified chain logs "Verified".)
-        return False
 
     async def _auth(self, conn: Connection, ext: Extensions, hop: str) -> None:
         if not ext.auth:
@@ -433,40 +451,50 @@ class SmtpAgent:
                        diagnostic=f"{'lmtp' if self.lmtp else 'smtp'}; {reply}")
 
     # --- connection reuse ---------------------------------------------------------------
-    def _take(self, key: tuple[str, str], target: Target) -> tuple[Connection, Extensions] | None:
+    def _take(self, key: tuple) -> tuple[Connection, Extensions] | None:
         idle = self._cache.get(key)
-        now = time.monotonic()
         while idle:
-            conn, ext, parked = idle.pop()
-            if conn.at_eof or now - parked > self.cache_idle:
+            conn, ext, timer = idle.pop()
+            timer.cancel()
+            if conn.at_eof:
                 conn.writer.close()
                 continue
             return conn, ext
         return None
 
-    async def _release(self, key: tuple[str, str], conn: Connection, ext: Extensions,
+    async def _release(self, key: tuple, conn: Connection, ext: Extensions,
                        tx: Transaction) -> None:
         reusable = (self.cache_on and self.cache_idle > 0
                     and (not self.reuse_count or conn.uses < self.reuse_count)
                     and time.monotonic() - conn.opened < self.reuse_time)
-        if reusable:
-            try:
-                # RSET now, so the next message starts clean and a dead
-                # connection is found before it is parked.
-                reply = await self._chat(conn, "RSET", b"RSET\r\n", "RSET")
-            except (ConnectionLost, ConversationTimeout, SmtpProtocolError):
-                reply = None
-            if reply is not None and reply.is_success:
-                self._cache.setdefault(key, []).append((conn, ext, time.monotonic()))
-                return
+        if not reusable:
+            await self._quit(conn)
+            return
+        try:
+            # RSET now, so the next message starts clean and a dead
+            # connection is found before it is parked.
+            reply = await self._chat(conn, "RSET", b"RSET\r\n", "RSET")
+        except (ConnectionLost, ConversationTimeout, SmtpProtocolError):
+            reply = None
+        if reply is None or not reply.is_success:
             await conn.close()
             return
-        await self._quit(conn)
+        idle = self._cache.setdefault(key, [])
+        entry: list = [conn, ext, None]
+
+        async def expire() -> None:
+            # Idle longer than smtp_connection_cache_time_limit: say goodbye.
+            if entry in idle:
+                idle.remove(entry)
+                await self._quit(conn)
+        entry[2] = call_later(self.cache_idle, expire)
+        idle.append(entry)
 
     async def _quit(self, conn: Connection) -> None:
         try:
             await conn.send(b"QUIT\r\n", timeout=self.timeouts["QUIT"], where=_WHERE["QUIT"])
-            await conn.reply(timeout=self.timeouts["QUIT"], where=_WHERE["QUIT"])
+            if not self.skip_quit_response:
+                await conn.reply(timeout=self.timeouts["QUIT"], where=_WHERE["QUIT"])
         except (ConnectionLost, ConversationTimeout, SmtpProtocolError):
             pass  # the server may hang up without answering QUIT
         await conn.close()
@@ -475,7 +503,8 @@ class SmtpAgent:
         """Close every cached connection (QUIT first)."""
         cache, self._cache = self._cache, {}
         for idle in cache.values():
-            for conn, _ext, _parked in idle:
+            for conn, _ext, timer in idle:
+                timer.cancel()
                 await self._quit(conn)
 
 

@@ -26,14 +26,14 @@ import asyncio
 import os
 import ssl
 import time
-from typing import Optional
+from typing import Awaitable, Callable, Optional
 
 from mailflow.delivery.smtp_route import Target
 from mailflow.errors import MailflowError
 from mailflow.smtp.client import Reply, ReplyParser
 
 __all__ = ["Connection", "ConnectFailed", "ConnectionLost", "ConversationTimeout",
-           "TlsFailed"]
+           "TlsFailed", "call_later"]
 
 READ_SIZE = 65536
 
@@ -54,6 +54,21 @@ class TlsFailed(MailflowError):
     """The TLS handshake after STARTTLS failed; the text says why."""
 
 
+def call_later(delay: float, func: Callable[[], Awaitable[None]]) -> asyncio.TimerHandle:
+    """Run the coroutine function ``func`` after ``delay`` seconds on the
+    running loop (the connection cache's idle timer); cancel with the handle."""
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        task = loop.create_task(func())
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+    return loop.call_later(delay, fire)
+
+
+_pending: set = set()      # expiry tasks in flight (a task needs a strong reference)
+
+
 def _limit(timeout: float | None) -> float | None:
     # 0 means "no limit of ours" (lmtp_connect_timeout = 0s: the kernel's).
     return timeout if timeout and timeout > 0 else None
@@ -68,7 +83,6 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.parser = ReplyParser()
-        self.replies: list[Reply] = []
         self.opened = time.monotonic()
         self.uses = 0
         self.tls = False
@@ -116,7 +130,7 @@ class Connection:
 
         Raises :class:`mailflow.smtp.client.SmtpProtocolError` for garbage."""
         deadline = None if not _limit(timeout) else time.monotonic() + timeout
-        while not self.replies:
+        while (reply := self.parser.next_reply()) is None:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 data = await asyncio.wait_for(self.reader.read(READ_SIZE), remaining)
@@ -127,12 +141,15 @@ class Connection:
                 raise ConnectionLost(f"lost connection with {self.name} while {where}") from exc
             if not data:
                 raise ConnectionLost(f"lost connection with {self.name} while {where}")
-            self.replies += self.parser.feed(data)
-        return self.replies.pop(0)
+            self.parser.push(data)
+        return reply
 
     async def starttls(self, context: ssl.SSLContext, server_hostname: Optional[str], *,
                        timeout: float | None) -> None:
         """Upgrade the connection to TLS (after a 220 to STARTTLS)."""
+        # Whatever came after the 220 in plaintext is not trusted: an
+        # attacker's injected replies (CVE-2011-0411) must not be read later.
+        self.parser.discard()
         try:
             await asyncio.wait_for(
                 self.writer.start_tls(context, server_hostname=server_hostname),
@@ -143,20 +160,15 @@ class Connection:
             reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             raise TlsFailed(f"Cannot start TLS: handshake failure ({reason})") from exc
         self.tls = True
-        self.parser = ReplyParser()       # nothing from before the handshake is trusted
-        self.replies = []
 
     def peer_certificate(self) -> dict | None:
         obj = self.writer.get_extra_info("ssl_object")
         return obj.getpeercert() if obj is not None else None
 
-    def tls_info(self) -> tuple[str, str, int] | None:
-        """(protocol, cipher, bits) of the TLS session, when there is one."""
-        obj = self.writer.get_extra_info("ssl_object")
-        if obj is None:
-            return None
-        name, _proto, bits = obj.cipher()
-        return obj.version() or "", name, bits or 0
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS session after :meth:`starttls` (None before)."""
+        return self.writer.get_extra_info("ssl_object")
 
     @property
     def at_eof(self) -> bool:

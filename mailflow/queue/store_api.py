@@ -27,7 +27,7 @@ from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
 from mailflow.model import Envelope, Message, Outcome, Recipient, RecipientState
 from mailflow.queue.names import make_queue_id
 
-__all__ = ["SEARCH_ORDER", "LISTED_QUEUES", "outcome_states", "iter_messages",
+__all__ = ["SEARCH_ORDER", "LISTED_QUEUES", "outcome_states", "PendingIndex", "iter_messages",
            "QueueIdSource", "stamp_arrival", "no_such_message"]
 
 # Where read()/locate() look when no queue is named: the order Postfix's
@@ -52,6 +52,47 @@ def no_such_message(queue_id: str, queue: QueueName | None = None) -> NoSuchMess
     return NoSuchMessage(f"{queue_id}: no such message in {where}")
 
 
+class PendingIndex:
+    """The pending recipients of an envelope by (address, original, ORCPT),
+    for finishing them one outcome at a time without scanning them all:
+    a store marking a message with 100,000 recipients in slices of a few
+    hundred keeps one of these instead of decoding the file every time.
+
+    >>> from mailflow.model import DsnStatus
+    >>> index = PendingIndex(Envelope("", (Recipient("a@x"), Recipient("a@x"))))
+    >>> index.take([Outcome(Recipient("a@x"), DsnStatus.parse("2.0.0"))])
+    {0: <RecipientState.DELIVERED: 'delivered'>}
+    >>> index.take([Outcome(Recipient("a@x"), DsnStatus.parse("5.1.1"))])
+    {1: <RecipientState.BOUNCED: 'bounced'>}
+    """
+
+    def __init__(self, envelope: Envelope) -> None:
+        self._pending: dict[tuple, list[int]] = {}
+        for index, rcpt in enumerate(envelope.recipients):
+            if not rcpt.done:
+                self._pending.setdefault((rcpt.address, rcpt.original, rcpt.orcpt), []).append(index)
+        # Per key, how many of its indexes are taken (a list pop(0) would be quadratic).
+        self._taken: dict[tuple, int] = {}
+
+    def take(self, outcomes: Sequence[Outcome]) -> dict[int, RecipientState]:
+        """``{index: new state}`` for the final outcomes, each finishing the
+        first recipient still pending with its key; those count as done
+        from now on. Temporary outcomes change nothing."""
+        changes: dict[int, RecipientState] = {}
+        for outcome in outcomes:
+            if outcome.status.is_temporary:
+                continue
+            want = outcome.recipient
+            key = (want.address, want.original, want.orcpt)
+            indexes = self._pending.get(key)
+            n = self._taken.get(key, 0)
+            if indexes is not None and n < len(indexes):
+                self._taken[key] = n + 1
+                changes[indexes[n]] = (RecipientState.DELIVERED if outcome.status.is_success
+                                       else RecipientState.BOUNCED)
+        return changes
+
+
 def outcome_states(envelope: Envelope, outcomes: Sequence[Outcome]) -> dict[int, RecipientState]:
     """Which recipient records the outcomes finish: ``{index: new state}``.
 
@@ -65,19 +106,7 @@ def outcome_states(envelope: Envelope, outcomes: Sequence[Outcome]) -> dict[int,
     >>> outcome_states(env, [Outcome(Recipient("b@x"), DsnStatus.parse("5.1.1"))])
     {1: <RecipientState.BOUNCED: 'bounced'>}
     """
-    changes: dict[int, RecipientState] = {}
-    for outcome in outcomes:
-        if outcome.status.is_temporary:
-            continue
-        want = outcome.recipient
-        new = RecipientState.DELIVERED if outcome.status.is_success else RecipientState.BOUNCED
-        for index, rcpt in enumerate(envelope.recipients):
-            if rcpt.done or index in changes:
-                continue
-            if (rcpt.address, rcpt.original, rcpt.orcpt) == (want.address, want.original, want.orcpt):
-                changes[index] = new
-                break
-    return changes
+    return PendingIndex(envelope).take(outcomes)
 
 
 def apply_states(envelope: Envelope, changes: dict[int, RecipientState]) -> Envelope:

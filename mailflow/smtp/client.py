@@ -7,7 +7,17 @@ however long or many the lines), the EHLO/LHLO reply becomes
 that hands out commands as bytes (a whole PIPELINING group at once when the
 server offers it, one at a time when not) and takes the replies back in
 order. After DATA it expects one reply (SMTP) or one per accepted recipient
-(LMTP). The caller owns the socket and the clock.
+(LMTP). The caller owns the socket and the clock; the content goes out as
+:func:`mailflow.smtp.data.encode_data` makes it.
+
+The client keeps its own :class:`Reply` and :class:`ReplyParser` rather
+than :mod:`mailflow.smtp.reply`'s (the server's): a reply is quoted in logs
+and bounces with every line's code, as Postfix's smtp client does
+(``550-5.7.1 ... 550 5.7.1 ...``); a reply of any number of lines is read
+to its end with only its first 2048 characters kept (Postfix reads a
+10,000-line reply; it does not fail on it); and :meth:`ReplyParser.next_reply`
+parses one reply at a time, so bytes a server sends after its 220 to
+STARTTLS are dropped unread (CVE-2011-0411).
 
 >>> p = ReplyParser()
 >>> [str(r) for r in p.feed(b"250-mx.example\\r\\n250-PIPELINING\\r\\n250 SIZE 1000\\r\\n")]
@@ -27,10 +37,11 @@ from typing import Iterable, Sequence
 
 import attrs
 
-from mailflow.errors import MailflowError
+from mailflow.smtp.errors import SmtpProtocolError
+from mailflow.smtp.esmtp import xtext_encode as xtext
 
-__all__ = ["Reply", "ReplyParser", "SmtpProtocolError", "Extensions", "Command", "Transaction",
-           "xtext", "encode_data", "MAX_REPLY_TEXT", "MAX_LINE"]
+__all__ = ["Reply", "ReplyParser", "Extensions", "Command", "Transaction", "MAX_REPLY_TEXT",
+           "MAX_LINE"]
 
 #: How much reply text is kept (Postfix's line_length_limit default): the
 #: rest of a longer multi-line reply is read and dropped, as Postfix does.
@@ -39,10 +50,6 @@ MAX_REPLY_TEXT = 2048
 MAX_LINE = 65536
 
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?:\s|$)")
-
-
-class SmtpProtocolError(MailflowError):
-    """The server sent something that is not an SMTP reply (the text says what)."""
 
 
 @attrs.frozen
@@ -106,7 +113,7 @@ class ReplyParser:
     >>> p.feed(b"hello\\r\\n")
     Traceback (most recent call last):
     ...
-    mailflow.smtp.client.SmtpProtocolError: hello
+    mailflow.smtp.errors.SmtpProtocolError: hello
     """
 
     def __init__(self) -> None:
@@ -116,24 +123,44 @@ class ReplyParser:
         self.last: Reply | None = None
 
     def feed(self, data: bytes) -> list[Reply]:
-        self._buf += data
+        """Add ``data``; return every reply it completes."""
+        self.push(data)
         out: list[Reply] = []
-        start = 0
-        buf = self._buf
-        while True:
-            end = buf.find(b"\n", start)
-            if end < 0:
-                break
-            line = bytes(buf[start:end]).rstrip(b"\r").decode("utf-8", "replace")
-            start = end + 1
-            reply = self._line(line)
-            if reply is not None:
-                out.append(reply)
-                self.last = reply
-        del buf[:start]
-        if len(buf) > MAX_LINE:
-            raise SmtpProtocolError(f"reply line longer than {MAX_LINE} bytes")
+        while (reply := self.next_reply()) is not None:
+            out.append(reply)
         return out
+
+    def push(self, data: bytes) -> None:
+        """Add ``data`` without parsing it yet (see :meth:`next_reply`)."""
+        self._buf += data
+
+    def next_reply(self) -> Reply | None:
+        """The next complete reply, or None until more data arrives. Lines
+        after it stay unparsed: bytes a server sends after its 220 to
+        STARTTLS are never read as replies (:meth:`discard` drops them)."""
+        buf = self._buf
+        start = 0
+        reply = None
+        try:
+            while reply is None:
+                end = buf.find(b"\n", start)
+                if end < 0:
+                    break
+                line = bytes(buf[start:end]).rstrip(b"\r").decode("utf-8", "replace")
+                start = end + 1
+                reply = self._line(line)
+        finally:
+            del buf[:start]
+        if reply is None and len(buf) > MAX_LINE:
+            raise SmtpProtocolError(f"reply line longer than {MAX_LINE} bytes")
+        if reply is not None:
+            self.last = reply
+        return reply
+
+    def discard(self) -> None:
+        """Forget everything not parsed yet."""
+        self._buf.clear()
+        self._lines, self._kept = [], 0
 
     def _line(self, line: str) -> Reply | None:
         if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
@@ -194,34 +221,6 @@ class Extensions:
     eightbitmime = property(lambda self: self.has("8BITMIME"))
 
 
-def xtext(text: str) -> str:
-    """RFC 3461 xtext: ``+``, ``=``, controls, space and non-ASCII as ``+HH``.
-
-    >>> xtext("rfc822;a+b=c@example.com")
-    'rfc822;a+2Bb+3Dc@example.com'
-    """
-    out = []
-    for byte in text.encode("utf-8"):
-        out.append(f"+{byte:02X}" if byte < 33 or byte > 126 or byte in (43, 61) else chr(byte))
-    return "".join(out)
-
-
-def encode_data(content: bytes) -> bytes:
-    """Message content (``\\n`` or CRLF line ends) as SMTP DATA: CRLF line
-    ends, dot-stuffed, ending with ``.\\r\\n``.
-
-    >>> encode_data(b"Subject: x\\n\\n.hidden\\nlast")
-    b'Subject: x\\r\\n\\r\\n..hidden\\r\\nlast\\r\\n.\\r\\n'
-    """
-    data = content.replace(b"\r\n", b"\n")
-    if data and not data.endswith(b"\n"):
-        data += b"\n"
-    if data.startswith(b"."):
-        data = b"." + data
-    data = data.replace(b"\n.", b"\n..").replace(b"\n", b"\r\n")
-    return data + b".\r\n"
-
-
 @attrs.frozen
 class Command:
     """One command as sent; ``verb`` names it in "(in reply to X command)"."""
@@ -250,7 +249,7 @@ class Transaction:
     optional) give each one's DSN NOTIFY keywords and ORCPT, sent only when
     the server offers DSN. Feed each reply with :meth:`receive` in the order
     the commands went out. When :attr:`send_content` is true, send
-    :func:`encode_data` of the message and feed the final replies (one, or
+    :func:`~mailflow.smtp.data.encode_data` of the message and feed the final replies (one, or
     one per accepted recipient in LMTP) to :meth:`receive` too.
 
     After the transaction, :attr:`results` maps each recipient index to
@@ -390,6 +389,14 @@ class Transaction:
                     self.send_content = True
                     return
                 self.failure = (reply, command)
+            elif reply.code == 354:
+                # A pipelined DATA the server took although no recipient
+                # was accepted: end an empty message so the session stays
+                # in step (its reply decides nothing).
+                self._queue = [(Command("DOT", b".\r\n"), -1)]
+                return
+            self._finish()
+        elif command.verb == "DOT":
             self._finish()
         if not self._outstanding and not self._queue and not self.send_content:
             self._finish()

@@ -29,11 +29,11 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
-def wait_tcp(port: int, deadline: float = 10.0) -> None:
+def wait_tcp(port: int, deadline: float = 10.0, host: str = "127.0.0.1") -> None:
     end = time.monotonic() + deadline
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return
         except OSError:
             if time.monotonic() > end:
@@ -95,7 +95,7 @@ def _udp_answers(port: int, proc: subprocess.Popen) -> bool:
 
 
 @contextlib.contextmanager
-def smtp_sink(tmp: Path, *options: str, backlog: int = 100) -> Iterator[int]:
+def smtp_sink(tmp: Path, *options: str, backlog: int = 100, host: str = "127.0.0.1") -> Iterator[int]:
     """Postfix's smtp-sink on 127.0.0.1:PORT with ``options`` (see smtp-sink(1)).
     Yields the port."""
     if not os.path.exists(SMTP_SINK):
@@ -103,10 +103,10 @@ def smtp_sink(tmp: Path, *options: str, backlog: int = 100) -> Iterator[int]:
     port = free_port()
     # smtp-sink refuses to run as root without -u; as root it stays root.
     user = ["-u", "root"] if os.geteuid() == 0 else []
-    proc = subprocess.Popen([SMTP_SINK, *user, *options, f"127.0.0.1:{port}", str(backlog)],
+    proc = subprocess.Popen([SMTP_SINK, *user, *options, f"{host}:{port}", str(backlog)],
                             cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_tcp(port)
+        wait_tcp(port, host=host)
         yield port
     finally:
         _stop(proc)
@@ -163,8 +163,13 @@ async def read_command(reader) -> bytes:
 
 
 async def read_data(reader) -> bytes:
-    """The DATA content up to and including the final dot."""
-    return await reader.readuntil(b"\r\n.\r\n")
+    """The DATA content up to and including the final dot line."""
+    lines = []
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        lines.append(line)
+        if line == b".\r\n":
+            return b"".join(lines)
 
 
 async def answer_session(reader, writer, replies: dict, *, ehlo: bytes = b"250-mx.test\r\n250 PIPELINING\r\n",
@@ -196,7 +201,7 @@ async def answer_session(reader, writer, replies: dict, *, ehlo: bytes = b"250-m
             body = await read_data(reader)
             if log is not None:
                 log.append(body)
-            writer.write(b"250 2.0.0 Ok: queued as X1\r\n")
+            writer.write(replies.get(b".", lambda _l: b"250 2.0.0 Ok: queued as X1\r\n")(body))
         elif verb == b"QUIT":
             writer.write(b"221 2.0.0 Bye\r\n")
             await writer.drain()

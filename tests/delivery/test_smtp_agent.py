@@ -4,6 +4,7 @@ scripted servers that accept, reject, stall, babble and hang up."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from delivery_helpers import make_request
@@ -378,3 +379,130 @@ def test_no_reuse_when_cache_is_off():
                 await send(a, request_to(port))
     run(go())
     assert [line.split()[0] for line in log].count(b"EHLO") == 2
+
+
+def test_idle_cached_connection_is_closed_with_quit_after_the_time_limit():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, log=log)
+
+    async def go():
+        a = agent(smtp_connection_cache_time_limit="1s")
+        async with ScriptedServer(script) as port:
+            [o] = await a.deliver(request_to(port))
+            assert o.status.code == "2.0.0"
+            assert log[-1] == b"RSET\r\n"            # parked, still open
+            for _ in range(100):
+                if log[-1] == b"QUIT\r\n":
+                    break
+                await asyncio.sleep(0.05)
+            await a.aclose()
+    run(go())
+    assert log[-1] == b"QUIT\r\n"
+
+
+def test_fallback_relay_after_the_destination_fails(tmp_path):
+    with smtp_sink(tmp_path) as port:
+        a = agent(smtp_fallback_relay=f"[127.0.0.1]:{_closed_port()}, [127.0.0.1]:{port}")
+        [o] = run(send(a, request_to(_closed_port())))
+    assert o.status.code == "2.0.0"
+    assert o.relay == f"127.0.0.1[127.0.0.1]:{port}"
+
+
+def test_mx_session_limit_counts_sessions_that_got_a_greeting():
+    greeted = []
+
+    async def busy(reader, writer):
+        greeted.append(1)
+        writer.write(b"421 4.3.2 busy\r\n")
+        await writer.drain()
+
+    dns = StaticResolver({("example.test", "MX"): ["10 a.example.test", "20 b.example.test",
+                                                   "30 c.example.test"],
+                          ("a.example.test", "A"): ["127.0.0.1"],
+                          ("b.example.test", "A"): ["127.0.0.2"],
+                          ("c.example.test", "A"): ["127.0.0.3"]})
+
+    async def go():
+        async with ScriptedServer(busy, "127.0.0.1") as port:
+            async with ScriptedServer(busy, "127.0.0.2", port), \
+                    ScriptedServer(busy, "127.0.0.3", port):
+                req = make_request("x@example.test", transport="smtp", nexthop=f"example.test:{port}")
+                return await send(agent(resolver=dns, smtp_mx_session_limit="2"), req)
+    [o] = run(go())
+    assert len(greeted) == 2
+    assert o.status.text.startswith("host b.example.test[127.0.0.2] refused to talk to me")
+
+
+def test_dns_outcomes_reach_the_recipients():
+    dns = StaticResolver({("null.test", "MX"): ["0 ."]}).fail("down.test", "MX")
+    a = agent(resolver=dns)
+    [null] = run(send(a, make_request("x@null.test", transport="smtp", nexthop="null.test")))
+    [down] = run(send(a, make_request("x@down.test", transport="smtp", nexthop="down.test")))
+    assert (null.status.code, null.relay) == ("5.1.10", "none")
+    assert null.status.text == "Domain null.test does not accept mail (nullMX)"
+    assert down.status.code == "4.4.3"
+    # A diagnostic is always set, so the queue manager never takes a DNS
+    # deferral for one of cleanup's own.
+    assert down.diagnostic.startswith("X-Postfix; Host or domain name not found.")
+
+
+def test_recipient_deferred_by_one_mx_is_offered_to_the_next():
+    """The primary MX says 450 for one recipient; the backup takes it in
+    the same attempt; the one the primary accepted is not sent twice."""
+    first, second = [], []
+
+    async def primary(reader, writer):
+        await answer_session(reader, writer, {
+            b"RCPT": lambda l: b"450 4.2.0 greylisted\r\n" if b"grey@" in l else b"250 ok\r\n"},
+            log=first)
+
+    async def backup(reader, writer):
+        await answer_session(reader, writer, {}, log=second)
+
+    dns = StaticResolver({("example.test", "MX"): ["10 a.example.test", "20 b.example.test"],
+                          ("a.example.test", "A"): ["127.0.0.1"],
+                          ("b.example.test", "A"): ["127.0.0.2"]})
+
+    async def go():
+        async with ScriptedServer(primary, "127.0.0.1") as port:
+            async with ScriptedServer(backup, "127.0.0.2", port):
+                req = make_request("ok@example.test", "grey@example.test", transport="smtp",
+                                   nexthop=f"example.test:{port}")
+                return await send(agent(resolver=dns), req)
+    ok, grey = run(go())
+    assert ok.status.code == grey.status.code == "2.0.0"
+    assert ok.relay.startswith("a.example.test[") and grey.relay.startswith("b.example.test[")
+    assert [line for line in second if line.startswith(b"RCPT")] == [b"RCPT TO:<grey@example.test>\r\n"]
+
+
+def test_deferred_everywhere_keeps_the_last_servers_words():
+    async def grey(reader, writer):
+        await answer_session(reader, writer, {b"RCPT": lambda l: b"450 4.2.0 greylisted\r\n"})
+
+    async def go():
+        async with ScriptedServer(grey) as port:
+            return await send(agent(), request_to(port))
+    [o] = run(go())
+    assert (o.status.code, o.status.text) == (
+        "4.2.0", "host 127.0.0.1[127.0.0.1] said: 450 4.2.0 greylisted (in reply to RCPT TO command)")
+
+
+def test_quit_reply_is_not_awaited_by_default():
+    """smtp_skip_quit_response = yes: a server that never answers QUIT does
+    not hold the delivery up for smtp_quit_timeout."""
+    async def mute_quit(reader, writer):
+        await answer_session(reader, writer, {b"QUIT": lambda l: b""})
+        await reader.read()
+
+    async def go(**params):
+        async with ScriptedServer(mute_quit) as port:
+            a = agent(smtp_connection_cache_on_demand="no", smtp_quit_timeout="1s", **params)
+            start = time.monotonic()
+            [o] = await send(a, request_to(port))
+            return o, time.monotonic() - start
+    o, took = run(go())
+    assert o.status.code == "2.0.0" and took < 0.9
+    o, took = run(go(smtp_skip_quit_response="no"))
+    assert o.status.code == "2.0.0" and took >= 0.9     # waited for the reply until the limit

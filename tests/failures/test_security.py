@@ -59,8 +59,6 @@ def _header_names(data: bytes) -> list[str]:
     return [line.split(":", 1)[0] for line in head.split("\n") if line and line[0] not in " \t"]
 
 
-@pytest.mark.xfail(strict=True, reason="the local agent writes Return-Path/X-Original-To with raw "
-                   "newlines (mailflow/delivery); see the report of issue 10")
 def test_newline_in_an_address_never_makes_a_header(tmp_path):
     """A sender or original recipient with a newline (a quoted local part) does not add a header line to the delivered message."""
     w = World(tmp_path)

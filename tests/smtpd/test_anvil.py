@@ -231,14 +231,6 @@ def test_time_unit_from_configuration(clock, monkeypatch):
     assert session.mail() is not None        # still inside the 2-minute unit
 
 
-@pytest.mark.skipif("anvil_rate_time_unit" in PARAMS, reason="the parameter table has it now")
-def test_time_unit_not_in_the_parameter_table_is_ignored_as_warned():
-    """While main.cf's anvil_rate_time_unit draws "not implemented (ignored)", it is ignored: 60 s."""
-    cfg = Config.from_string("anvil_rate_time_unit = 2m\n", log_warnings=False)
-    assert any("anvil_rate_time_unit" in w and "ignored" in w for w in cfg.warnings)
-    assert ClientLimits.from_config(cfg).time_unit == 60
-
-
 @pytest.mark.parametrize("patterns, address, name, want", [
     (["192.0.2.1"], "192.0.2.1", "unknown", True),
     (["[192.0.2.1]"], "192.0.2.1", "unknown", True),
