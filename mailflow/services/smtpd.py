@@ -45,14 +45,15 @@ from mailflow.model import Envelope, Message, Recipient
 from mailflow.queue.store_api import QueueIdSource
 from mailflow.services.cleanup import CleanupService
 from mailflow.services.skeleton import ServiceBase, ServiceContext
-from mailflow.services.smtpd_session import (WRITE_ERROR, ClientEndpoint, SinkResult,
+from mailflow.services.smtpd_session import (ClientEndpoint, SinkResult,
                                              SmtpdSession, Transaction)
 from mailflow.smtp.reply import Reply
+from mailflow.smtp.replies import WRITE_ERROR
 from mailflow.queue.space import enough_space, shortage_text
 from mailflow.smtpd.anvil import Anvil, ClientLimits
 from mailflow.smtpd.proxy import ProxyProtocolError, parse_proxy_header
 from mailflow.smtpd.restrictions import SmtpdRestrictions
-from mailflow.smtpd.sasl import authenticator_from_config
+from mailflow.smtpd.sasl import authenticator_from_config, server_mechanisms
 from mailflow.smtpd.settings import SmtpdSettings
 
 __all__ = ["SmtpdService", "SmtpServer", "CleanupSink", "HandlerSink", "StreamChannel",
@@ -407,8 +408,16 @@ class SmtpServer:
         self.tls_context = None
         if self.settings.tls_security_level != "none" or self.settings.tls_wrappermode:
             self.tls_context = server_context(cfg)
-        self.authenticator = (authenticator_from_config(cfg)
+        old = getattr(self, "authenticator", None)
+        self.authenticator = (authenticator_from_config(cfg, offload=asyncio.to_thread)
                               if self.settings.sasl_auth_enable else None)
+        self.sasl_mechanisms: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        if self.authenticator is not None:
+            offered = list(self.authenticator.mechanisms())
+            self.sasl_mechanisms = (tuple(server_mechanisms(cfg, offered, tls=False)),
+                                    tuple(server_mechanisms(cfg, offered, tls=True)))
+        if old is not None and old is not self.authenticator:
+            _close_later(old)
         self.limits = ClientLimits.from_config(cfg)
         for server in self._servers:
             server.set_limit(self.maxproc)
@@ -462,7 +471,8 @@ class SmtpServer:
             channel, self.settings, ClientEndpoint(address, peer[1], name, reverse),
             restrictions=self.restrictions, sink=self.sink,
             tls_context=None if wrapper else self.tls_context,
-            authenticator=self.authenticator, anvil=anvil, service=self.service,
+            authenticator=self.authenticator, sasl_mechanisms=self.sasl_mechanisms,
+            anvil=anvil, service=self.service,
             lmtp=self.lmtp, on_etrn=self.on_etrn, clock=self.clock,
             server_address=(_plain_address(local[0]), local[1]), initial_data=initial)
         if wrapper is not None:
@@ -489,6 +499,21 @@ class SmtpServer:
         if self._writers is not None:
             writers, self._writers = self._writers, None
             await asyncio.get_running_loop().run_in_executor(None, writers.shutdown)
+        closer = getattr(self.authenticator, "close", None)
+        if closer is not None:
+            await closer()
+
+
+def _close_later(authenticator: Any) -> None:
+    # A replaced authenticator (reload) may hold a connection to Dovecot:
+    # close it once the sessions using it are done with this loop turn.
+    closer = getattr(authenticator, "close", None)
+    if closer is None:
+        return
+    try:
+        asyncio.get_running_loop().create_task(closer())
+    except RuntimeError:        # configured outside an event loop: nothing is connected yet
+        pass
 
 
 async def _read_proxy_header(channel: "StreamChannel", timeout: float) -> tuple[Any, bytes]:

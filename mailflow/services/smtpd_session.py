@@ -27,6 +27,11 @@ import attrs
 
 from mailflow.model import ClientInfo, Envelope, Message, Notify, Recipient, Ret
 from mailflow.smtp import events as ev
+from mailflow.smtp.replies import (BYE, IN_TRANSACTION, MAIL_OK,
+                                   MUST_STARTTLS, NEED_HELO, NEED_MAIL, NEED_RCPT, NESTED_MAIL,
+                                   NO_AUTHORIZATION, NO_STORAGE, NO_VALID_RCPT, NOT_IMPLEMENTED,
+                                   NOT_RECOGNIZED, OK, RCPT_OK, READY_TLS, SIZE_EXCEEDS,
+                                   START_DATA, TLS_ACTIVE, TOO_BIG, TOO_MANY_RCPT, VRFY_DISABLED)
 from mailflow.smtp.reply import Reply
 from mailflow.smtp.server import ServerEngine
 from mailflow.smtpd.anvil import ExceptionList
@@ -40,31 +45,6 @@ __all__ = ["Channel", "MessageSink", "SinkResult", "SmtpdSession", "ClientEndpoi
 
 log = logging.getLogger("mailflow.smtpd")
 
-# Replies of Postfix's smtpd for the protocol's own errors (smtpd.c).
-OK = Reply.of(250, "Ok", "2.0.0")
-MAIL_OK = Reply.of(250, "Ok", "2.1.0")
-RCPT_OK = Reply.of(250, "Ok", "2.1.5")
-BYE = Reply.of(221, "Bye", "2.0.0")
-START_DATA = Reply.of(354, "End data with <CR><LF>.<CR><LF>")
-NEED_HELO = Reply.of(503, "Error: send HELO/EHLO first", "5.5.1")
-NESTED_MAIL = Reply.of(503, "Error: nested MAIL command", "5.5.1")
-NEED_MAIL = Reply.of(503, "Error: need MAIL command", "5.5.1")
-NEED_RCPT = Reply.of(503, "Error: need RCPT command", "5.5.1")
-NO_VALID_RCPT = Reply.of(554, "Error: no valid recipients", "5.5.1")
-TOO_MANY_RCPT = Reply.of(452, "Error: too many recipients", "4.5.3")
-SIZE_EXCEEDS = Reply.of(552, "Message size exceeds fixed limit", "5.3.4")
-TOO_BIG = Reply.of(552, "Error: message file too big", "5.3.4")
-NO_STORAGE = Reply.of(452, "Insufficient system storage", "4.3.1")
-NOT_IMPLEMENTED = Reply.of(502, "Error: command not implemented", "5.5.1")
-NOT_RECOGNIZED = Reply.of(500, "Error: command not recognized", "5.5.2")
-VRFY_DISABLED = Reply.of(502, "VRFY command is disabled", "5.5.1")
-AUTH_DISABLED = Reply.of(503, "Error: authentication not enabled", "5.5.1")
-NO_AUTHORIZATION = Reply.of(550, "Error: insufficient authorization", "5.7.0")
-MUST_STARTTLS = Reply.of(530, "Must issue a STARTTLS command first", "5.7.0")
-TLS_READY = Reply.of(220, "Ready to start TLS", "2.0.0")
-TLS_ACTIVE = Reply.of(554, "Error: TLS already active", "5.5.1")
-WRITE_ERROR = Reply.of(451, "Error: queue file write error", "4.3.0")
-ETRN_IN_MAIL = Reply.of(503, "Error: MAIL transaction in progress", "5.5.1")
 # 8BITMIME/SMTPUTF8 parameters the session accepts (BINARYMIME is not offered).
 _BODY_TYPES = frozenset({"7BIT", "8BITMIME"})
 
@@ -192,7 +172,9 @@ class SmtpdSession:
 
     def __init__(self, channel: Channel, settings: SmtpdSettings, client: ClientEndpoint, *,
                  restrictions: Any, sink: MessageSink, tls_context: Any = None,
-                 authenticator: Any = None, anvil: Any = None, service: str = "smtp",
+                 authenticator: Any = None,
+                 sasl_mechanisms: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+                 anvil: Any = None, service: str = "smtp",
                  lmtp: bool = False, on_etrn: Callable[[str], Any] | None = None,
                  clock: Callable[[], float] = time.time,
                  server_address: tuple[str, int] = ("", 0), initial_data: bytes = b"") -> None:
@@ -203,6 +185,7 @@ class SmtpdSession:
         self.sink = sink
         self.tls_context = tls_context
         self.authenticator = authenticator
+        self.sasl_mechanisms = sasl_mechanisms
         self.anvil = anvil
         self.service = service
         self.lmtp = lmtp
@@ -440,7 +423,14 @@ class SmtpdSession:
             return ()
         if self.settings.tls_auth_only and self.tls is None:
             return ()
-        return tuple(self.authenticator.mechanisms())
+        return self._mechanisms()
+
+    def _mechanisms(self) -> tuple[str, ...]:
+        """What this connection may use: smtpd_sasl_mechanism_filter and the
+        (TLS) security options applied (smtpd.sasl.server_mechanisms)."""
+        if self.sasl_mechanisms is None:
+            return tuple(self.authenticator.mechanisms()) if self.authenticator else ()
+        return self.sasl_mechanisms[1 if self.tls is not None else 0]
 
     def _authorized(self, patterns: tuple) -> bool:
         """Whether the client is in a host list (``smtpd_authorized_*_hosts``)."""
@@ -730,10 +720,10 @@ class SmtpdSession:
     async def _etrn(self, e: Any) -> None:
         self.last_command = "ETRN"
         if self.helo is None:
-            await self._answer("etrn", Reply.of(503, "Error: send HELO/EHLO first", "5.5.1"), junk=True)
+            await self._answer("etrn", NEED_HELO, junk=True)
             return
         if self.transaction is not None:
-            await self._answer("etrn", ETRN_IN_MAIL, junk=True)
+            await self._answer("etrn", IN_TRANSACTION, junk=True)
             return
         domain = e.argument.strip()
         reply = self._refusal(await self.restrictions.check_etrn(
@@ -759,7 +749,7 @@ class SmtpdSession:
         if refusal is not None:
             await self._answer("starttls", refusal)
             return
-        self._command("starttls", TLS_READY)
+        self._command("starttls", READY_TLS)
         await self._flush()
         dropped = self.engine.start_tls()
         if dropped:
@@ -794,8 +784,7 @@ class SmtpdSession:
 
     async def _auth(self, e: Any) -> None:
         self.last_command = "AUTH"
-        mechanisms = tuple(self.authenticator.mechanisms()) if self.authenticator else ()
-        exchange = SaslExchange(mechanisms)
+        exchange = SaslExchange(self._mechanisms())
         args = e.mechanism + (f" {e.initial}" if e.initial is not None else "")
         step = exchange.command(
             args, enabled=self.authenticator is not None, helo_seen=self.helo is not None,
@@ -819,7 +808,8 @@ class SmtpdSession:
             step = exchange.step(answer.line)
         if isinstance(step, Verify):
             step = await exchange.authenticate(step, self.authenticator, service=self.service,
-                                               client_address=self.client.address)
+                                               client_address=self.client.address,
+                                               tls=self.tls is not None)
         if isinstance(step, Done):
             self.sasl_method, self.sasl_username = step.mechanism, step.username
             self.protocol = self._protocol_name()
@@ -836,8 +826,7 @@ class SmtpdSession:
             await self._answer("xclient", NO_AUTHORIZATION)
             return
         if self.transaction is not None:
-            await self._answer("xclient", Reply.of(503, "Error: MAIL transaction in progress",
-                                                   "5.5.1"))
+            await self._answer("xclient", IN_TRANSACTION)
             return
         a = {k: _xvalue(v) for k, v in e.attributes.items()}
         c = self.client
@@ -864,8 +853,7 @@ class SmtpdSession:
             await self._answer("xforward", NO_AUTHORIZATION)
             return
         if self.transaction is not None:
-            await self._answer("xforward", Reply.of(503, "Error: MAIL transaction in progress",
-                                                    "5.5.1"))
+            await self._answer("xforward", IN_TRANSACTION)
             return
         self._forwarded.update({k: _xvalue(v) for k, v in e.attributes.items()})
         await self._answer("xforward", OK)

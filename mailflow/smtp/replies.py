@@ -26,6 +26,9 @@ __all__ = [
     "SYNTAX_VRFY", "SYNTAX_ETRN", "SYNTAX_STARTTLS", "SYNTAX_AUTH",
     "SYNTAX_XCLIENT", "SYNTAX_XFORWARD", "ATTRIBUTE_EXPECTED", "ATTRIBUTE_TOO_LONG",
     "SASL_RESPONSE_TOO_LONG",
+    "NEED_HELO", "NESTED_MAIL", "NEED_MAIL", "NEED_RCPT", "IN_TRANSACTION", "NO_VALID_RCPT",
+    "TOO_MANY_RCPT", "SIZE_EXCEEDS", "TOO_BIG", "NO_STORAGE", "WRITE_ERROR", "NOT_IMPLEMENTED",
+    "VRFY_DISABLED", "AUTH_DISABLED", "NO_AUTHORIZATION", "MUST_STARTTLS", "TLS_ACTIVE",
     "with_hostname", "command_too_long", "bare_lf_received", "queued", "bdat_ok",
 ]
 
@@ -67,6 +70,25 @@ ATTRIBUTE_EXPECTED = Reply.of(501, "Error: attribute=value expected", "5.5.4")
 ATTRIBUTE_TOO_LONG = Reply.of(501, "Error: attribute value too long", "5.5.4")
 # An AUTH response line over smtpd_sasl_response_limit (smtpd_sasl_glue.c).
 SASL_RESPONSE_TOO_LONG = Reply.of(500, "SASL response limit exceeded", "5.5.6")
+
+# --- the session's answers: order of commands, limits, features -------------------
+NEED_HELO = Reply.of(503, "Error: send HELO/EHLO first", "5.5.1")
+NESTED_MAIL = Reply.of(503, "Error: nested MAIL command", "5.5.1")
+NEED_MAIL = Reply.of(503, "Error: need MAIL command", "5.5.1")
+NEED_RCPT = Reply.of(503, "Error: need RCPT command", "5.5.1")
+IN_TRANSACTION = Reply.of(503, "Error: MAIL transaction in progress", "5.5.1")
+NO_VALID_RCPT = Reply.of(554, "Error: no valid recipients", "5.5.1")
+TOO_MANY_RCPT = Reply.of(452, "Error: too many recipients", "4.5.3")
+SIZE_EXCEEDS = Reply.of(552, "Message size exceeds fixed limit", "5.3.4")
+TOO_BIG = Reply.of(552, "Error: message file too big", "5.3.4")
+NO_STORAGE = Reply.of(452, "Insufficient system storage", "4.3.1")
+WRITE_ERROR = Reply.of(451, "Error: queue file write error", "4.3.0")
+NOT_IMPLEMENTED = Reply.of(502, "Error: command not implemented", "5.5.1")
+VRFY_DISABLED = Reply.of(502, "VRFY command is disabled", "5.5.1")
+AUTH_DISABLED = Reply.of(503, "Error: authentication not enabled", "5.5.1")
+NO_AUTHORIZATION = Reply.of(550, "Error: insufficient authorization", "5.7.0")
+MUST_STARTTLS = Reply.of(530, "Must issue a STARTTLS command first", "5.7.0")
+TLS_ACTIVE = Reply.of(554, "Error: TLS already active", "5.5.1")
 
 
 def with_hostname(code: int, enhanced: str, text: str, hostname: str) -> Reply:
