@@ -39,6 +39,9 @@ class Target:
     inputs: Any                                   # a hypothesis strategy
     run: Callable[[Any], Any]
     allowed: tuple = ()                           # documented error types
+    binary: bool = False                          # inputs are bytes (else str)
+    #: inputs left out because of a known bug elsewhere (kept as a strict xfail)
+    skip: Callable[[Any], bool] | None = None
 
 
 def _timed(target: Target, value: Any) -> float:
@@ -54,6 +57,8 @@ def check(target: Target, value: Any) -> None:
     """Feed one input; raise what the promise forbids (an undocumented
     exception, unchanged, or SlowInput). A slow input is timed again, so
     that a busy machine's hiccup is not taken for a slow parser."""
+    if target.skip is not None and target.skip(value):
+        return
     took = _timed(target, value)
     if took > SLOW:
         again = _timed(target, value)
@@ -219,11 +224,11 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     # main.cf texts naming both myhostname and mydomain are left out:
     # "myhostname = $mydomain" recurses without end in mailflow.config (a
     # known bug, kept as a strict xfail in tests/fuzz).
-    Target("main.cf", _pieces(*_MAIN_WORDS).filter(lambda t: not ("myhostname" in t and "mydomain" in t)),
-           _main_cf, (ConfigError,)),
+    Target("main.cf", _pieces(*_MAIN_WORDS), _main_cf, (ConfigError,),
+           skip=lambda t: "myhostname" in t and "mydomain" in t),
     Target("master.cf", _pieces(*_MASTER_WORDS), _master_cf, (ConfigError,)),
-    Target("queue-file", _mutations(_seed_queue_files()), _queue_file, (QueueFileCorrupt,)),
-    Target("queue-log", _mutations(_seed_logs()), _queue_log, ()),
+    Target("queue-file", _mutations(_seed_queue_files()), _queue_file, (QueueFileCorrupt,), binary=True),
+    Target("queue-log", _mutations(_seed_logs()), _queue_log, (), binary=True),
     Target("texthash", _pieces(*_TABLE_WORDS), _texthash, (TableError,)),
     Target("aliases", _pieces(*_TABLE_WORDS), _aliases, (TableError,)),
     Target("regexp", _pieces(*_TABLE_WORDS), _regexp("regexp"), (TableError,)),
@@ -231,9 +236,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("cidr", _pieces(*_TABLE_WORDS), _cidr, (TableError,)),
     Target("inline", _pieces(*_TABLE_WORDS, "{", "}", "=", "{ a = b }"), _inline, (TableError, ConfigError)),
     Target("sqlite-cf", _pieces(*_MAIN_WORDS), _sqlite_cf, (TableError, ConfigError)),
-    Target("headers", _mutations([b"".join(w.encode() for w in _HEADER_WORDS)]), _headers, ()),
+    Target("headers", _mutations([b"".join(w.encode() for w in _HEADER_WORDS)]), _headers, (), binary=True),
     # An empty code is left out: DsnStatus.parse("") raises IndexError (a
     # known bug of mailflow.model, kept as a strict xfail in tests/fuzz).
-    Target("dsn", _pieces(*_DSN_WORDS).filter(lambda t: t.partition(" ")[0].strip()), _dsn,
-           (MailflowError,)),
+    Target("dsn", _pieces(*_DSN_WORDS), _dsn, (MailflowError,),
+           skip=lambda t: not t.partition(" ")[0].strip()),
 )}
