@@ -65,4 +65,23 @@ def append_mbox(path: str, data: bytes, *, locks: Sequence[str] = ("fcntl", "dot
     except LockError as exc:
         raise TemporaryFailure(DsnStatus("4.2.0", f"cannot update mailbox {path}. {exc.strerror}")) from None
     except OSError as exc:
-        raise PermanentFailure(DsnStatus("5.2.0", f"cannot open mailbox {path}: {exc.strerror}")) from None
+        code = mbox_dsn(exc.errno, "5.2.0")
+        failure = PermanentFailure if code[0] == "5" else TemporaryFailure
+        raise failure(DsnStatus(code, f"cannot open mailbox {path}: {exc.strerror}")) from None
+
+
+def mbox_dsn(err: int | None, default: str) -> str:
+    """The status for a mailbox that cannot be opened or written, as
+    Postfix's mbox_dsn(): a full file system defers (4.3.0), a busy or stale
+    one is tried again (4.2.0), a full mailbox or quota bounces (5.2.2).
+
+    >>> mbox_dsn(errno.ENOSPC, "5.2.0"), mbox_dsn(errno.EDQUOT, "5.2.0"), mbox_dsn(errno.EACCES, "5.2.0")
+    ('4.3.0', '5.2.2', '5.2.0')
+    """
+    if err == errno.ENOSPC:
+        return "4.3.0"
+    if err in (errno.EAGAIN, errno.ESTALE):
+        return "4.2.0"
+    if err in (errno.EDQUOT, errno.EFBIG):
+        return "5.2.2"
+    return default
