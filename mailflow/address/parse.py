@@ -25,6 +25,7 @@ for the wire, for headers and for table keys.
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Iterator
 
 import attrs
@@ -232,6 +233,9 @@ def _route_and_addr(text: str, toks: list[_Tok], allow_cfws: bool) -> tuple[str,
 
 # --- SMTP paths ----------------------------------------------------------
 
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def parse_path(text: str, *, strict: bool = False) -> str:
     """An RFC 5321 ``Reverse-path``/``Forward-path`` to internal form.
 
@@ -250,7 +254,17 @@ def parse_path(text: str, *, strict: bool = False) -> str:
     ... except AddressSyntaxError as e:
     ...     print(e)
     bad address '<a b@example.com>': whitespace or comment in address at position 2
+    >>> try:
+    ...     parse_path('<"a' + chr(10) + 'X-Evil: 1"@example.com>')
+    ... except AddressSyntaxError as e:
+    ...     print(e.reason)
+    control character in address
     """
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        # RFC 5321 allows no control character in a path, quoted or not
+        # (qtextSMTP); one here could end a header line or a log line.
+        raise AddressSyntaxError(text, bad.start(), "control character in address")
     stripped = text.strip(" \t")
     offset = len(text) - len(text.lstrip(" \t"))
     if stripped.startswith("<"):
