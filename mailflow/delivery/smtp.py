@@ -426,7 +426,10 @@ class SmtpAgent:
                          lmtp=self.lmtp, envid=env.envid,
                          ret=env.ret.value if env.ret is not None else None,
                          notify=[[n.value for n in r.notify] for r in recipients],
-                         orcpt=[r.orcpt for r in recipients])
+                         orcpt=[r.orcpt for r in recipients],
+                         # 8-bit content is declared when the server offers 8BITMIME
+                         # (it is sent as is otherwise; no conversion to 7 bit).
+                         body_8bit=not data.isascii())
         while not tx.done:
             commands = tx.next_commands()
             if commands:

@@ -548,3 +548,19 @@ def test_parked_connection_closed_by_the_server_is_replaced():
     one, two = run(go())
     assert one.status.code == two.status.code == "2.0.0"
     assert len(sessions) == 2 and len(delivered) == 2
+
+
+def test_eight_bit_content_is_declared_when_8bitmime_is_offered():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, ehlo=b"250-mx.test\r\n250 8BITMIME\r\n", log=log)
+
+    async def go(data):
+        async with ScriptedServer(script) as port:
+            return await send(agent(), request_to(port, data=data))
+    run(go("Subject: café\n\nnaïve\n".encode()))
+    run(go(b"Subject: plain\n\nascii\n"))
+    mails = [line for line in log if line.startswith(b"MAIL")]
+    assert mails == [b"MAIL FROM:<sender@example.org> BODY=8BITMIME\r\n",
+                     b"MAIL FROM:<sender@example.org>\r\n"]
