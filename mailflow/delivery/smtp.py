@@ -219,11 +219,12 @@ class SmtpAgent:
 
     # --- one session ---------------------------------------------------------------
     async def _attempt(self, hop: str, target: Target, request: DeliveryRequest,
-                       tls_level: str | None = None) -> list[Outcome] | _SiteFailure:
+                       tls_level: str | None = None, *,
+                       reuse: bool = True) -> list[Outcome] | _SiteFailure:
         tls_level = tls_level or self.tls_level
         # A parked connection serves the same next hop, server and TLS level only.
         key = (request.transport, hop, tls_level, target.address, target.port, target.path)
-        cached = self._take(key)
+        cached = self._take(key) if reuse else None
         if cached is not None:
             conn, ext = cached
         else:
@@ -251,6 +252,7 @@ class SmtpAgent:
                 await conn.close()
                 return self._failure(conn, DsnStatus("4.5.0", f"Protocol error: host {conn.name} "
                                                                f"said: {exc}"))
+        replies_before = conn.replies_read
         try:
             outcomes, tx = await self._transaction(conn, ext, request)
         except _Abort as exc:
@@ -258,6 +260,11 @@ class SmtpAgent:
             return exc.failure
         except (ConnectionLost, ConversationTimeout) as exc:
             await conn.close()
+            if cached is not None and isinstance(exc, ConnectionLost) \
+                    and conn.replies_read == replies_before:
+                # A parked connection the server had closed meanwhile: it
+                # took nothing, so start again on a new one.
+                return await self._attempt(hop, target, request, tls_level, reuse=False)
             return self._failure(conn, DsnStatus("4.4.2", str(exc)))
         except SmtpProtocolError as exc:
             await conn.close()
@@ -419,7 +426,10 @@ class SmtpAgent:
                          lmtp=self.lmtp, envid=env.envid,
                          ret=env.ret.value if env.ret is not None else None,
                          notify=[[n.value for n in r.notify] for r in recipients],
-                         orcpt=[r.orcpt for r in recipients])
+                         orcpt=[r.orcpt for r in recipients],
+                         # 8-bit content is declared when the server offers 8BITMIME
+                         # (it is sent as is otherwise; no conversion to 7 bit).
+                         body_8bit=not data.isascii())
         while not tx.done:
             commands = tx.next_commands()
             if commands:

@@ -85,6 +85,7 @@ class Connection:
         self.parser = ReplyParser()
         self.opened = time.monotonic()
         self.uses = 0
+        self.replies_read = 0
         self.tls = False
 
     def __repr__(self) -> str:
@@ -142,6 +143,7 @@ class Connection:
             if not data:
                 raise ConnectionLost(f"lost connection with {self.name} while {where}")
             self.parser.push(data)
+        self.replies_read += 1
         return reply
 
     async def starttls(self, context: ssl.SSLContext, server_hostname: Optional[str], *,

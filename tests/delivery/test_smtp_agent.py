@@ -506,3 +506,61 @@ def test_quit_reply_is_not_awaited_by_default():
     assert o.status.code == "2.0.0" and took < 0.9
     o, took = run(go(smtp_skip_quit_response="no"))
     assert o.status.code == "2.0.0" and took >= 0.9     # waited for the reply until the limit
+
+
+def test_parked_connection_closed_by_the_server_is_replaced():
+    """The server hangs up on the reused connection at the next MAIL
+    without a reply: the client opens a new one and delivers once."""
+    sessions = []
+    delivered = []
+
+    async def script(reader, writer):
+        sessions.append(1)
+        writer.write(b"220 mx.test\r\n")
+        messages = 0
+        while True:
+            line = await read_command(reader)
+            if line.startswith(b"MAIL") and messages == 1:
+                return                       # drop the parked connection silently
+            if line.startswith(b"DATA"):
+                writer.write(b"354 go\r\n")
+                await writer.drain()
+                delivered.append(await reader.readuntil(b"\r\n.\r\n"))
+                messages += 1
+                writer.write(b"250 2.0.0 Ok\r\n")
+            elif line.startswith(b"QUIT"):
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                return
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+
+    async def go():
+        a = agent()
+        async with ScriptedServer(script) as port:
+            try:
+                [one] = await a.deliver(request_to(port, "one@example.net"))
+                [two] = await a.deliver(request_to(port, "two@example.net"))
+            finally:
+                await a.aclose()
+        return one, two
+    one, two = run(go())
+    assert one.status.code == two.status.code == "2.0.0"
+    assert len(sessions) == 2 and len(delivered) == 2
+
+
+def test_eight_bit_content_is_declared_when_8bitmime_is_offered():
+    log = []
+
+    async def script(reader, writer):
+        await answer_session(reader, writer, {}, ehlo=b"250-mx.test\r\n250 8BITMIME\r\n", log=log)
+
+    async def go(data):
+        async with ScriptedServer(script) as port:
+            return await send(agent(), request_to(port, data=data))
+    run(go("Subject: café\n\nnaïve\n".encode()))
+    run(go(b"Subject: plain\n\nascii\n"))
+    mails = [line for line in log if line.startswith(b"MAIL")]
+    assert mails == [b"MAIL FROM:<sender@example.org> BODY=8BITMIME\r\n",
+                     b"MAIL FROM:<sender@example.org>\r\n"]
