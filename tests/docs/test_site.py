@@ -98,6 +98,24 @@ def _build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
         cwd=config.parent, env=env, capture_output=True, text=True, timeout=300)
 
 
+def _unrendered(site: Path) -> list[str]:
+    """Lines of built paragraphs that still carry a list, table or fence marker."""
+    found = []
+    for page in sorted(site.rglob("*.html")):
+        html = re.sub(r"(?s)<(pre|code)\b.*?</\1>", "", page.read_text())
+        for paragraph in re.findall(r"(?s)<p>(.*?)</p>", html):
+            found += [f"{page.relative_to(site)}: {line.strip()}" for line in paragraph.split("\n")
+                      if re.match(r"\s*(([-*+]|\d+\.) \S|\|.*\|\s*$|```)", line)]
+    return found
+
+
+def test_unrendered_finds_list_markers_left_as_text(tmp_path):
+    """The check above catches a nested list that did not render."""
+    (tmp_path / "index.html").write_text(
+        "<p>Steps:\n6. <strong>End</strong>\n- bounced</p><pre><code>- fine\n</code></pre>")
+    assert _unrendered(tmp_path) == ["index.html: 6. <strong>End</strong>", "index.html: - bounced"]
+
+
 @needs_mkdocs
 def test_site_builds_strict(tmp_path):
     """``mkdocs build --strict`` succeeds: no broken link or anchor, every page in the nav,
@@ -113,6 +131,10 @@ def test_site_builds_strict(tmp_path):
     # Docstrings arrive as Markdown: doctests as code, Sphinx roles as code spans.
     assert '<span class="gp">&gt;&gt;&gt; </span>' in api      # a highlighted prompt
     assert ":class:" not in api and ":meth:" not in api and "<blockquote>" not in api
+    # Markdown that GitHub renders but Python-Markdown does not (a list nested by
+    # fewer than four spaces, a list item glued to a paragraph) leaves its
+    # markers as text in a paragraph.
+    assert _unrendered(site) == []
     # A repository file a page links to is published where the link points.
     page = (site / "python-api" / "index.html").read_text()
     assert 'href="../examples/pipeline_in_python.py"' in page
