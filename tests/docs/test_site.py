@@ -131,6 +131,8 @@ def test_site_builds_strict(tmp_path):
     # Docstrings arrive as Markdown: doctests as code, Sphinx roles as code spans.
     assert '<span class="gp">&gt;&gt;&gt; </span>' in api      # a highlighted prompt
     assert ":class:" not in api and ":meth:" not in api and "<blockquote>" not in api
+    # A role naming a documented object links to it (QueueStore from FileQueueStore's methods).
+    assert 'href="#mailflow.interfaces.QueueStore"' in api
     # Markdown that GitHub renders but Python-Markdown does not (a list nested by
     # fewer than four spaces, a list item glued to a paragraph) leaves its
     # markers as text in a paragraph.
