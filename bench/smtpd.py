@@ -27,8 +27,11 @@ otherwise, or with ``--skip-postfix``). Per run it prints:
 - CPU ms per message: utime + stime of the daemon and every process under
   it (``/proc/PID/stat``, including reaped children), from before the run
   until the queue is empty again, divided by the messages;
-- peak MB: ``VmHWM`` summed over the daemon's processes, reset before each
-  run where the kernel allows (``/proc/PID/clear_refs``);
+- peak memory, sampled every 0.2 s during the run over the daemon and every
+  process under it (``/proc/PID/smaps_rollup``): the largest sum of RSS,
+  which counts pages shared by several processes once per process (Postfix
+  runs one smtpd process per session), and the largest sum of PSS, which
+  divides each shared page among the processes sharing it;
 
 and then mailflow's rate as a multiple of Postfix's for each run.
 """
@@ -41,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -49,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import count_maildir, daemon_memory, wait_until  # noqa: E402
+from common import count_maildir, wait_until  # noqa: E402
 from common import _children  # noqa: E402
 
 SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
@@ -70,7 +74,8 @@ class Run(NamedTuple):
     accept_seconds: float
     deliver_seconds: float | None
     cpu_seconds: float
-    peak_kb: int | None
+    peak_rss_kb: int
+    peak_pss_kb: int
 
     @property
     def accepted_rate(self) -> float:
@@ -101,14 +106,44 @@ def tree_cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def reset_peak_memory(pid: int) -> None:
-    """Reset VmHWM of the daemon's processes (Linux: "5" > clear_refs), where allowed."""
+def tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in KB summed over ``pid`` and its descendants, now."""
+    rss = pss = 0
     for p in _children(pid):
         try:
-            with open(f"/proc/{p}/clear_refs", "w") as fh:
-                fh.write("5")
-        except OSError:
-            pass
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except (OSError, ValueError):
+            continue                        # exited while we looked
+    return rss, pss
+
+
+class MemoryPeak(threading.Thread):
+    """Samples :func:`tree_memory_kb` every ``interval`` seconds until stopped;
+    ``peak`` holds the largest RSS and PSS sums seen."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = (0, 0)
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            rss, pss = tree_memory_kb(self.pid)
+            self.peak = (max(self.peak[0], rss), max(self.peak[1], pss))
+            if self._done.wait(self.interval):
+                return
+
+    def stop(self) -> tuple[int, int]:
+        self._done.set()
+        self.join()
+        rss, pss = tree_memory_kb(self.pid)
+        return max(self.peak[0], rss), max(self.peak[1], pss)
 
 
 def queue_files(spool: Path) -> int:
@@ -212,27 +247,30 @@ def run_once(system, target: str, sessions: int, size: int, count: int,
     wait for delivery (Maildir) and an empty queue; measure."""
     assert system.pid is not None
     before_mail = count_maildir(system.mail)
-    reset_peak_memory(system.pid)
+    memory = MemoryPeak(system.pid)
+    memory.start()
     cpu_before = tree_cpu_seconds(system.pid)
     start = time.perf_counter()
-    sent = subprocess.run([SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size),
-                           "-f", SENDER, "-t", TARGETS[target], "-M", "client.example.org",
-                           f"127.0.0.1:{system.port}"],
-                          capture_output=True, text=True, timeout=timeout)
-    accepted = time.perf_counter() - start
-    if sent.returncode != 0 or sent.stderr:
-        raise RuntimeError(f"smtp-source into {system.name} exited {sent.returncode}: "
-                           f"{sent.stderr[-2000:]}")
-    delivered = None
-    if target == "maildir":
-        wait_until(lambda: count_maildir(system.mail) - before_mail >= count, timeout,
-                   lambda: f"{count_maildir(system.mail) - before_mail} of {count} delivered")
-        delivered = time.perf_counter() - start
-    wait_until(lambda: queue_files(system.spool) == 0, timeout,
-               lambda: f"{queue_files(system.spool)} messages still queued")
-    cpu = tree_cpu_seconds(system.pid) - cpu_before
-    return Run(system.name, target, sessions, size, count, accepted, delivered, cpu,
-               daemon_memory(system.pid))
+    try:
+        sent = subprocess.run([SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size),
+                               "-f", SENDER, "-t", TARGETS[target], "-M", "client.example.org",
+                               f"127.0.0.1:{system.port}"],
+                              capture_output=True, text=True, timeout=timeout)
+        accepted = time.perf_counter() - start
+        if sent.returncode != 0 or sent.stderr:
+            raise RuntimeError(f"smtp-source into {system.name} exited {sent.returncode}: "
+                               f"{sent.stderr[-2000:]}")
+        delivered = None
+        if target == "maildir":
+            wait_until(lambda: count_maildir(system.mail) - before_mail >= count, timeout,
+                       lambda: f"{count_maildir(system.mail) - before_mail} of {count} delivered")
+            delivered = time.perf_counter() - start
+        wait_until(lambda: queue_files(system.spool) == 0, timeout,
+                   lambda: f"{queue_files(system.spool)} messages still queued")
+        cpu = tree_cpu_seconds(system.pid) - cpu_before
+    finally:
+        rss, pss = memory.stop()
+    return Run(system.name, target, sessions, size, count, accepted, delivered, cpu, rss, pss)
 
 
 def _free_port() -> int:
@@ -246,13 +284,13 @@ def _free_port() -> int:
 def format_runs(runs: list[Run]) -> str:
     """One row per run, then mailflow's rate against Postfix's for each pair."""
     lines = [f"{'system':9} {'target':8} {'sess':>4} {'size':>6} {'msgs':>6} {'accepted/s':>10} "
-             f"{'delivered/s':>11} {'CPU ms/msg':>10} {'peak MB':>8}"]
+             f"{'delivered/s':>11} {'CPU ms/msg':>10} {'RSS MB':>7} {'PSS MB':>7}"]
     for r in runs:
         delivered = f"{r.delivered_rate:11.0f}" if r.delivered_rate else f"{'-':>11}"
-        mem = f"{r.peak_kb / 1024:8.1f}" if r.peak_kb is not None else f"{'-':>8}"
         lines.append(f"{r.system:9} {r.target:8} {r.sessions:4d} {_size(r.size):>6} {r.count:6d} "
                      f"{r.accepted_rate:10.0f} {delivered} "
-                     f"{1000 * r.cpu_seconds / r.count:10.2f} {mem}")
+                     f"{1000 * r.cpu_seconds / r.count:10.2f} "
+                     f"{r.peak_rss_kb / 1024:7.1f} {r.peak_pss_kb / 1024:7.1f}")
     pairs = {(r.target, r.sessions, r.size): r for r in runs if r.system == "postfix"}
     compared = [(r, pairs[(r.target, r.sessions, r.size)]) for r in runs
                 if r.system == "mailflow" and (r.target, r.sessions, r.size) in pairs]
@@ -324,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                 system.stop()
     load = os.getloadavg()[0]
     print(f"smtp-source -> smtpd, one message per session, on {os.cpu_count()} CPUs, "
-          f"load average {load:.2f} at the end")
+          f"load average {load:.2f} at the end; peak memory of all the daemon's processes")
     print(format_runs(runs))
     return 0
 
