@@ -16,6 +16,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import time
 
@@ -218,3 +219,74 @@ def test_stop_mid_data_leaves_no_queue_file_and_keeps_what_was_acknowledged(make
     wait_until(mta.queue_is_empty, "an empty queue")
     assert b"Hello over SMTP." in (mta.pipe_dir / "stdin.0").read_bytes()
     assert maildir_messages(mta.maildir("a")) == []
+
+
+# ---------------------------------------------------------------- STARTTLS and AUTH
+def _tls_front_door(make_mta, tmp_path):
+    try:
+        from tls.certs import have_openssl, make_certs
+    except ImportError:                   # run from another rootdir
+        from tests.tls.certs import have_openssl, make_certs   # type: ignore[no-redef]
+    if not have_openssl():
+        pytest.skip("the openssl command is not installed")
+    from mailflow.smtpd.sasl import hash_password
+    certs = make_certs(tmp_path / "certs")
+    passwords = tmp_path / "sasl_passwd"
+    passwords.write_text(f"ann {hash_password('secret', iterations=1000)}\n")
+    mta, port = _front_door(make_mta, transport="elsewhere.example discard:\n", main_extra=(
+        "mynetworks = 192.0.2.0/24\n"
+        "smtpd_tls_security_level = may\n"
+        f"smtpd_tls_cert_file = {certs.server_cert}\nsmtpd_tls_key_file = {certs.server_key}\n"
+        "smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = mailflow\nsmtpd_tls_auth_only = yes\n"
+        f"smtpd_sasl_password_maps = texthash:{passwords}\n"))
+    return mta, port, ssl.create_default_context(cafile=str(certs.ca))
+
+
+def test_smtplib_starttls_and_auth_relay_through_the_daemon(make_mta, tmp_path):
+    """Outside mynetworks: AUTH only after STARTTLS, relaying refused until AUTH; then a local
+    and a relayed recipient are accepted, the Received: header says ESMTPSA, the log names ann."""
+    mta, port, context = _tls_front_door(make_mta, tmp_path)
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.org", timeout=10) as c:
+        c.ehlo()
+        assert c.has_extn("starttls")
+        assert not c.has_extn("auth")            # smtpd_tls_auth_only: not before TLS
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.org", timeout=10) as c:
+        c.starttls(context=context)
+        c.ehlo()
+        assert c.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+        c.mail("x@example.org")
+        assert c.rcpt("far@elsewhere.example")[0] == 454
+        c.rset()
+        assert c.login("ann", "secret")[0] == 235
+        assert c.sendmail("ann@example.org", ["a@example.com", "far@elsewhere.example"],
+                          MESSAGE) == {}
+    [path] = mta.wait_for_mail(mta.maildir("a"))
+    text = path.read_bytes()
+    # ESMTPSA: ESMTP with TLS and AUTH (smtpd_tls_received_header is off by default).
+    assert re.search(rb"^Received: from client\.example\.org \(localhost \[127\.0\.0\.1\]\)\n"
+                     rb"\tby mail\.example\.com \(mailflow\) with ESMTPSA id \w+", text, re.M), text
+    wait_until(lambda: "relay=none" in mta.log_text(), "the relayed copy discarded")
+    log = mta.log_text()
+    assert re.search(r"mailflow/smtpd\[\d+\]: Anonymous TLS connection established from "
+                     r"localhost\[127\.0\.0\.1\]: TLSv1\.[23] ", log), log
+    assert re.search(r"mailflow/smtpd\[\d+\]: \w+: client=localhost\[127\.0\.0\.1\], "
+                     r"sasl_method=PLAIN, sasl_username=ann$", log, re.M), log
+
+
+def test_aiosmtplib_starttls_and_auth_through_the_daemon(make_mta, tmp_path):
+    """aiosmtplib with start_tls and a login relays to a foreign domain and delivers locally."""
+    aiosmtplib = pytest.importorskip("aiosmtplib")
+    mta, port, context = _tls_front_door(make_mta, tmp_path)
+
+    async def send() -> tuple:
+        return await aiosmtplib.send(MESSAGE, sender="ann@example.org",
+                                     recipients=["b@example.com", "far@elsewhere.example"],
+                                     hostname="127.0.0.1", port=port, start_tls=True,
+                                     tls_context=context, username="ann", password="secret",
+                                     timeout=10)
+
+    errors, reply = asyncio.run(send())
+    assert errors == {} and reply.startswith("2.0.0 Ok: queued as ")
+    [path] = mta.wait_for_mail(mta.maildir("b"))
+    assert re.search(rb"with ESMTPSA id \w+", path.read_bytes())
+    wait_until(lambda: "sasl_username=ann" in mta.log_text(), "the AUTH logged")
