@@ -24,6 +24,7 @@ Verdict(action='HOLD', text='')
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Protocol, Union, runtime_checkable
 
 import attrs
@@ -176,8 +177,8 @@ def register_cleanup_rule(name: str, rule: NamedRule) -> None:
     """Make ``name`` usable in main.cf's ``cleanup_rules``.
 
     ``rule`` is an object with ``check_header`` and/or ``check_body``, or a
-    factory ``rule(cfg)`` that builds one from the configuration each time a
-    cleanup pipeline is made.
+    factory ``rule(cfg)`` (or ``rule()``, such as a rule class) that builds
+    one from the configuration each time a cleanup pipeline is made.
 
     >>> register_cleanup_rule("no-hold", header_rule(lambda n, v: None))
     >>> type(named_rule("no-hold")).__name__
@@ -200,6 +201,17 @@ def _is_rule(obj: Any) -> bool:
                                           or callable(getattr(obj, "check_body", None)))
 
 
+def _build(factory: Callable[..., Any], cfg: Any) -> Any:
+    # A factory (or rule class) that takes no argument does not want the config.
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return factory(cfg)
+    takes = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                for p in params)
+    return factory(cfg) if takes else factory()
+
+
 def named_rule(name: str, cfg: Any = None) -> HeaderRule | BodyRule:
     """The rule ``name`` stands for: registered from Python first, then an
     installed ``mailflow.cleanup_rules`` plug-in; a factory is called with
@@ -217,7 +229,7 @@ def named_rule(name: str, cfg: Any = None) -> HeaderRule | BodyRule:
     if found is None:
         raise ConfigError(f'cleanup_rules: unknown cleanup rule "{name}" (no rule registered '
                           "and no mailflow.cleanup_rules plug-in of that name)")
-    rule = found if _is_rule(found) else found(cfg) if callable(found) else None
+    rule = found if _is_rule(found) else _build(found, cfg) if callable(found) else None
     if not _is_rule(rule):
         raise ConfigError(f'cleanup_rules: cleanup rule "{name}" is {found!r}, which is '
                           "neither a rule (check_header/check_body) nor a factory of one")
