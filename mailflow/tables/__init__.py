@@ -144,6 +144,7 @@ def _plugin_opener(type_name: str):
         if options and _accepts_keywords(target):
             return target(name, config, **options)
         return target(name, config)
+    opener.plugin = True  # type: ignore[attr-defined]
     return opener
 
 
@@ -157,16 +158,20 @@ def _accepts_keywords(func: Any) -> bool:
 
 
 def register_plugin_types() -> list[str]:
-    """Register every ``mailflow.tables`` plug-in name that is not a built-in
-    type; returns the names registered. The plug-in itself is imported when
-    a table of its type is first opened. Importing this package does this
-    once; call it again after installing a package at run time.
+    """Register every ``mailflow.tables`` plug-in name that is neither a
+    built-in type nor registered from Python; returns the names registered.
+    The plug-in itself is imported when a table of its type is first opened.
+    Importing this package does this once; call it again after installing a
+    package at run time.
 
     >>> "hash" in register_plugin_types()
     False
     """
     from mailflow import plugins
-    names = [n for n in plugins.plugin_names("mailflow.tables") if n not in BUILTIN_TYPES]
+    from mailflow.tables.registry import _REGISTRY
+    # A type registered from Python stays: an embedding program decides.
+    names = [n for n in plugins.plugin_names("mailflow.tables") if n not in BUILTIN_TYPES
+             and (n not in _REGISTRY or getattr(_REGISTRY[n], "plugin", False))]
     for type_name in names:
         register_table_type(type_name, _plugin_opener(type_name))
     return names

@@ -4,6 +4,9 @@ conflict and import-failure rules (in process, real dist-info directories)."""
 from __future__ import annotations
 
 import asyncio
+import doctest
+import re
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +175,34 @@ def test_the_same_distribution_twice_on_the_path_is_no_conflict(installed, tmp_p
     assert [p.value for p in plugins.plugins("mailflow.agents")
             if p.name == "twiceagent"] == [f"{prefix}agent:Agent"]
     assert check_plugins() == []
+
+
+def test_a_table_type_registered_from_python_wins(installed):
+    from mailflow.tables import CallableTable, register_table_type
+    installed("up", {"mailflow.tables": {"mine": "table:open_upper"}}, {"table": TABLE})
+    register_table_type("mine", lambda name, cfg: CallableTable(lambda key: "python"))
+    assert register_plugin_types() == []
+    assert open_table("mine:x").get("k") == "python"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+
+def test_docs_page_examples_run(site_dir):
+    """The pycon blocks of docs/plugins.md give the output written there."""
+    text = DOCS.read_text()
+    blocks = re.findall(r"```pycon\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for i, block in enumerate(blocks):
+        runner.run(parser.get_doctest(block, {}, f"plugins.md[{i}]", str(DOCS), 0))
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_docs_page_names_what_the_example_package_declares():
+    """The entry points shown in docs/plugins.md are examples/plugin's own."""
+    shown = re.search(r"```toml\n(.*?)```", DOCS.read_text(), re.S).group(1)
+    pyproject = (DOCS.parents[1] / "examples" / "plugin" / "pyproject.toml").read_text()
+    for line in shown.splitlines():
+        if line.strip():
+            assert line in pyproject.splitlines(), line
