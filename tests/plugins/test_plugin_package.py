@@ -20,6 +20,7 @@ A message from ``mailflow sendmail`` must arrive as an HTTP POST at a
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import os
 import queue
 import shutil
@@ -45,11 +46,7 @@ def _offline_build_possible() -> bool:
     major, minor = (int(x) for x in setuptools.__version__.split(".")[:2])
     if (major, minor) >= (70, 1):
         return True
-    try:
-        import wheel  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("wheel") is not None
 
 
 def sources(where: Path) -> tuple[Path, Path]:
