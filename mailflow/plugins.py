@@ -5,14 +5,14 @@ This module owns discovery and its rules; the registries that use a plug-in
 a name they do not know themselves. One entry-point group per extension
 point:
 
-=========================  ==========================================  ======================
+=========================  ==========================================  ==========================
 group                      what the name is used as                    the object loaded
-=========================  ==========================================  ======================
+=========================  ==========================================  ==========================
 ``mailflow.agents``        a master.cf command or transport name        ``factory(cfg, service)``
 ``mailflow.tables``        a ``type:`` of lookup tables                 ``opener(name, cfg)``
 ``mailflow.cleanup_rules`` a name in main.cf's ``cleanup_rules``        a rule, or ``factory(cfg)``
 ``mailflow.restrictions``  a name in any ``smtpd_*_restrictions``       ``func(facts)``
-=========================  ==========================================  ======================
+=========================  ==========================================  ==========================
 
 The rules: a name that two plug-ins claim is an error (never a silent
 override), a plug-in may not claim a built-in name, and a plug-in that
@@ -38,7 +38,7 @@ import attrs
 from mailflow.errors import ConfigError
 
 __all__ = ["GROUPS", "Plugin", "PluginError", "plugins", "plugin_names", "load",
-           "problems", "check_plugins", "reset"]
+           "problems", "builtin_names", "check_plugins", "reset"]
 
 #: Every entry-point group mailflow reads, with what its names are.
 GROUPS: Mapping[str, str] = {
