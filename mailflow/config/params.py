@@ -165,6 +165,12 @@ _TABLE: list[Param] = [
            "character, to prevent outbound SMTP smuggling, and to make the evaluation of "
            "Postfix-added DKIM or other signatures independent from how a remote mail "
            "server handles such characters."),
+    _p("cleanup_rules", "", L,
+       differs="mailflow only (Postfix has no such parameter): the names of header/body "
+                "rules registered from Python or installed as mailflow.cleanup_rules "
+                "plug-ins, asked after header_checks and body_checks.",
+       doc="Named content rules that the cleanup server applies after the header and "
+           "body checks."),
     _p("cleanup_service_name", "cleanup",
        doc="The name of the cleanup(8) service."),
     _p("command_execution_directory", "", raw=True,
