@@ -184,7 +184,7 @@ class LocalAgent:
                 log.warning("alias database loop for %s", address)
         statuses: list[DsnStatus | Outcome] = []
         forwards: list[Delivery] = []
-        passed: set[str] = set()
+        passed: set[str | DsnStatus] = set()
         for item in plan:
             name = _mailbox_name(item)
             transport = self._mailbox_transport(name) if name is not None else None
@@ -228,6 +228,11 @@ class LocalAgent:
         if isinstance(transport, DsnStatus):
             return transport
         name, _, nexthop = transport.partition(":")
+        if name == self.name:
+            # Handing mail back to this very service would never end.
+            log.warning("mailbox_transport %s names the local service itself", transport)
+            return DsnStatus("4.3.5", f"mail system configuration error: mailbox_transport "
+                                      f"{transport} loops back to {self.name}")
         try:
             agent = self._agent(name)
         except ConfigError as exc:

@@ -131,3 +131,10 @@ def test_parameters_from_main_cf_and_the_agent_from_master_cf(tmp_path):
     assert out.status.code == "4.4.1", out
     assert "/nonexistent/lmtp" in out.status.text
     assert type(agent._agents["mylmtp"]).__name__ == "LmtpAgent"
+
+
+def test_a_mailbox_transport_naming_this_local_service_defers_instead_of_looping(tmp_path):
+    agent = local_agent(tmp_path, mailbox_transport="local")
+    [out] = deliver(agent, make_request("alice@localhost"))
+    assert out.status.code == "4.3.5"
+    assert "mailbox_transport local loops back to local" in out.status.text
