@@ -998,3 +998,148 @@ def assert_deferred(system: MailSystem, recipient: str | None = None, *,
                 and _status_matches(status, d.status)):
             return d
     raise _fail(_wanted("nothing deferred for", recipient, dict(status=status)), system)
+
+
+# --- a real smtpd in a thread -------------------------------------------------------
+
+@attrs.frozen
+class ReceivedMessage:
+    """One message a :class:`SmtpServerThread` accepted: the envelope as the
+    client gave it and the message as received.
+
+    >>> m = ReceivedMessage(Envelope("a@example.org", (Recipient("b@example.net"),)),
+    ...                     Message(b"Subject: hi\\n\\nhello\\n"))
+    >>> m.sender, m.recipients, m.email["Subject"]
+    ('a@example.org', ['b@example.net'], 'hi')
+    """
+
+    envelope: Envelope
+    message: Message = attrs.field(repr=False)
+
+    @property
+    def sender(self) -> str:
+        """The MAIL FROM address ('' for the null sender)."""
+        return self.envelope.sender
+
+    @property
+    def recipients(self) -> list[str]:
+        """The RCPT TO addresses, in order."""
+        return [r.address for r in self.envelope.recipients]
+
+    @property
+    def email(self) -> email.message.EmailMessage:
+        """The message parsed by the ``email`` package."""
+        return self.message.email_message()
+
+
+#: Parameters of a :class:`SmtpServerThread` unless the test gives others:
+#: fixed names (the defaults come from the machine's name) and no reverse
+#: DNS lookup of the client.
+SMTPD_TEST_PARAMS = {"myhostname": "mx.example.com", "mydomain": "example.com",
+                     "smtpd_peername_lookup": "no"}
+
+
+class SmtpServerThread:
+    """mailflow's smtpd (:class:`~mailflow.services.smtpd.SmtpServer`) on a
+    free port of 127.0.0.1, with its own event loop in a background thread,
+    recording every message it accepts in :attr:`messages` instead of
+    queueing it. Use it as a context manager (or :meth:`start` and
+    :meth:`stop`): a peer for a program's SMTP client in a test.
+
+    ``params`` are main.cf parameters (smtpd restrictions, limits, TLS);
+    ``dns`` a resolver for the DNS-based restrictions (default: a
+    :class:`StaticResolver` with no records); ``handler(envelope, message)``
+    decides the reply (None: ``250 2.0.0 Ok``; a
+    :class:`~mailflow.smtp.reply.Reply` is sent as it is) after the message
+    is recorded.
+
+    >>> import smtplib
+    >>> with SmtpServerThread() as server:
+    ...     with smtplib.SMTP(server.host, server.port) as client:
+    ...         _ = client.sendmail("a@example.org", ["b@example.net"], "Subject: hi\\r\\n\\r\\nhello\\r\\n")
+    >>> [(m.sender, m.recipients, m.email["Subject"]) for m in server.messages]
+    [('a@example.org', ['b@example.net'], 'hi')]
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, *, handler: Callable[[Envelope, Message], Any] | None = None,
+                 dns: Any = None, **params: Any) -> None:
+        from mailflow.config import Config
+        self.config = Config(**{**SMTPD_TEST_PARAMS, **params})
+        self.handler = handler
+        self.dns = dns if dns is not None else StaticResolver()
+        self.messages: list[ReceivedMessage] = []
+        self.port = 0
+        self.server: Any = None
+        self._loop: Any = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<SmtpServerThread {self.host}:{self.port} messages={len(self.messages)}>"
+
+    def __enter__(self) -> "SmtpServerThread":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    async def _accept(self, envelope: Envelope, message: Message) -> Any:
+        # Recorded first: a handler that rejects still shows what arrived.
+        self.messages.append(ReceivedMessage(envelope, message))
+        if self.handler is None:
+            return None
+        answer = self.handler(envelope, message)
+        if hasattr(answer, "__await__"):
+            answer = await answer
+        return answer
+
+    def start(self) -> "SmtpServerThread":
+        """Start listening; returns self once the port accepts connections."""
+        import asyncio
+        if self._thread is not None:
+            raise MailflowError("the server is already started")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="mailflow-smtpd", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise MailflowError("the smtpd test server did not start within 30 s")
+        if self._error is not None:
+            self._thread.join(5)
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        import asyncio
+        from mailflow.services.smtpd import SmtpServer
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            self.server = SmtpServer(self.config, handler=self._accept, dns=self.dns)
+            self.port = loop.run_until_complete(self.server.start(self.host, 0))[0][1]
+        except BaseException as exc:     # raised again in the thread that called start()
+            self._error = exc
+            loop.close()
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self.server.stop(grace=2))
+            loop.close()
+
+    def stop(self) -> None:
+        """Stop listening and end the thread (sessions get 2 s to finish)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        if self._error is None and thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        thread.join(10)
+
+    def clear(self) -> None:
+        """Forget the messages received so far."""
+        self.messages.clear()
