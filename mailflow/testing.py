@@ -565,19 +565,27 @@ class MailSystem:
         """
         from mailflow.services.qmgr import QueueManager
         with self._capture():
-            for _ in range(_MAX_ROUNDS):
-                qm = QueueManager(self.config, self.store, agents=self._agent_map(),
-                                  clock=self.clock, notify=self._queue_notice,
-                                  transports=self.transports)
-                try:
-                    await self._until_idle(qm, flush)
-                    flush = False
-                finally:
-                    await qm.stop()
-                if not self._ids(QueueName.INCOMING):
-                    return
-            raise MailflowError(f"mail is still arriving after {_MAX_ROUNDS} queue runs "
-                                "(a forwarding loop?)")
+            try:
+                for _ in range(_MAX_ROUNDS):
+                    qm = QueueManager(self.config, self.store, agents=self._agent_map(),
+                                      clock=self.clock, notify=self._queue_notice,
+                                      transports=self.transports)
+                    try:
+                        await self._until_idle(qm, flush)
+                        flush = False
+                    finally:
+                        await qm.stop()
+                    if not self._ids(QueueName.INCOMING):
+                        return
+                raise MailflowError(f"mail is still arriving after {_MAX_ROUNDS} queue runs "
+                                    "(a forwarding loop?)")
+            finally:
+                # A real smtp/lmtp agent keeps connections open for the next
+                # message; they belong to this run's event loop, which
+                # deliver_all() closes, so they end (QUIT) with the run.
+                for agent in self._agents.values():
+                    if hasattr(agent, "aclose"):
+                        await agent.aclose()
 
     async def _until_idle(self, qm: Any, flush: bool) -> None:
         import asyncio
