@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import subprocess
+import sys
 from pathlib import Path
 
 pytest_plugins = ["pytester"]
@@ -125,3 +127,13 @@ def test_entry_point_names_the_plugin_module():
     lines = [line.strip() for line in cfg["options.entry_points"]["pytest11"].splitlines()
              if line.strip()]
     assert lines == ["mailflow = mailflow.pytest_plugin"]
+
+
+def test_loading_the_plugin_imports_no_mail_system():
+    """Loading the plugin (as pytest does at start) leaves mailflow.testing and attrs unimported."""
+    code = ("import sys, mailflow.pytest_plugin; "
+            "print(sorted(m for m in sys.modules if m.startswith('mailflow') or m == 'attrs'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['mailflow', 'mailflow.pytest_plugin', 'mailflow.submit']"
