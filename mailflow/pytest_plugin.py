@@ -75,10 +75,11 @@ def marker_params(node: Any) -> dict[str, Any]:
     function), the nearest winning. A marker with positional arguments is an
     error: parameters are always ``name=value``.
 
-    >>> class Node:
+    >>> from types import SimpleNamespace as Mark
+    >>> class Node:                      # markers come nearest first, as pytest gives them
     ...     def iter_markers(self, name):
-    ...         return iter([pytest.mark.mailflow(relayhost="[b]").mark,
-    ...                      pytest.mark.mailflow(relayhost="[a]", mydestination="").mark])
+    ...         return iter([Mark(args=(), kwargs={"relayhost": "[b]"}),
+    ...                      Mark(args=(), kwargs={"relayhost": "[a]", "mydestination": ""})])
     >>> marker_params(Node())
     {'relayhost': '[b]', 'mydestination': ''}
     """
