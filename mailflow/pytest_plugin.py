@@ -65,6 +65,7 @@ _DEADLINE = 30.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``mailflow`` marker, so that ``--strict-markers`` accepts it."""
     config.addinivalue_line(
         "markers", "mailflow(**params): main.cf parameters for mailflow's fixtures "
                    "(mail_system, smtp_server, mailflow_daemon)")
