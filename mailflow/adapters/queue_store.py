@@ -479,6 +479,25 @@ class FileQueueStore:
         top = os.path.join(self.queue_directory, QueueName(queue).value)
         return _walk_ids(top)
 
+    def scan_ids(self, queue: QueueName, *, due_by: float | None = None) -> Iterator[str]:
+        """The queue's IDs as the directory is read (nothing is listed
+        ahead); with ``due_by``, only deferred messages due by then or
+        forced to expire. Decided from each entry's status, without opening
+        a file (the due time is the mtime, forced expiry a mode bit).
+
+        Files moved into the queue after the scan began are left for the
+        next scan, as a queue run must not try a message it just deferred.
+
+        >>> import tempfile
+        >>> store = FileQueueStore(tempfile.mkdtemp())
+        >>> qid = store.enqueue(QueueName.DEFERRED, Envelope("", ()), Message(b""))
+        >>> store.set_next_attempt(qid, QueueName.DEFERRED, 1000.0)
+        >>> list(store.scan_ids(QueueName.DEFERRED, due_by=999.0)), list(store.scan_ids(QueueName.DEFERRED)) == [qid]
+        ([], True)
+        """
+        top = os.path.join(self.queue_directory, QueueName(queue).value)
+        return _scan_ids(top, due_by, time.time())
+
     # --- maintenance (postsuper -p, -s) --------------------------------------
     def temp_files(self) -> Iterator[str]:
         """Paths of temporary files in every queue directory."""
@@ -575,6 +594,29 @@ def _walk(top: str) -> Iterator[str]:
                     yield from _walk(entry.path)
             elif entry.is_file(follow_symlinks=False):
                 yield entry.path
+
+
+def _scan_ids(top: str, due_by: float | None, started: float) -> Iterator[str]:
+    try:
+        entries = os.scandir(top)
+    except FileNotFoundError:
+        return
+    with entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if len(entry.name) == 1:   # hashed sub-directory
+                    yield from _scan_ids(entry.path, due_by, started)
+                continue
+            if not is_queue_id(entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue                   # gone since the directory was read
+            if not stat.S_ISREG(st.st_mode) or st.st_ctime > started:
+                continue
+            if due_by is None or st.st_mtime <= due_by or st.st_mode & stat.S_IXGRP:
+                yield entry.name
 
 
 def _walk_ids(top: str) -> Iterator[str]:
