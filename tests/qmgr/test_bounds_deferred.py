@@ -64,7 +64,9 @@ def make_spool(spool: str, n: int, *, due: bool = False) -> FileQueueStore:
 
 def probe(spool: str, what: str) -> dict:
     """Run ``what`` in a child; its peak RSS growth (kB) and result."""
-    out = subprocess.run([sys.executable, HERE, "probe", spool, what], cwd=ROOT,
+    # The child imports the mailflow this test belongs to, not an installed one.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    out = subprocess.run([sys.executable, HERE, "probe", spool, what], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
