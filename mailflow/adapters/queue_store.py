@@ -319,7 +319,7 @@ class FileQueueStore:
                 if changes and self.fsync:
                     os.fsync(fd)
             except BaseException:
-                self._heads.pop(path, None)       # what is on disk is not known now
+                self._heads.pop(queue_id, None)   # what is on disk is not known now
                 raise
         finally:
             os.close(fd)
@@ -336,16 +336,25 @@ class FileQueueStore:
             return _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
         # One decode per big file: the queue manager's threads mark its
         # slices side by side, and would otherwise each decode it once.
+        # Kept by queue ID, so a head remembered when the file was read
+        # (see read) serves after the move to active/ (same inode).
         with self._heads_lock:
-            head = self._heads.get(path)
+            head = self._heads.get(queue_id)
             if head is not None and (head.ino, head.size) == (st.st_ino, st.st_size):
                 return head
             qf = self._decode_head(fd, queue_id, queue, path)
-            head = _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
-            if len(self._heads) >= _HEAD_MEMO_SIZE:
-                self._heads.clear()
-            self._heads[path] = head
-            return head
+            return self._remember_head_locked(queue_id, st, qf)
+
+    def _remember_head(self, queue_id: str, st: os.stat_result, qf: records.QueueFile) -> None:
+        with self._heads_lock:
+            self._remember_head_locked(queue_id, st, qf)
+
+    def _remember_head_locked(self, queue_id: str, st: os.stat_result, qf: records.QueueFile) -> "_Head":
+        head = _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
+        if len(self._heads) >= _HEAD_MEMO_SIZE:
+            self._heads.clear()
+        self._heads[queue_id] = head
+        return head
 
     def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
         # Postfix keeps a deferred message's next-attempt time as the file's mtime.
@@ -426,6 +435,12 @@ class FileQueueStore:
                 if with_content:
                     data = _read_all(fd)
                     qf = self._decode(data, queue_id, q, path)
+                    if st.st_size >= _HEAD_MEMO_BYTES:
+                        # Read to be delivered (the queue manager reads
+                        # whole files): what mark_done will need is kept
+                        # now, so a big message is never decoded twice.
+                        del data
+                        self._remember_head(queue_id, st, qf)
                 else:
                     qf = self._decode_head(fd, queue_id, q, path)
             finally:

@@ -67,10 +67,21 @@ class PendingIndex:
     """
 
     def __init__(self, envelope: Envelope) -> None:
-        self._pending: dict[tuple, list[int]] = {}
+        # Per key its index, or the list of them for a key seen more than
+        # once: most keys are unique, and a list each would double the
+        # index's size for a message with 100,000 recipients.
+        pending: dict[tuple, int | list[int]] = {}
         for index, rcpt in enumerate(envelope.recipients):
             if not rcpt.done:
-                self._pending.setdefault((rcpt.address, rcpt.original, rcpt.orcpt), []).append(index)
+                key = (rcpt.address, rcpt.original, rcpt.orcpt)
+                seen = pending.setdefault(key, index)
+                if seen == index:
+                    continue
+                if isinstance(seen, int):
+                    pending[key] = [seen, index]
+                else:
+                    seen.append(index)
+        self._pending = pending
         # Per key, how many of its indexes are taken (a list pop(0) would be quadratic).
         self._taken: dict[tuple, int] = {}
 
@@ -84,12 +95,20 @@ class PendingIndex:
                 continue
             want = outcome.recipient
             key = (want.address, want.original, want.orcpt)
-            indexes = self._pending.get(key)
-            n = self._taken.get(key, 0)
-            if indexes is not None and n < len(indexes):
+            found = self._pending.get(key)
+            if found is None:
+                continue
+            if isinstance(found, int):
+                index = found
+                del self._pending[key]           # taken: the index shrinks as it goes
+            else:
+                n = self._taken.get(key, 0)
+                if n >= len(found):
+                    continue
+                index = found[n]
                 self._taken[key] = n + 1
-                changes[indexes[n]] = (RecipientState.DELIVERED if outcome.status.is_success
-                                       else RecipientState.BOUNCED)
+            changes[index] = (RecipientState.DELIVERED if outcome.status.is_success
+                              else RecipientState.BOUNCED)
         return changes
 
 
