@@ -52,6 +52,10 @@ log = logging.getLogger("mailflow.qmgr")
 # Messages larger than this are not kept in memory while active: each
 # delivery reads the content again (Postfix never keeps content in qmgr).
 CONTENT_CACHE_LIMIT = 1 << 20
+# Nor is content beyond this much in all: up to qmgr_message_active_limit
+# messages are active at once (a run over a big deferred queue fills it),
+# and their content must not grow with them.
+CONTENT_CACHE_TOTAL = 64 << 20
 # How many queue-file activations run at once (each is a rename + read).
 ACTIVATE_CONCURRENCY = 8
 # How many queue IDs a scan reads from the directory at a time.
@@ -71,6 +75,7 @@ class _Active:
     content: Message | None
     since: float                                  # when it entered active/
     nrcpt: int
+    cached: int = 0                               # bytes of content kept (CONTENT_CACHE_TOTAL)
     jobs: int = 0
     finished: list = attrs.field(factory=list)    # 2xx/5xx outcomes not yet marked done
     deferred: list = attrs.field(factory=list)    # this attempt's 4xx outcomes
@@ -181,6 +186,7 @@ class QueueManager:
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qmgr")
         self._active: dict[str, _Active] = {}
         self._rcpts = 0                     # recipients of active messages (worker threads add)
+        self._cached = 0                    # bytes of content kept in memory (event loop only)
         self._budget = threading.Lock()
         self._tasks: set[asyncio.Future] = set()
         self._requests: set[bytes] = set()
@@ -421,10 +427,12 @@ class QueueManager:
         pending = env.pending()
         now = self.clock()
         content = queued.message
-        if queued.size > CONTENT_CACHE_LIMIT:
-            content = None                 # read again for each delivery
+        cached = len(content.data)
+        if queued.size > CONTENT_CACHE_LIMIT or self._cached + cached > CONTENT_CACHE_TOTAL:
+            content, cached = None, 0      # read again for each delivery
             queued = attrs.evolve(queued, message=Message(b""))
-        msg = _Active(queued, content, now, len(pending))
+        self._cached += cached
+        msg = _Active(queued, content, now, len(pending), cached)
         # Recipients finished before a crash or an earlier attempt may have
         # entries in the bounce or trace log whose notice is not sent yet
         # (the logs are cleared once it is): the finish must read them.
@@ -663,6 +671,7 @@ class QueueManager:
             await self._io(self._park, msg, self.clock() + self.settings.minimal_backoff_time)
         finally:
             self._active.pop(queue_id, None)
+            self._cached -= msg.cached
             with self._budget:
                 self._rcpts -= msg.nrcpt
             if self._blocked and not self._full():
