@@ -7,8 +7,8 @@ Postfix 3.7.11 reference answers (``postconf -c DIR ...``):
 * ``-d`` with a DIR that does not exist prints the defaults, exit 0
   (config_directory is the compiled-in one); ``-n`` there is
   ``postconf: fatal: open DIR/main.cf: No such file or directory``, exit 1.
-* ``-n`` with ``smtp_tls_CAfile``, ``mydestinations`` and ``foo_bar`` set
-  prints ``smtp_tls_CAfile = ...`` (a real parameter) and leaves out the two
+* ``-n`` with ``smtp_tls_loglevel``, ``mydestinations`` and ``foo_bar`` set
+  prints ``smtp_tls_loglevel = ...`` (a real parameter) and leaves out the two
   unknown names (warned about as "unused parameter").
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 MAIN_CF = ("relayhost = [smarthost.example]\n"
-           "smtp_tls_CAfile = /etc/ssl/ca.pem\n"
+           "smtp_tls_loglevel = 1\n"
            "mydestinations = x\n"
            "foo_bar = 1\n")
 
@@ -68,15 +68,15 @@ def postfix_main_cf(config_dir):
 
 
 def test_postconf_n_prints_a_postfix_parameter_mailflow_does_not_implement(run_cli, postfix_main_cf):
-    """-n lists smtp_tls_CAfile as Postfix does, leaves out unknown names, warns once each."""
+    """-n lists smtp_tls_loglevel as Postfix does, leaves out unknown names, warns once each."""
     result = run_cli("-c", postfix_main_cf, "postconf", "-n")
     assert result.status == 0
     assert lines(result.out) == [f"config_directory = {postfix_main_cf}",
                                  "relayhost = [smarthost.example]",
-                                 "smtp_tls_CAfile = /etc/ssl/ca.pem"]
+                                 "smtp_tls_loglevel = 1"]
     main_cf = postfix_main_cf / "main.cf"
     assert lines(result.err) == [
-        f'postconf: warning: {main_cf}, line 2: parameter "smtp_tls_CAfile" is not implemented'
+        f'postconf: warning: {main_cf}, line 2: parameter "smtp_tls_loglevel" is not implemented'
         " by mailflow (ignored)",
         f'postconf: warning: {main_cf}, line 3: unknown parameter "mydestinations"; did you mean'
         ' "mydestination"? (ignored)',
@@ -86,19 +86,19 @@ def test_postconf_n_prints_a_postfix_parameter_mailflow_does_not_implement(run_c
 def test_postconf_lists_and_names_a_postfix_only_parameter(run_cli, postfix_main_cf):
     """The full listing and postconf NAME show it too; -h gives the value alone."""
     full = run_cli("-c", postfix_main_cf, "postconf")
-    assert "smtp_tls_CAfile = /etc/ssl/ca.pem" in lines(full.out)
+    assert "smtp_tls_loglevel = 1" in lines(full.out)
     assert "foo_bar = 1" not in lines(full.out)
-    assert full.err.count("smtp_tls_CAfile") == 1
-    named = run_cli("-c", postfix_main_cf, "postconf", "-h", "smtp_tls_CAfile")
-    assert (named.status, named.out) == (0, "/etc/ssl/ca.pem\n")
+    assert full.err.count("smtp_tls_loglevel") == 1
+    named = run_cli("-c", postfix_main_cf, "postconf", "-h", "smtp_tls_loglevel")
+    assert (named.status, named.out) == (0, "1\n")
 
 
 def test_postconf_postfix_only_parameter_without_a_value(run_cli, config_dir):
     """Not set, or asked for with -d: no value to show, and the warning says why."""
-    for args in (("smtp_tls_CAfile",), ("-d", "smtp_tls_CAfile")):
+    for args in (("smtp_tls_loglevel",), ("-d", "smtp_tls_loglevel")):
         result = run_cli("-c", config_dir, "postconf", *args)
         assert result.out == ""
-        assert result.err == ("postconf: warning: smtp_tls_CAfile: parameter is not implemented"
+        assert result.err == ("postconf: warning: smtp_tls_loglevel: parameter is not implemented"
                               " by mailflow\n")
     unknown = run_cli("-c", config_dir, "postconf", "no_such_parameter")
     assert unknown.err == "postconf: warning: no_such_parameter: unknown parameter\n"
