@@ -66,6 +66,11 @@ class Clients:
     def __init__(self, port: int) -> None:
         self.port = port
         self.todo = list(range(COUNT - 1, -1, -1))
+        # How many messages may be started so far: the test moves this on
+        # ahead of each kill, so that the clients cannot send everything
+        # while a slow restart holds the test up, and every kill meets traffic.
+        self.limit = COUNT
+        self.issued = 0
         self.acked: set[int] = set()
         self.attempts = 0
         self.failures: Counter = Counter()     # why a try was not acknowledged
@@ -81,8 +86,14 @@ class Clients:
             t.join(timeout)
 
     def _take(self) -> int | None:
-        with self.lock:
-            return self.todo.pop() if self.todo else None
+        while True:
+            with self.lock:
+                if not self.todo:
+                    return None
+                if self.issued < self.limit:
+                    self.issued += 1
+                    return self.todo.pop()
+            time.sleep(0.01)
 
     def _run(self) -> None:
         smtp: smtplib.SMTP | None = None
@@ -128,12 +139,16 @@ def test_sigkill_loop_while_receiving_over_smtp_loses_nothing(make_mta, capsys):
     started = time.monotonic()
     mta.start()
     clients = Clients(port)
+    piece = COUNT // (KILLS + 1)
+    clients.limit = piece
     clients.start()
     kills = []        # (acknowledged so far, delivered so far) at each kill
     for k in range(KILLS):
-        # A random moment in the first 80% of the k-th of KILLS+1 slices of
-        # the run (so that the last kill still comes while mail is sent).
-        goal = int(COUNT * (k + 0.8 * rng.random()) / (KILLS + 1))
+        # A random moment in the k-th of KILLS+1 slices of the run; the
+        # clients may start messages up to the end of the next slice.
+        goal = k * piece + int(piece * rng.random())
+        with clients.lock:
+            clients.limit = (k + 2) * piece
         wait_until(lambda: len(clients.acked) >= goal, f"{goal} messages acknowledged", timeout=60)
         time.sleep(rng.random() * 0.05)
         pid = mta.master_pid()
@@ -142,6 +157,8 @@ def test_sigkill_loop_while_receiving_over_smtp_loses_nothing(make_mta, capsys):
         kills.append((len(clients.acked), sum(serials(mta).values())))
         wait_until(lambda: not mta.leftovers(), "the killed processes to be gone")
         mta.start()          # takes over the stale master.pid
+    with clients.lock:
+        clients.limit = COUNT
     clients.join(timeout=120)
     assert not any(t.is_alive() for t in clients.threads), "the clients did not finish"
     wait_until(mta.queue_is_empty, "the queue to be empty", timeout=60)
