@@ -301,11 +301,14 @@ class Outcome:
     ``status`` decides what happens next: 2.x.x done, 4.x.x defer, 5.x.x
     bounce. ``relay`` is what the log shows after ``relay=``; ``diagnostic``
     is the RFC 3464 Diagnostic-Code (``smtp; 550 5.1.1 ...``) when the
-    remote side said something.
+    remote side said something. ``conn_use`` is set by the smtp and lmtp
+    agents when the message went over a cached connection: how many
+    deliveries that connection has carried, this one included (the log's
+    ``conn_use=2``); None for a fresh connection.
 
     >>> o = Outcome(Recipient("a@example.com"), DsnStatus.parse("2.0.0", "delivered to maildir"), relay="virtual")
-    >>> o.status.is_success
-    True
+    >>> o.status.is_success, o.conn_use
+    (True, None)
     """
 
     recipient: Recipient
@@ -313,6 +316,7 @@ class Outcome:
     relay: str = "none"
     diagnostic: str | None = None
     remote_mta: str | None = None
+    conn_use: int | None = None
 
 
 @attrs.frozen

@@ -47,7 +47,9 @@ from mailflow.model import DeliveryRequest, DsnStatus, Envelope, Message, Outcom
 from mailflow.queue.memory import MemoryQueueStore
 
 __all__ = ["FakeClock", "StaticResolver", "RecordingAgent", "MemoryQueueStore", "MailSystem",
-           "Attempt", "Deferral", "Notice", "DEFAULT_START", "REAL_BY_DEFAULT"]
+           "Attempt", "Deferral", "Notice", "DEFAULT_START", "REAL_BY_DEFAULT",
+           "assert_delivered", "assert_bounced", "assert_deferred", "describe",
+           "ReceivedMessage", "SmtpServerThread"]
 
 #: Where a :class:`FakeClock` starts: 2026-01-01 00:00:00 UTC, so that dates
 #: in headers and notices are the same in every run.
@@ -486,7 +488,8 @@ class MailSystem:
 
     def __init__(self, config: Any = None, *, store: QueueStore | None = None,
                  clock: FakeClock | None = None, agents: Mapping[str, Any] | None = None,
-                 real: Iterable[str] = (), pipeline: Any = None, **params: Any) -> None:
+                 real: Iterable[str] = (), pipeline: Any = None,
+                 resolver: Any = None, **params: Any) -> None:
         from mailflow.config import Config
         if config is None:
             cfg = Config(**params)
@@ -499,6 +502,7 @@ class MailSystem:
         self.clock = clock if clock is not None else FakeClock()
         self.store = store if store is not None else MemoryQueueStore(clock=self.clock)
         self.real = frozenset(real) | REAL_BY_DEFAULT
+        self.resolver = resolver if resolver is not None else StaticResolver()
         self.attempts: list[Attempt] = []
         self.notices: list[Notice] = []
         self.log: list[str] = []
@@ -561,19 +565,27 @@ class MailSystem:
         """
         from mailflow.services.qmgr import QueueManager
         with self._capture():
-            for _ in range(_MAX_ROUNDS):
-                qm = QueueManager(self.config, self.store, agents=self._agent_map(),
-                                  clock=self.clock, notify=self._queue_notice,
-                                  transports=self.transports)
-                try:
-                    await self._until_idle(qm, flush)
-                    flush = False
-                finally:
-                    await qm.stop()
-                if not self._ids(QueueName.INCOMING):
-                    return
-            raise MailflowError(f"mail is still arriving after {_MAX_ROUNDS} queue runs "
-                                "(a forwarding loop?)")
+            try:
+                for _ in range(_MAX_ROUNDS):
+                    qm = QueueManager(self.config, self.store, agents=self._agent_map(),
+                                      clock=self.clock, notify=self._queue_notice,
+                                      transports=self.transports)
+                    try:
+                        await self._until_idle(qm, flush)
+                        flush = False
+                    finally:
+                        await qm.stop()
+                    if not self._ids(QueueName.INCOMING):
+                        return
+                raise MailflowError(f"mail is still arriving after {_MAX_ROUNDS} queue runs "
+                                    "(a forwarding loop?)")
+            finally:
+                # A real smtp/lmtp agent keeps connections open for the next
+                # message; they belong to this run's event loop, which
+                # deliver_all() closes, so they end (QUIT) with the run.
+                for agent in self._agents.values():
+                    if hasattr(agent, "aclose"):
+                        await agent.aclose()
 
     async def _until_idle(self, qm: Any, flush: bool) -> None:
         import asyncio
@@ -612,6 +624,76 @@ class MailSystem:
         """
         from mailflow.address.explain import explain
         return explain(addresses, self.rewrite, sender=sender)
+
+    # --- time travel -------------------------------------------------------------
+    def advance(self, seconds: float) -> float:
+        """Move the fake clock ``seconds`` forward and deliver what is then due;
+        return the new time.
+
+        >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+        >>> system.advance(60) - DEFAULT_START
+        60.0
+        """
+        now = self.clock.advance(seconds)
+        self.deliver_all()
+        return now
+
+    def retry(self) -> float | None:
+        """Jump to the next retry time of the deferred mail (the earliest
+        ``next_attempt``, as the backoff set it) and deliver what is due;
+        return the new time, or None when nothing is deferred.
+
+        >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+        >>> _ = system.agent("smtp").answer("@slow.example", "4.4.1 Connection timed out", times=1)
+        >>> _ = system.send("Subject: x\\n\\nhi\\n", "a@example.org", "b@slow.example")
+        >>> system.deliver_all()
+        >>> system.retry() - DEFAULT_START     # minimal_backoff_time later
+        300.0
+        >>> system.deferred, system.retry()
+        ([], None)
+        """
+        due = [d.next_attempt for d in self.deferred]
+        if not due:
+            return None
+        when = min(due)
+        if when > self.clock.now():
+            self.clock.set(when)
+        self.deliver_all()
+        return self.clock.now()
+
+    def expire(self, *, max_retries: int = 1000) -> int:
+        """Retry the deferred mail at each retry time until none is left: it
+        is delivered, or it outlives ``maximal_queue_lifetime`` (and
+        ``bounce_queue_lifetime`` for notices) and bounces as in Postfix.
+        Returns how many retry times passed.
+
+        >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+        >>> _ = system.agent("smtp").answer("@down.example", "4.4.1 Connection refused")
+        >>> _ = system.send("Subject: x\\n\\nhi\\n", "a@example.org", "b@down.example")
+        >>> system.deliver_all()
+        >>> system.expire() > 0, system.deferred
+        (True, [])
+        >>> (system.clock.now() - DEFAULT_START) // 86400     # days: the default lifetime is 5d
+        5.0
+        """
+        for count in range(max_retries + 1):
+            if self.retry() is None:
+                return count
+        raise MailflowError(f"mail is still deferred after {max_retries} retries: "
+                            f"{[d.recipient for d in self.deferred]}")
+
+    # --- assertions ------------------------------------------------------------------
+    def assert_delivered(self, to: str | None = None, **criteria: Any) -> Attempt:
+        """:func:`assert_delivered` on this system."""
+        return assert_delivered(self, to, **criteria)
+
+    def assert_bounced(self, recipient: str | None = None, **criteria: Any) -> Any:
+        """:func:`assert_bounced` on this system."""
+        return assert_bounced(self, recipient, **criteria)
+
+    def assert_deferred(self, recipient: str | None = None, **criteria: Any) -> Deferral:
+        """:func:`assert_deferred` on this system."""
+        return assert_deferred(self, recipient, **criteria)
 
     # --- results ----------------------------------------------------------------
     @property
@@ -674,7 +756,11 @@ class MailSystem:
         from mailflow.delivery.registry import create_agent
         entry = self.transports.get(transport)
         command = getattr(entry, "command", transport)
-        hooks = {"resubmit": self._resubmit} if command == "local" else {}
+        hooks: dict[str, Any] = {"resubmit": self._resubmit} if command == "local" else {}
+        if command in ("smtp", "lmtp"):
+            # The real SMTP/LMTP client looks up MX and A records: in a
+            # MailSystem it asks the fake DNS, never the network's.
+            hooks["resolver"] = self.resolver
         return create_agent(transport, self.config, entry, **hooks)
 
     def _wanted_transports(self) -> set[str]:
@@ -726,3 +812,349 @@ class MailSystem:
             self._capturing = False
             logger.removeHandler(self._handler)
             logger.setLevel(level)
+
+
+# --- assertions ----------------------------------------------------------------------
+
+def _same_address(pattern: str, *addresses: str) -> bool:
+    # Addresses compare as trivial-rewrite's canonical form does: the
+    # domain case-insensitively, the local part as written.
+    def norm(a: str) -> str:
+        local, at, domain = a.strip().strip("<>").rpartition("@")
+        return f"{local}@{domain.lower()}" if at else domain
+    want = norm(pattern)
+    return any(a is not None and norm(a) == want for a in addresses)
+
+
+def _status_matcher(want: DsnStatus | str | None) -> Callable[[DsnStatus], bool]:
+    # "5.1.1" matches the code; "5.1.1 User unknown" also needs the text in
+    # the reason; a DsnStatus must be equal. A bad one is an error at once,
+    # not a silent mismatch.
+    if want is None:
+        return lambda got: True
+    if isinstance(want, DsnStatus):
+        return lambda got: got == want
+    m = _CODE.match(str(want))
+    if m is None:
+        raise MailflowError(f"{want!r}: not a DSN status; write it like '5.1.1' "
+                            "or '5.1.1 User unknown'")
+    code, text = m.group(1), (m.group(2) or "").strip()
+    return lambda got: got.code == code and text in got.text
+
+
+def _when(seconds: float) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S")
+
+
+@attrs.frozen
+class _Failure:
+    """One recipient of a non-delivery notice: what the sender is told."""
+
+    notice: Notice
+    recipient: str          # Final-Recipient
+    original: str | None    # Original-Recipient
+    status: DsnStatus
+    diagnostic: str
+
+
+def _address_field(value: Any) -> str | None:
+    # "rfc822; ann@example.com" -> "ann@example.com"
+    if value is None:
+        return None
+    return str(value).partition(";")[2].strip() or None
+
+
+def _failures(system: MailSystem) -> list[_Failure]:
+    out: list[_Failure] = []
+    for notice in system.notices:
+        for part in notice.email.walk():
+            if part.get_content_type() != "message/delivery-status":
+                continue
+            for block in part.get_payload()[1:]:
+                if str(block["Action"] or "").strip().lower() != "failed":
+                    continue
+                diagnostic = " ".join(str(block["Diagnostic-Code"] or "").split())
+                code = str(block["Status"] or "5.0.0").strip()
+                text = diagnostic.partition(";")[2].strip()
+                out.append(_Failure(notice, _address_field(block["Final-Recipient"]) or "",
+                                    _address_field(block["Original-Recipient"]),
+                                    DsnStatus.parse(code, text or None), diagnostic))
+    return out
+
+
+def describe(system: MailSystem) -> str:
+    """What a :class:`MailSystem` did, one line per event, in the words of
+    Postfix's log: every agent answer, what waits in the deferred queue,
+    every bounce notice, and held mail. The assertion helpers show it when
+    they fail.
+
+    >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+    >>> print(describe(system))
+      (no mail was sent)
+    >>> _ = system.send("Subject: x\\n\\nhi\\n", "a@example.org", "b@example.net")
+    >>> system.deliver_all()
+    >>> print(describe(system))
+      to=<b@example.net>, relay=smtp[example.net], dsn=2.0.0, status=sent (delivered)
+    """
+    lines: list[str] = []
+    for a in system.attempts:
+        kind = "sent" if a.status.is_success else "bounced" if a.status.is_permanent else "deferred"
+        orig = f", orig_to=<{a.original}>" if a.original and a.original != a.recipient else ""
+        sender = "" if a.sender else " (a notice, from <>)"
+        lines.append(f"to=<{a.recipient}>{orig}, relay={a.transport}[{a.nexthop}], "
+                     f"dsn={a.status.code}, status={kind} ({a.status.text}){sender}")
+    for d in system.deferred:
+        lines.append(f"in the deferred queue: {d.queue_id} to=<{d.recipient}> "
+                     f"({d.status}), next attempt {_when(d.next_attempt)}")
+    for f in _failures(system):
+        to = ", ".join(r.address for r in f.notice.envelope.recipients)
+        lines.append(f"bounce notice to <{to}>: <{f.recipient}> failed, "
+                     f"Status: {f.status.code} ({f.diagnostic or f.status.text})")
+    for held in system.queue(QueueName.HOLD):
+        lines.append(f"on hold: {held.queue_id} to="
+                     + ", ".join(f"<{r.address}>" for r in held.envelope.recipients))
+    return "\n".join("  " + line for line in lines) if lines else "  (no mail was sent)"
+
+
+def _fail(wanted: str, system: MailSystem) -> AssertionError:
+    return AssertionError(f"{wanted}\nwhat happened instead:\n{describe(system)}")
+
+
+def _wanted(what: str, address: str | None, criteria: Mapping[str, Any]) -> str:
+    # "no delivery to <a@b> transport='lmtp'"; without an address, "no delivery transport='lmtp'".
+    words = [what if address else what.rsplit(" ", 1)[0]]
+    words += [f"<{address}>"] if address else []
+    words += [f"{k}={v!r}" for k, v in criteria.items() if v is not None]
+    return " ".join(words)
+
+
+def assert_delivered(system: MailSystem, to: str | None = None, *, transport: str | None = None,
+                     nexthop: str | None = None, sender: str | None = None,
+                     status: DsnStatus | str | None = None) -> Attempt:
+    """Assert that an agent accepted mail for ``to`` (the final address or the
+    one submitted), through ``transport`` to ``nexthop`` if given; return that
+    :class:`Attempt`. When none matches, the error lists what happened instead.
+
+    >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+    >>> _ = system.send("Subject: x\\n\\nhi\\n", "a@example.org", "b@example.net")
+    >>> system.deliver_all()
+    >>> assert_delivered(system, to="b@example.net", transport="smtp").nexthop
+    'example.net'
+    >>> assert_delivered(system, to="b@example.net", transport="lmtp")
+    Traceback (most recent call last):
+    ...
+    AssertionError: no delivery to <b@example.net> transport='lmtp'
+    what happened instead:
+      to=<b@example.net>, relay=smtp[example.net], dsn=2.0.0, status=sent (delivered)
+    """
+    status_ok = _status_matcher(status)
+    for a in system.delivered:
+        if ((to is None or _same_address(to, a.recipient, a.original))
+                and (transport is None or a.transport == transport)
+                and (nexthop is None or a.nexthop == nexthop)
+                and (sender is None or _same_address(sender, a.sender))
+                and status_ok(a.status)):
+            return a
+    raise _fail(_wanted("no delivery to", to, dict(transport=transport, nexthop=nexthop,
+                                                   sender=sender, status=status)), system)
+
+
+def assert_bounced(system: MailSystem, recipient: str | None = None, *,
+                   status: DsnStatus | str | None = None,
+                   sender: str | None = None) -> email.message.EmailMessage:
+    """Assert that the sender got a non-delivery notice saying ``recipient``
+    failed with ``status`` (``"5.1.1"``, or ``"5.1.1 User unknown"`` to check
+    the reason too); return the notice. Mail that expired after temporary
+    failures bounces too, with its last ``4.x.x`` status, as in Postfix.
+
+    >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+    >>> _ = system.agent("smtp").answer("nobody@example.net", "5.1.1 User unknown")
+    >>> _ = system.send("Subject: x\\n\\nhi\\n", "a@example.org", "nobody@example.net")
+    >>> system.deliver_all()
+    >>> assert_bounced(system, recipient="nobody@example.net", status="5.1.1")["To"]
+    'a@example.org'
+    >>> assert_bounced(system, recipient="nobody@example.net", status="5.7.1")
+    Traceback (most recent call last):
+    ...
+    AssertionError: no bounce for <nobody@example.net> status='5.7.1'
+    what happened instead:
+      to=<nobody@example.net>, relay=smtp[example.net], dsn=5.1.1, status=bounced (User unknown)
+      to=<a@example.org>, relay=smtp[example.org], dsn=2.0.0, status=sent (delivered) (a notice, from <>)
+      bounce notice to <a@example.org>: <nobody@example.net> failed, Status: 5.1.1 (X-Postfix; User unknown)
+    """
+    status_ok = _status_matcher(status)
+    for f in _failures(system):
+        if ((recipient is None or _same_address(recipient, f.recipient, f.original or ""))
+                and (sender is None or _same_address(
+                    sender, *(r.address for r in f.notice.envelope.recipients)))
+                and status_ok(f.status)):
+            return f.notice.email
+    raise _fail(_wanted("no bounce for", recipient, dict(status=status, sender=sender)), system)
+
+
+def assert_deferred(system: MailSystem, recipient: str | None = None, *,
+                    status: DsnStatus | str | None = None) -> Deferral:
+    """Assert that mail for ``recipient`` waits in the deferred queue now,
+    with ``status`` as the reason of its last attempt; return the
+    :class:`Deferral` (``next_attempt`` says when it is retried).
+
+    >>> system = MailSystem(myhostname="mx.example.com", mydestination="")
+    >>> _ = system.agent("smtp").answer("@down.example", "4.4.1 Connection refused")
+    >>> _ = system.send("Subject: x\\n\\nhi\\n", "a@example.org", "b@down.example")
+    >>> system.deliver_all()
+    >>> assert_deferred(system, "b@down.example", status="4.4.1").next_attempt - DEFAULT_START
+    300.0
+    """
+    status_ok = _status_matcher(status)
+    for d in system.deferred:
+        if ((recipient is None or _same_address(recipient, d.recipient, d.original))
+                and status_ok(d.status)):
+            return d
+    raise _fail(_wanted("nothing deferred for", recipient, dict(status=status)), system)
+
+
+# --- a real smtpd in a thread -------------------------------------------------------
+
+@attrs.frozen
+class ReceivedMessage:
+    """One message a :class:`SmtpServerThread` accepted: the envelope as the
+    client gave it and the message as received.
+
+    >>> m = ReceivedMessage(Envelope("a@example.org", (Recipient("b@example.net"),)),
+    ...                     Message(b"Subject: hi\\n\\nhello\\n"))
+    >>> m.sender, m.recipients, m.email["Subject"]
+    ('a@example.org', ['b@example.net'], 'hi')
+    """
+
+    envelope: Envelope
+    message: Message = attrs.field(repr=False)
+
+    @property
+    def sender(self) -> str:
+        """The MAIL FROM address ('' for the null sender)."""
+        return self.envelope.sender
+
+    @property
+    def recipients(self) -> list[str]:
+        """The RCPT TO addresses, in order."""
+        return [r.address for r in self.envelope.recipients]
+
+    @property
+    def email(self) -> email.message.EmailMessage:
+        """The message parsed by the ``email`` package."""
+        return self.message.email_message()
+
+
+#: Parameters of a :class:`SmtpServerThread` unless the test gives others:
+#: fixed names (the defaults come from the machine's name) and no reverse
+#: DNS lookup of the client.
+SMTPD_TEST_PARAMS = {"myhostname": "mx.example.com", "mydomain": "example.com",
+                     "smtpd_peername_lookup": "no"}
+
+
+class SmtpServerThread:
+    """mailflow's smtpd (:class:`~mailflow.services.smtpd.SmtpServer`) on a
+    free port of 127.0.0.1, with its own event loop in a background thread,
+    recording every message it accepts in :attr:`messages` instead of
+    queueing it. Use it as a context manager (or :meth:`start` and
+    :meth:`stop`): a peer for a program's SMTP client in a test.
+
+    ``params`` are main.cf parameters (smtpd restrictions, limits, TLS);
+    ``dns`` a resolver for the DNS-based restrictions (default: a
+    :class:`StaticResolver` with no records); ``handler(envelope, message)``
+    decides the reply (None: ``250 2.0.0 Ok``; a
+    :class:`~mailflow.smtp.reply.Reply` is sent as it is) after the message
+    is recorded.
+
+    >>> import smtplib
+    >>> with SmtpServerThread() as server:
+    ...     with smtplib.SMTP(server.host, server.port) as client:
+    ...         _ = client.sendmail("a@example.org", ["b@example.net"], "Subject: hi\\r\\n\\r\\nhello\\r\\n")
+    >>> [(m.sender, m.recipients, m.email["Subject"]) for m in server.messages]
+    [('a@example.org', ['b@example.net'], 'hi')]
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, *, handler: Callable[[Envelope, Message], Any] | None = None,
+                 dns: Any = None, **params: Any) -> None:
+        from mailflow.config import Config
+        self.config = Config(**{**SMTPD_TEST_PARAMS, **params})
+        self.handler = handler
+        self.dns = dns if dns is not None else StaticResolver()
+        self.messages: list[ReceivedMessage] = []
+        self.port = 0
+        self.server: Any = None
+        self._loop: Any = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<SmtpServerThread {self.host}:{self.port} messages={len(self.messages)}>"
+
+    def __enter__(self) -> "SmtpServerThread":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    async def _accept(self, envelope: Envelope, message: Message) -> Any:
+        # Recorded first: a handler that rejects still shows what arrived.
+        self.messages.append(ReceivedMessage(envelope, message))
+        if self.handler is None:
+            return None
+        answer = self.handler(envelope, message)
+        if hasattr(answer, "__await__"):
+            answer = await answer
+        return answer
+
+    def start(self) -> "SmtpServerThread":
+        """Start listening; returns self once the port accepts connections."""
+        import asyncio
+        if self._thread is not None:
+            raise MailflowError("the server is already started")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="mailflow-smtpd", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise MailflowError("the smtpd test server did not start within 30 s")
+        if self._error is not None:
+            self._thread.join(5)
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        import asyncio
+        from mailflow.services.smtpd import SmtpServer
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            self.server = SmtpServer(self.config, handler=self._accept, dns=self.dns)
+            self.port = loop.run_until_complete(self.server.start(self.host, 0))[0][1]
+        except BaseException as exc:     # raised again in the thread that called start()
+            self._error = exc
+            loop.close()
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self.server.stop(grace=2))
+            loop.close()
+
+    def stop(self) -> None:
+        """Stop listening and end the thread (sessions get 2 s to finish)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        if self._error is None and thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        thread.join(10)
+
+    def clear(self) -> None:
+        """Forget the messages received so far."""
+        self.messages.clear()

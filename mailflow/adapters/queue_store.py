@@ -319,7 +319,7 @@ class FileQueueStore:
                 if changes and self.fsync:
                     os.fsync(fd)
             except BaseException:
-                self._heads.pop(path, None)       # what is on disk is not known now
+                self._heads.pop(queue_id, None)   # what is on disk is not known now
                 raise
         finally:
             os.close(fd)
@@ -336,16 +336,25 @@ class FileQueueStore:
             return _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
         # One decode per big file: the queue manager's threads mark its
         # slices side by side, and would otherwise each decode it once.
+        # Kept by queue ID, so a head remembered when the file was read
+        # (see read) serves after the move to active/ (same inode).
         with self._heads_lock:
-            head = self._heads.get(path)
+            head = self._heads.get(queue_id)
             if head is not None and (head.ino, head.size) == (st.st_ino, st.st_size):
                 return head
             qf = self._decode_head(fd, queue_id, queue, path)
-            head = _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
-            if len(self._heads) >= _HEAD_MEMO_SIZE:
-                self._heads.clear()
-            self._heads[path] = head
-            return head
+            return self._remember_head_locked(queue_id, st, qf)
+
+    def _remember_head(self, queue_id: str, st: os.stat_result, qf: records.QueueFile) -> None:
+        with self._heads_lock:
+            self._remember_head_locked(queue_id, st, qf)
+
+    def _remember_head_locked(self, queue_id: str, st: os.stat_result, qf: records.QueueFile) -> "_Head":
+        head = _Head(st.st_ino, st.st_size, qf.state_offsets, PendingIndex(qf.envelope))
+        if len(self._heads) >= _HEAD_MEMO_SIZE:
+            self._heads.clear()
+        self._heads[queue_id] = head
+        return head
 
     def set_next_attempt(self, queue_id: str, queue: QueueName, when: float) -> None:
         # Postfix keeps a deferred message's next-attempt time as the file's mtime.
@@ -426,6 +435,12 @@ class FileQueueStore:
                 if with_content:
                     data = _read_all(fd)
                     qf = self._decode(data, queue_id, q, path)
+                    if st.st_size >= _HEAD_MEMO_BYTES:
+                        # Read to be delivered (the queue manager reads
+                        # whole files): what mark_done will need is kept
+                        # now, so a big message is never decoded twice.
+                        del data
+                        self._remember_head(queue_id, st, qf)
                 else:
                     qf = self._decode_head(fd, queue_id, q, path)
             finally:
@@ -478,6 +493,25 @@ class FileQueueStore:
     def ids(self, queue: QueueName) -> Iterator[str]:
         top = os.path.join(self.queue_directory, QueueName(queue).value)
         return _walk_ids(top)
+
+    def scan_ids(self, queue: QueueName, *, due_by: float | None = None) -> Iterator[str]:
+        """The queue's IDs as the directory is read (nothing is listed
+        ahead); with ``due_by``, only deferred messages due by then or
+        forced to expire. Decided from each entry's status, without opening
+        a file (the due time is the mtime, forced expiry a mode bit).
+
+        Files moved into the queue after the scan began are left for the
+        next scan, as a queue run must not try a message it just deferred.
+
+        >>> import tempfile
+        >>> store = FileQueueStore(tempfile.mkdtemp())
+        >>> qid = store.enqueue(QueueName.DEFERRED, Envelope("", ()), Message(b""))
+        >>> store.set_next_attempt(qid, QueueName.DEFERRED, 1000.0)
+        >>> list(store.scan_ids(QueueName.DEFERRED, due_by=999.0)), list(store.scan_ids(QueueName.DEFERRED)) == [qid]
+        ([], True)
+        """
+        top = os.path.join(self.queue_directory, QueueName(queue).value)
+        return _scan_ids(top, due_by, time.time())
 
     # --- maintenance (postsuper -p, -s) --------------------------------------
     def temp_files(self) -> Iterator[str]:
@@ -575,6 +609,29 @@ def _walk(top: str) -> Iterator[str]:
                     yield from _walk(entry.path)
             elif entry.is_file(follow_symlinks=False):
                 yield entry.path
+
+
+def _scan_ids(top: str, due_by: float | None, started: float) -> Iterator[str]:
+    try:
+        entries = os.scandir(top)
+    except FileNotFoundError:
+        return
+    with entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if len(entry.name) == 1:   # hashed sub-directory
+                    yield from _scan_ids(entry.path, due_by, started)
+                continue
+            if not is_queue_id(entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue                   # gone since the directory was read
+            if not stat.S_ISREG(st.st_mode) or st.st_ctime > started:
+                continue
+            if due_by is None or st.st_mtime <= due_by or st.st_mode & stat.S_IXGRP:
+                yield entry.name
 
 
 def _walk_ids(top: str) -> Iterator[str]:

@@ -120,8 +120,7 @@ def _param(cfg: Any, name: str) -> tuple[str, str]:
     """(name, expanded value) of a client or server TLS parameter.
 
     An ``lmtp_*`` name not in the parameter table reads its ``smtp_*``
-    twin; a name not in the table at all (``smtp_tls_CAfile`` until the
-    client implements it) reads as empty.
+    twin; a name not in the table at all reads as empty.
     """
     if name not in PARAMS and name.startswith("lmtp_"):
         name = "smtp_" + name[len("lmtp_"):]
@@ -292,9 +291,8 @@ def client_context(cfg: Any, level: str, *, ca_file: str | None = None,
 
     ``none``: None (no TLS). ``may``/``encrypt``: any server certificate is
     accepted (logged "Untrusted"). ``verify``/``secure``: the chain must
-    verify against ``ca_file``/``ca_path`` (``smtp_tls_CAfile``/
-    ``smtp_tls_CApath`` once the parameter table has them; the system's
-    CAs when none is given); the peer *name* is
+    verify against ``ca_file``/``ca_path`` (else ``smtp_tls_CAfile``/
+    ``smtp_tls_CApath``; the system's CAs when none is given); the peer *name* is
     checked by the caller after the handshake with :func:`peer_name_matches`
     against :func:`client_match_names`, because Postfix's match rules
     (``nexthop``, ``dot-nexthop``) are not Python's single hostname.

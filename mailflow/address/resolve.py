@@ -655,7 +655,8 @@ class TrivialRewrite:
                        name: str) -> str | None:
         key = sender or null_key
         try:
-            found = self._find_address(tables, key)
+            # The null sender's key (<> by default) is a literal key, not an address.
+            found = self._find_address(tables, key) if sender else Maps(tables).get(key)
         except TableError as exc:
             raise _Failure(f"{name} lookup failure: {exc}", "default") from None
         if found == "":

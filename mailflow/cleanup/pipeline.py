@@ -61,7 +61,7 @@ from mailflow.cleanup.headers import (Header, is_mime_header, join_message, mail
                                       message_id, received_pickup, received_smtpd,
                                       split_message)
 from mailflow.cleanup.result import DISCARD, CleanupResult
-from mailflow.cleanup.rules import BodyRule, HeaderRule, body_rule, header_rule
+from mailflow.cleanup.rules import BodyRule, HeaderRule, body_rule, configured_rules, header_rule
 from mailflow.cleanup.settings import CleanupSettings
 from mailflow.errors import TableError
 from mailflow.model import ClientInfo, DsnStatus, Envelope, Message, Outcome, Recipient
@@ -111,9 +111,8 @@ class CleanupPipeline:
                 self.header_rules.append(TableHeaderRule.open(specs, config, kinds=kinds, name=name))
         if s.body_checks:
             self.body_rules.append(TableBodyRule.open(s.body_checks, config))
-        for rule in header_rules:
-            self.add_rule(rule)
-        for rule in body_rules:
+        # main.cf's cleanup_rules (named and plug-in rules), then the caller's.
+        for rule in [*configured_rules(config), *header_rules, *body_rules]:
             self.add_rule(rule)
 
     @classmethod

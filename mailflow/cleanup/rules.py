@@ -7,6 +7,13 @@ inspect mail in a :class:`~mailflow.cleanup.pipeline.CleanupPipeline`. The
 Postfix-table rules (``header_checks = regexp:...``) are one implementation,
 in :mod:`mailflow.cleanup.checks`. It does no I/O.
 
+It also owns *named* rules, which main.cf lists in the mailflow-only
+parameter ``cleanup_rules = name, name`` (header rules are asked after
+``header_checks``, body rules after ``body_checks``, in the order listed).
+A name is registered from Python with :func:`register_cleanup_rule` or by
+an installed package in the ``mailflow.cleanup_rules`` entry-point group
+(:mod:`mailflow.plugins`).
+
 >>> Verdict.parse("REJECT no spam, please")
 Verdict(action='REJECT', text='no spam, please')
 >>> rule = header_rule(lambda name, value: "HOLD" if name.lower() == "x-hold" else None)
@@ -17,14 +24,17 @@ Verdict(action='HOLD', text='')
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+import inspect
+from typing import Any, Callable, Protocol, Union, runtime_checkable
 
 import attrs
 
 from mailflow.cleanup.headers import Header
+from mailflow.errors import ConfigError
 
 __all__ = ["Verdict", "HeaderRule", "BodyRule", "header_rule", "body_rule",
-           "CHECK_ACTIONS", "HEADER_KINDS", "to_verdict"]
+           "CHECK_ACTIONS", "HEADER_KINDS", "to_verdict", "register_cleanup_rule",
+           "unregister_cleanup_rule", "named_rule", "configured_rules"]
 
 # header_checks(5) actions. DUNNO and OK end the search for this line
 # without doing anything; DEFER is a temporary REJECT.
@@ -155,3 +165,86 @@ def body_rule(func: Callable[[str], "Verdict | str | None"]) -> BodyRule:
     Verdict(action='REJECT', text='')
     """
     return _FunctionBodyRule(func)
+
+
+#: What a name stands for: a rule, or ``factory(cfg)`` returning one.
+NamedRule = Union[HeaderRule, BodyRule, Callable[[Any], Any]]
+
+_NAMED: dict[str, NamedRule] = {}
+
+
+def register_cleanup_rule(name: str, rule: NamedRule) -> None:
+    """Make ``name`` usable in main.cf's ``cleanup_rules``.
+
+    ``rule`` is an object with ``check_header`` and/or ``check_body``, or a
+    factory ``rule(cfg)`` (or ``rule()``, such as a rule class) that builds
+    one from the configuration each time a cleanup pipeline is made.
+
+    >>> register_cleanup_rule("no-hold", header_rule(lambda n, v: None))
+    >>> type(named_rule("no-hold")).__name__
+    '_FunctionHeaderRule'
+    >>> unregister_cleanup_rule("no-hold")
+    """
+    _NAMED[name] = rule
+
+
+def unregister_cleanup_rule(name: str) -> None:
+    """Forget a name given to :func:`register_cleanup_rule`.
+
+    >>> unregister_cleanup_rule("never-registered")
+    """
+    _NAMED.pop(name, None)
+
+
+def _is_rule(obj: Any) -> bool:
+    return not isinstance(obj, type) and (callable(getattr(obj, "check_header", None))
+                                          or callable(getattr(obj, "check_body", None)))
+
+
+def _build(factory: Callable[..., Any], cfg: Any) -> Any:
+    # A factory (or rule class) that takes no argument does not want the config.
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return factory(cfg)
+    takes = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+                for p in params)
+    return factory(cfg) if takes else factory()
+
+
+def named_rule(name: str, cfg: Any = None) -> HeaderRule | BodyRule:
+    """The rule ``name`` stands for: registered from Python first, then an
+    installed ``mailflow.cleanup_rules`` plug-in; a factory is called with
+    ``cfg``. An unknown name is a ConfigError naming ``cleanup_rules``.
+
+    >>> named_rule("nosuch")
+    Traceback (most recent call last):
+    ...
+    mailflow.errors.ConfigError: cleanup_rules: unknown cleanup rule "nosuch" (no rule registered and no mailflow.cleanup_rules plug-in of that name)
+    """
+    found = _NAMED.get(name)
+    if found is None:
+        from mailflow.plugins import load
+        found = load("mailflow.cleanup_rules", name)
+    if found is None:
+        raise ConfigError(f'cleanup_rules: unknown cleanup rule "{name}" (no rule registered '
+                          "and no mailflow.cleanup_rules plug-in of that name)")
+    rule = found if _is_rule(found) else _build(found, cfg) if callable(found) else None
+    if not _is_rule(rule):
+        raise ConfigError(f'cleanup_rules: cleanup rule "{name}" is {found!r}, which is '
+                          "neither a rule (check_header/check_body) nor a factory of one")
+    return rule
+
+
+def configured_rules(cfg: Any) -> list[HeaderRule | BodyRule]:
+    """The rules main.cf's ``cleanup_rules`` names, in order (none without a config).
+
+    >>> from mailflow.config import Config
+    >>> register_cleanup_rule("hold-all", lambda cfg: header_rule(lambda n, v: "HOLD"))
+    >>> [type(r).__name__ for r in configured_rules(Config(cleanup_rules="hold-all"))]
+    ['_FunctionHeaderRule']
+    >>> unregister_cleanup_rule("hold-all")
+    """
+    if cfg is None:
+        return []
+    return [named_rule(name, cfg) for name in cfg["cleanup_rules"]]

@@ -230,7 +230,8 @@ def _status(argv: list[str], ctx: Context) -> int:
 def _check(argv: list[str], ctx: Context) -> int:
     from mailflow.services.master import QUEUE_DIRECTORIES, ensure_queue_directories, service_plan
     cfg = ctx.load_config()
-    errors = cfg.validate() + _service_errors(cfg)
+    from mailflow.plugins import check_plugins
+    errors = cfg.validate() + check_plugins(cfg) + _service_errors(cfg)
     for error in errors:
         _say(f"error: {error}")
     if errors:

@@ -21,6 +21,33 @@ USAGE = ("usage: mailflow explain [--sender ADDRESS] [--json] ADDRESS...\n"
          "       mailflow explain --smtpd [--client IP] [--client-name NAME] [--helo NAME]\n"
          "                        [--sender ADDRESS] [--json] RCPT...")
 
+# What `mailflow explain --help` prints: the usage and every option.
+HELP_TEXT = USAGE + """
+
+Show what the mail system would do with each ADDRESS, without sending
+anything: canonical mapping, virtual alias expansion, alias_maps expansion
+for local recipients, and the address class, transport and nexthop that
+routing picks. Reads main.cf and master.cf of the configuration directory
+(mailflow -c DIR).
+
+Options:
+  --sender ADDRESS, -f ADDRESS
+                  the envelope sender, for routing that depends on it (with
+                  --smtpd: the MAIL FROM of the simulated session);
+                  "" or <> is the null sender
+  --json          one JSON object per address instead of text
+  --smtpd         show how smtpd's restrictions (smtpd_*_restrictions)
+                  would answer RCPT TO for each RCPT, step by step
+  --client IP     with --smtpd: the client's IP address (127.0.0.1)
+  --client-name NAME
+                  with --smtpd: the client's verified host name (unknown)
+  --helo NAME     with --smtpd: the HELO/EHLO name (none given)
+  -h, --help      show this text
+
+Options with a value also take --option=VALUE. Exit status: 0 when every
+address was explained, 65 for an address that does not parse, 64 for a
+bad option."""
+
 # --smtpd options that take a value, and the attribute each sets.
 _SMTPD_OPTIONS = {"--client": "client", "--client-name": "client_name", "--helo": "helo"}
 
@@ -38,7 +65,7 @@ def run(argv: list[str], ctx) -> int:
     while args:
         arg = args.pop(0)
         if arg in ("-h", "--help"):
-            print(USAGE)
+            print(HELP_TEXT)
             return 0
         if arg == "--json":
             as_json = True

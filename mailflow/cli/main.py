@@ -41,6 +41,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "postlog": ("mailflow.cli.postlog", "write a log line in the mail system's format"),
 }
 
+# Commands whose configuration warnings are logged, not printed (Context.load_config).
+_QUIET_COMMANDS = frozenset({"sendmail"})
+
 
 class Context:
     """What every command gets: the config directory and the command name.
@@ -83,9 +86,41 @@ class Context:
         return Context(**fields)  # type: ignore[arg-type]
 
     def load_config(self):
-        """The Config for ``config_dir``; a ConfigError is reported by main()."""
+        """The Config for ``config_dir``; a ConfigError is reported by main().
+
+        Its warnings (an unknown or unimplemented parameter, an undefined
+        ``$name``) go to stderr as ``mailflow/COMMAND: warning: ...``, the
+        prefix of the command's own fatal errors, so a user sees which
+        command read the file. ``sendmail`` is the exception: programs run
+        it and may take any stderr output for a failure (Postfix's sendmail
+        says nothing about main.cf's contents), so its warnings only go to
+        the ``mailflow.config`` logger.
+
+        >>> import contextlib, io, os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> with open(os.path.join(d, "main.cf"), "w") as fh: _ = fh.write("mydestinations = x\\n")
+        >>> err = io.StringIO()
+        >>> with contextlib.redirect_stderr(err): _ = Context(d, "status").load_config()
+        >>> print(err.getvalue().replace(d, "DIR"), end="")
+        mailflow/status: warning: DIR/main.cf, line 1: unknown parameter "mydestinations"; did you mean "mydestination"? (ignored)
+        """
         from mailflow.config import Config
-        return Config.from_directory(self.config_dir)
+        if self.command in _QUIET_COMMANDS:
+            return Config.from_directory(self.config_dir)
+        cfg = Config.from_directory(self.config_dir, log_warnings=False)
+        for text in cfg.warnings:
+            warn(self.command, text)
+        return cfg
+
+
+def warn(command: str, text: str) -> None:
+    """Print ``mailflow/COMMAND: warning: TEXT`` on stderr.
+
+    >>> import contextlib, sys
+    >>> with contextlib.redirect_stderr(sys.stdout): warn("explain", "a problem")
+    mailflow/explain: warning: a problem
+    """
+    print(f"mailflow/{command}: warning: {text}", file=sys.stderr)
 
 
 def usage() -> str:

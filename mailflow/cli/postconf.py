@@ -6,8 +6,11 @@ is Postfix's: ``name = value`` lines sorted by name (runs of whitespace
 shown as one space), ``postconf -M`` entries in aligned columns, warnings
 as ``postconf: warning: ...`` on stderr.
 
-Modes: (none) all parameters, ``-n`` only those set, ``-d`` defaults,
-``name...`` just those; ``-h`` value only, ``-H`` name only, ``-x`` expand
+Modes: (none) all parameters, ``-n`` only those set, ``-d`` defaults
+(also for a config directory that does not exist), ``name...`` just those.
+A Postfix parameter that mailflow does not implement is listed when main.cf
+sets it, as Postfix lists it; loading main.cf has already warned, once, that
+mailflow ignores it. Flags: ``-h`` value only, ``-H`` name only, ``-x`` expand
 ``$name``, ``-f`` fold long lines; ``-e name=value...``, ``-X name...``, ``-# name...`` edit main.cf;
 ``-M [name[/type]...]`` (``-Mf`` folded), ``-F``, ``-P`` show master.cf;
 ``-Me 'name/type = entry'``, ``-MX name/type``, ``-M# name/type`` edit it;
@@ -26,6 +29,7 @@ from mailflow.config import DEFAULT_CONFIG_DIR, Config
 from mailflow.config import edit as edits
 from mailflow.config.master_cf import Service, command_text, format_service
 from mailflow.config.params import PARAMS, TRANSPORT_DEFAULTS
+from mailflow.config.postfix_names import POSTFIX_ONLY
 
 HELP = "show or edit main.cf and master.cf"
 USAGE = ("usage: mailflow [-c DIR] postconf [-c DIR] [-dhHnx] [-o name=value] [name ...]\n"
@@ -88,9 +92,12 @@ def run(argv: list[str], ctx) -> int:
             flags.add(letter)
         k += 1
 
-    if not os.path.isdir(config_dir):
-        return _fail(f"open {os.path.join(config_dir, 'main.cf')}: No such file or directory")
     edit_flags = flags & {"e", "X", "#"}
+    # -d shows the built-in defaults, which need no configuration: Postfix
+    # prints them for a directory that does not exist, too.
+    defaults_only = "d" in flags and not (edit_flags or flags & {"M", "F", "P"})
+    if not defaults_only and not os.path.isdir(config_dir):
+        return _fail(f"open {os.path.join(config_dir, 'main.cf')}: No such file or directory")
     if len(edit_flags) > 1:
         return _fail("specify at most one of -e, -X and -#")
     if "M" in flags:
@@ -123,8 +130,16 @@ def _all_names(cfg: Config, defaults_only: bool) -> list[str]:
                 if suffix != "time_limit" or service.command == "pipe":
                     names.add(f"{service.service}_{suffix}")
     if not defaults_only:
-        names |= {n for n in cfg.names_set() if cfg.is_known(n)}
+        names |= {n for n in cfg.names_set() if _shown(cfg, n)}
     return sorted(names)
+
+
+def _shown(cfg: Config, name: str) -> bool:
+    # A name set in main.cf that postconf lists: one mailflow knows, or a
+    # Postfix parameter that mailflow does not implement. Postfix lists the
+    # latter (a main.cf copied from Postfix reads back whole); the warning
+    # that mailflow ignores it comes once, from loading main.cf.
+    return cfg.is_known(name) or name in POSTFIX_ONLY
 
 
 def _show(flags: set[str], names: list[str], config_dir: str,
@@ -134,7 +149,7 @@ def _show(flags: set[str], names: list[str], config_dir: str,
     cfg = _load(config_dir, overrides)
     if not names:
         if "n" in flags:
-            names = sorted(n for n in cfg.names_set() if cfg.is_known(n) and
+            names = sorted(n for n in cfg.names_set() if _shown(cfg, n) and
                            (n != "config_directory" or os.path.abspath(config_dir)
                             != DEFAULT_CONFIG_DIR))
         else:
@@ -147,7 +162,10 @@ def _show(flags: set[str], names: list[str], config_dir: str,
         else:
             value = cfg.raw(name)
         if value is None:
-            _warn(f"{name}: unknown parameter")
+            # Asked for by name: a Postfix parameter has a default, but
+            # Postfix's, which mailflow does not know.
+            _warn(f"{name}: parameter is not implemented by mailflow" if name in POSTFIX_ONLY
+                  else f"{name}: unknown parameter")
             continue
         if "x" in flags:
             value = (Config(_config_dir=config_dir) if "d" in flags else cfg).expand(name)

@@ -27,6 +27,8 @@ def tool_config(ctx: Context, config_dir: str | None = None) -> Any:
     """The Config a tool works with: its own ``-c DIR`` if given, else the context's.
 
     Postfix's tools take ``-c config_dir`` to override ``MAIL_CONFIG`` (postqueue(1)).
+    Either way the configuration's warnings carry the command's
+    ``mailflow/COMMAND: warning:`` prefix (:meth:`Context.load_config`).
 
     >>> import os, tempfile
     >>> d = tempfile.mkdtemp()
@@ -34,8 +36,7 @@ def tool_config(ctx: Context, config_dir: str | None = None) -> Any:
     >>> tool_config(Context(tempfile.mkdtemp(), "postkick"), d).myhostname
     'c.example'
     """
-    from mailflow.config import Config
-    return Config.from_directory(config_dir) if config_dir else ctx.load_config()
+    return (ctx.replace(config_dir=config_dir) if config_dir else ctx).load_config()
 
 
 def open_store(ctx: Context, config_dir: str | None = None) -> tuple[Any, Any]:

@@ -427,8 +427,8 @@ def unknown_parameter_warning(where: str, name: str) -> str:
 
     >>> unknown_parameter_warning("main.cf, line 3", "mydestinations")
     'main.cf, line 3: unknown parameter "mydestinations"; did you mean "mydestination"? (ignored)'
-    >>> unknown_parameter_warning("main.cf, line 4", "smtp_tls_CAfile")
-    'main.cf, line 4: parameter "smtp_tls_CAfile" is not implemented by mailflow (ignored)'
+    >>> unknown_parameter_warning("main.cf, line 4", "smtp_tls_loglevel")
+    'main.cf, line 4: parameter "smtp_tls_loglevel" is not implemented by mailflow (ignored)'
     """
     if name in POSTFIX_ONLY:
         return f"{where}: parameter \"{name}\" is not implemented by mailflow (ignored)"

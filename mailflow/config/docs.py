@@ -120,7 +120,7 @@ def differences_page() -> str:
         " `main.cf, line N: unknown parameter \"relay_host\"; did you mean \"relayhost\"?"
         " (ignored)` where Postfix says `unused parameter: relay_host=...`; a Postfix"
         " parameter mailflow does not implement is reported as"
-        " `parameter \"smtp_tls_CAfile\" is not implemented by mailflow (ignored)`.",
+        " `parameter \"smtp_tls_loglevel\" is not implemented by mailflow (ignored)`.",
         "- A bad value is an error naming file, line, parameter, value and what was"
         " expected (`main.cf, line 12: message_size_limit = banana: not a number`);"
         " `Config.validate()` reports every one at once.",

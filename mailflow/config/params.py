@@ -165,6 +165,12 @@ _TABLE: list[Param] = [
            "character, to prevent outbound SMTP smuggling, and to make the evaluation of "
            "Postfix-added DKIM or other signatures independent from how a remote mail "
            "server handles such characters."),
+    _p("cleanup_rules", "", L,
+       differs="mailflow only (Postfix has no such parameter): the names of header/body "
+                "rules registered from Python or installed as mailflow.cleanup_rules "
+                "plug-ins, asked after header_checks and body_checks.",
+       doc="Named content rules that the cleanup server applies after the header and "
+           "body checks."),
     _p("cleanup_service_name", "cleanup",
        doc="The name of the cleanup(8) service."),
     _p("command_execution_directory", "", raw=True,
@@ -581,6 +587,17 @@ _TABLE: list[Param] = [
     _p("lmtp_rset_timeout", "20s", T,
        doc="The Postfix LMTP client time limit for sending the RSET command, and for "
            "receiving the remote LMTP server response."),
+    _p("lmtp_sasl_auth_enable", "no", B,
+       doc="Enable SASL authentication in the Postfix LMTP client."),
+    _p("lmtp_sasl_password_maps", "", L,
+       doc="Optional Postfix LMTP client lookup tables with one username:password entry "
+           "per host or domain."),
+    _p("lmtp_sasl_security_options", "noplaintext, noanonymous", L,
+       doc="The LMTP-specific version of the smtp_sasl_security_options configuration "
+           "parameter."),
+    _p("lmtp_sasl_tls_security_options", "$lmtp_sasl_security_options", L,
+       doc="The LMTP-specific version of the smtp_sasl_tls_security_options configuration "
+           "parameter."),
     _p("lmtp_send_dummy_mail_auth", "no", B,
        doc="The LMTP-specific version of the smtp_send_dummy_mail_auth configuration "
            "parameter."),
@@ -600,8 +617,38 @@ _TABLE: list[Param] = [
            "parameter."),
     _p("lmtp_tcp_port", "24", I,
        doc="The default TCP port that the Postfix LMTP client connects to."),
+    _p("lmtp_tls_CAfile", "",
+       doc="The LMTP-specific version of the smtp_tls_CAfile configuration parameter."),
+    _p("lmtp_tls_CApath", "",
+       doc="The LMTP-specific version of the smtp_tls_CApath configuration parameter."),
+    _p("lmtp_tls_cert_file", "",
+       doc="The LMTP-specific version of the smtp_tls_cert_file configuration parameter."),
+    _p("lmtp_tls_ciphers", "medium",
+       doc="The LMTP-specific version of the smtp_tls_ciphers configuration parameter."),
+    _p("lmtp_tls_exclude_ciphers", "", L,
+       doc="The LMTP-specific version of the smtp_tls_exclude_ciphers configuration "
+           "parameter."),
+    _p("lmtp_tls_key_file", "$lmtp_tls_cert_file",
+       doc="The LMTP-specific version of the smtp_tls_key_file configuration parameter."),
+    _p("lmtp_tls_mandatory_ciphers", "medium",
+       doc="The LMTP-specific version of the smtp_tls_mandatory_ciphers configuration "
+           "parameter."),
+    _p("lmtp_tls_mandatory_exclude_ciphers", "", L,
+       doc="The LMTP-specific version of the smtp_tls_mandatory_exclude_ciphers "
+           "configuration parameter."),
+    _p("lmtp_tls_mandatory_protocols", ">=TLSv1",
+       doc="The LMTP-specific version of the smtp_tls_mandatory_protocols configuration "
+           "parameter."),
+    _p("lmtp_tls_protocols", ">=TLSv1",
+       doc="The LMTP-specific version of the smtp_tls_protocols configuration parameter."),
+    _p("lmtp_tls_secure_cert_match", "nexthop", L,
+       doc="The LMTP-specific version of the smtp_tls_secure_cert_match configuration "
+           "parameter."),
     _p("lmtp_tls_security_level", "",
        doc="The LMTP-specific version of the smtp_tls_security_level configuration "
+           "parameter."),
+    _p("lmtp_tls_verify_cert_match", "hostname", L,
+       doc="The LMTP-specific version of the smtp_tls_verify_cert_match configuration "
            "parameter."),
     _p("lmtp_use_tls", "no", B,
        doc="The LMTP-specific version of the smtp_use_tls configuration parameter."),
@@ -1118,6 +1165,9 @@ _TABLE: list[Param] = [
        doc="Postfix SMTP client SASL security options; as of Postfix 2.3 the list of "
            "available features depends on the SASL client implementation that is selected"
            " with smtp_sasl_type."),
+    _p("smtp_sasl_tls_security_options", "$smtp_sasl_security_options", L,
+       doc="The SASL authentication security options that the Postfix SMTP client uses for"
+           " TLS encrypted SMTP sessions."),
     _p("smtp_send_dummy_mail_auth", "no", B,
        doc="Whether or not to append the \"AUTH=<>\" option to the MAIL FROM command in "
            "SASL-authenticated SMTP sessions."),
@@ -1138,6 +1188,12 @@ _TABLE: list[Param] = [
            "startup and shutdown handshake procedures."),
     _p("smtp_tcp_port", "smtp",
        doc="The default TCP port that the Postfix SMTP client connects to."),
+    _p("smtp_tls_CAfile", "",
+       doc="A file containing CA certificates of root CAs trusted to sign either remote "
+           "SMTP server certificates or intermediate CA certificates."),
+    _p("smtp_tls_CApath", "",
+       doc="Directory with PEM format Certification Authority certificates that the "
+           "Postfix SMTP client uses to verify a remote SMTP server certificate."),
     _p("smtp_tls_cert_file", "",
        doc="File with the Postfix SMTP client RSA certificate in PEM format."),
     _p("smtp_tls_ciphers", "medium",

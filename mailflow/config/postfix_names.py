@@ -5,7 +5,7 @@ empty master.cf) that are not in :data:`mailflow.config.params.PARAMS`. A
 main.cf that sets one of them gets "not implemented by mailflow" instead of
 "unknown parameter", so a configuration copied from Postfix reads clearly.
 
->>> "smtp_tls_CAfile" in POSTFIX_ONLY, "relayhost" in POSTFIX_ONLY
+>>> "smtp_tls_loglevel" in POSTFIX_ONLY, "relayhost" in POSTFIX_ONLY
 (True, False)
 """
 
@@ -33,20 +33,19 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     error_service_name execution_directory_expansion_filter fast_flush_domains
     fast_flush_purge_time fast_flush_refresh_time fault_injection_code flush_service_name
     forward_expansion_filter html_directory ignore_mx_lookup_error known_tcp_ports
-    lmdb_map_size lmtp_sasl_auth_cache_name lmtp_sasl_auth_cache_time lmtp_sasl_auth_enable
-    lmtp_sasl_auth_soft_bounce lmtp_sasl_mechanism_filter lmtp_sasl_password_maps
-    lmtp_sasl_path lmtp_sasl_security_options lmtp_sasl_tls_security_options
-    lmtp_sasl_tls_verified_security_options lmtp_sasl_type lmtp_tls_CAfile lmtp_tls_CApath
-    lmtp_tls_block_early_mail_reply lmtp_tls_cert_file lmtp_tls_chain_files lmtp_tls_ciphers
+    lmdb_map_size lmtp_sasl_auth_cache_name lmtp_sasl_auth_cache_time
+    lmtp_sasl_auth_soft_bounce lmtp_sasl_mechanism_filter
+    lmtp_sasl_path
+    lmtp_sasl_tls_verified_security_options lmtp_sasl_type
+    lmtp_tls_block_early_mail_reply lmtp_tls_chain_files
     lmtp_tls_connection_reuse lmtp_tls_dcert_file lmtp_tls_dkey_file lmtp_tls_eccert_file
-    lmtp_tls_eckey_file lmtp_tls_enforce_peername lmtp_tls_exclude_ciphers
+    lmtp_tls_eckey_file lmtp_tls_enforce_peername
     lmtp_tls_fingerprint_cert_match lmtp_tls_fingerprint_digest
-    lmtp_tls_force_insecure_host_tlsa_lookup lmtp_tls_key_file lmtp_tls_loglevel
-    lmtp_tls_mandatory_ciphers lmtp_tls_mandatory_exclude_ciphers
-    lmtp_tls_mandatory_protocols lmtp_tls_note_starttls_offer lmtp_tls_per_site
-    lmtp_tls_policy_maps lmtp_tls_protocols lmtp_tls_scert_verifydepth
-    lmtp_tls_secure_cert_match lmtp_tls_servername lmtp_tls_session_cache_database
-    lmtp_tls_session_cache_timeout lmtp_tls_trust_anchor_file lmtp_tls_verify_cert_match
+    lmtp_tls_force_insecure_host_tlsa_lookup lmtp_tls_loglevel
+    lmtp_tls_note_starttls_offer lmtp_tls_per_site
+    lmtp_tls_policy_maps lmtp_tls_scert_verifydepth
+    lmtp_tls_servername lmtp_tls_session_cache_database
+    lmtp_tls_session_cache_timeout lmtp_tls_trust_anchor_file
     lmtp_tls_wrappermode mail_release_date mail_version mailq_path manpage_directory
     master_service_disable meta_directory milter_macro_v multi_instance_directories
     multi_instance_enable multi_instance_group multi_instance_wrapper newaliases_path
@@ -76,8 +75,8 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     sample_directory send_cyrus_sasl_authzid sendmail_path service_name shlib_directory
     showq_service_name smtp_sasl_auth_cache_name smtp_sasl_auth_cache_time
     smtp_sasl_auth_soft_bounce smtp_sasl_mechanism_filter smtp_sasl_path
-    smtp_sasl_tls_security_options smtp_sasl_tls_verified_security_options smtp_sasl_type
-    smtp_tls_CAfile smtp_tls_CApath smtp_tls_block_early_mail_reply
+    smtp_sasl_tls_verified_security_options smtp_sasl_type
+    smtp_tls_block_early_mail_reply
     smtp_tls_chain_files smtp_tls_connection_reuse
     smtp_tls_dane_insecure_mx_policy smtp_tls_dcert_file smtp_tls_dkey_file
     smtp_tls_eccert_file smtp_tls_eckey_file smtp_tls_enforce_peername

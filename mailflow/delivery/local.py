@@ -7,7 +7,11 @@ out: mbox in ``mail_spool_directory`` or ``home_mailbox`` (Maildir when it
 ends in ``/``) with ``mailbox_delivery_lock`` locks, ``mailbox_command``
 (via ``/bin/sh -c``, as Postfix), files, commands, and re-submission of
 forwarded mail through the injected ``resubmit(envelope, message)``
-callable. It never writes to the queue itself.
+callable. It never writes to the queue itself. With ``mailbox_transport``
+(or a ``mailbox_transport_maps`` entry for the user) a mailbox delivery is
+handed, as Postfix's local(8) does, to that transport's agent instead
+(``lmtp:unix:/path`` to Dovecot); its outcome (relay, reply, Remote-MTA)
+becomes the recipient's.
 
 >>> import asyncio, tempfile, mailbox
 >>> from mailflow.model import DeliveryRequest, Envelope, Message, Recipient
@@ -30,7 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
@@ -45,6 +49,7 @@ from mailflow.delivery.mbox import append_mbox
 from mailflow.delivery.pipe_argv import split_recipient
 from mailflow.delivery.settings import Settings, seconds
 from mailflow.delivery.users import LocalUser, user_database
+from mailflow.errors import ConfigError, TableError
 from mailflow.model import DeliveryRequest, DsnStatus, Envelope, Message, Outcome, Recipient
 
 __all__ = ["LocalAgent", "Resubmit"]
@@ -75,7 +80,10 @@ class LocalAgent:
     password database), ``alias_maps``, ``local_recipient_maps``,
     ``mail_spool_directory``, ``home_mailbox``, ``mailbox_command``,
     ``resubmit`` (callable for forwarded mail), ``is_local_domain``,
-    ``read_file`` (for .forward and :include:), ``fsync``.
+    ``read_file`` (for .forward and :include:), ``fsync``,
+    ``mailbox_transport``, ``mailbox_transport_maps`` and ``agents`` (a
+    mapping transport name -> ready agent for them; default: built from
+    master.cf with :func:`~mailflow.delivery.registry.create_agent`).
     """
 
     relay = "local"
@@ -85,9 +93,17 @@ class LocalAgent:
                  mail_spool_directory: str | None = None, home_mailbox: str | None = None,
                  mailbox_command: str | None = None, resubmit: Resubmit | None = None,
                  is_local_domain: Callable[[str], bool] | None = None,
-                 read_file: Callable[[str], str | None] | None = None, fsync: bool = True) -> None:
+                 read_file: Callable[[str], str | None] | None = None, fsync: bool = True,
+                 mailbox_transport: str | None = None, mailbox_transport_maps: Any = None,
+                 agents: Mapping[str, Any] | None = None) -> None:
         s = Settings(cfg)
         self.settings = s
+        self.cfg = cfg
+        self.mailbox_transport = (s.text("mailbox_transport") if mailbox_transport is None
+                                  else mailbox_transport).strip()
+        self.transport_maps = Maps(s.text("mailbox_transport_maps") if mailbox_transport_maps is None
+                                   else mailbox_transport_maps, cfg)
+        self._agents: dict[str, Any] = dict(agents or {})
         self.name = getattr(service, "name", None) or "local"
         self.users = user_database(users)
         self.aliases = Maps(s.text("alias_maps") if alias_maps is None else alias_maps, cfg)
@@ -146,10 +162,14 @@ class LocalAgent:
                 status = await self._recipient(request, rcpt)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a status
                 status = failure_status(exc)
-            out.append(Outcome(rcpt, status, relay=self.relay))
+            if isinstance(status, Outcome):
+                # Handed to mailbox_transport: that agent's words, for this recipient.
+                out.append(attrs.evolve(status, recipient=rcpt))
+            else:
+                out.append(Outcome(rcpt, status, relay=self.relay))
         return out
 
-    async def _recipient(self, request: DeliveryRequest, rcpt: Recipient) -> DsnStatus:
+    async def _recipient(self, request: DeliveryRequest, rcpt: Recipient) -> DsnStatus | Outcome:
         address = rcpt.address
         # local(8): a message that was already delivered to this address
         # here has looped (Delivered-To: is added on every delivery).
@@ -162,10 +182,19 @@ class LocalAgent:
             if item.kind == "status" and item.status.text.startswith("alias database loop"):
                 # local(8) warns about this: it is a configuration mistake.
                 log.warning("alias database loop for %s", address)
-        statuses = []
+        statuses: list[DsnStatus | Outcome] = []
         forwards: list[Delivery] = []
+        passed: set[str | DsnStatus] = set()
         for item in plan:
-            if item.kind == "forward":
+            name = _mailbox_name(item)
+            transport = self._mailbox_transport(name) if name is not None else None
+            if transport is not None:
+                # One hand-over per transport: the queue file's recipient is
+                # what Postfix passes on, however many aliases led here.
+                if transport not in passed:
+                    passed.add(transport)
+                    statuses.append(await self._pass(request, rcpt, transport))
+            elif item.kind == "forward":
                 forwards.append(item)
             elif item.kind == "status":
                 statuses.append(item.status)
@@ -179,6 +208,60 @@ class LocalAgent:
         if forwards:
             statuses.append(await self._forward(request, rcpt, forwards))
         return _summary(statuses)
+
+    def _mailbox_transport(self, name: str) -> str | DsnStatus | None:
+        """local(8)'s order: mailbox_transport_maps (keyed by the user
+        name), then mailbox_transport; None: deliver here."""
+        if self.transport_maps:
+            try:
+                found = self.transport_maps.get(name)
+            except TableError as exc:
+                log.warning("%s lookup for %s: %s", "mailbox_transport_maps", name, exc)
+                return DsnStatus("4.3.0", "table lookup failure")
+            if found is not None and found.strip():
+                return found.strip()
+        return self.mailbox_transport or None
+
+    async def _pass(self, request: DeliveryRequest, rcpt: Recipient,
+                    transport: str | DsnStatus) -> DsnStatus | Outcome:
+        """Hand the recipient to ``transport:nexthop`` (Postfix's deliver_pass)."""
+        if isinstance(transport, DsnStatus):
+            return transport
+        name, _, nexthop = transport.partition(":")
+        if name == self.name:
+            # Handing mail back to this very service would never end.
+            log.warning("mailbox_transport %s names the local service itself", transport)
+            return DsnStatus("4.3.5", f"mail system configuration error: mailbox_transport "
+                                      f"{transport} loops back to {self.name}")
+        try:
+            agent = self._agent(name)
+        except ConfigError as exc:
+            log.warning("mailbox_transport %s: %s", transport, exc)
+            return DsnStatus("4.3.0", "mail transport unavailable")
+        passed = DeliveryRequest(request.queue_id, name, nexthop or request.nexthop,
+                                 request.envelope, (rcpt,), request.message)
+        outcomes = list(await agent.deliver(passed))
+        if not outcomes:
+            return DsnStatus("4.3.0", f"{name} delivery agent returned no outcome")
+        return outcomes[0]
+
+    def _agent(self, transport: str) -> Any:
+        agent = self._agents.get(transport)
+        if agent is None:
+            from mailflow.delivery.registry import create_agent
+            master = getattr(self.cfg, "master", None)
+            entry = master.transport(transport) if master is not None else None
+            agent = create_agent(transport, self.cfg, entry)
+            self._agents[transport] = agent
+        return agent
+
+    async def aclose(self) -> None:
+        """Close what the mailbox transports' agents keep open (LMTP connections)."""
+        agents, self._agents = self._agents, {}
+        for agent in agents.values():
+            close = getattr(agent, "aclose", None)
+            if close is not None:
+                await close()
 
     def _plan(self, address: str) -> list[Delivery] | DsnStatus:
         local, user, ext, domain = split_recipient(address, self.policy.recipient_delimiter)
@@ -304,13 +387,30 @@ class LocalAgent:
         return DsnStatus("2.0.0", f"forwarded as {shown}" if shown else "forwarded")
 
 
-def _summary(statuses: list[DsnStatus]) -> DsnStatus:
+def _mailbox_name(item: Delivery) -> str | None:
+    """The user name of a mailbox delivery, or of a user the password
+    database does not know: mailbox_transport takes both ("whether or not
+    they are found in the UNIX passwd database", postconf(5))."""
+    if item.kind == "mailbox":
+        return item.target
+    if item.kind == "status" and item.status is not None and item.status.code == "5.1.1":
+        text = item.status.text
+        if text.startswith('unknown user: "') and text.endswith('"'):
+            return text[len('unknown user: "'):-1]
+    return None
+
+
+def _summary(statuses: list[DsnStatus | Outcome]) -> DsnStatus | Outcome:
     """One status for a recipient: any deferral wins, then any bounce, else
     the first success (Postfix retries the whole recipient on a deferral)."""
     if not statuses:
         return DsnStatus("2.0.0", "delivered")
     for klass in (4, 5):
         for status in statuses:
-            if status.klass == klass:
+            if _status(status).klass == klass:
                 return status
     return statuses[0]
+
+
+def _status(item: DsnStatus | Outcome) -> DsnStatus:
+    return item.status if isinstance(item, Outcome) else item

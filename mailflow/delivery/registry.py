@@ -21,6 +21,10 @@ delivers anything itself.
 >>> type(create_agent("mybox", service=ServiceEntry("mybox", "recorder"))).__name__
 'Recorder'
 >>> unregister_agent("recorder")
+
+An installed package adds an agent through the ``mailflow.agents``
+entry-point group (see :mod:`mailflow.plugins`): the entry point's name is
+the command or transport name, its object the factory.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from mailflow.errors import ConfigError
 from mailflow.interfaces import DeliveryAgent
 
 __all__ = ["AgentFactory", "ServiceEntry", "register_agent", "unregister_agent",
-           "agent_factory", "agent_names", "create_agent"]
+           "agent_factory", "agent_names", "builtin_agent_names", "create_agent"]
 
 # factory(cfg, service, **hooks) -> agent; hooks only when the caller gives some.
 AgentFactory = Callable[..., DeliveryAgent]
@@ -85,16 +89,36 @@ class ServiceEntry:
 _REGISTRY: dict[str, AgentFactory] = {}
 
 
+def _call(target: Callable[..., DeliveryAgent], cfg: Any, service: Any,
+          hooks: dict[str, Any]) -> DeliveryAgent:
+    # A hook an agent does not take (resubmit= for discard) is not for it.
+    try:
+        accepted = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        hooks = {k: v for k, v in hooks.items() if k in accepted}
+    return target(cfg, service, **hooks)
+
+
 def _lazy(module: str, attr: str) -> AgentFactory:
     # Built-in agents are imported only when used, so `sendmail` stays fast.
     def factory(cfg: Any, service: Any, **hooks: Any) -> DeliveryAgent:
-        target = getattr(importlib.import_module(module), attr)
-        # A hook an agent does not take (resubmit= for discard) is not for it.
-        accepted = inspect.signature(target).parameters
-        if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-            hooks = {k: v for k, v in hooks.items() if k in accepted}
-        return target(cfg, service, **hooks)
+        return _call(getattr(importlib.import_module(module), attr), cfg, service, hooks)
     factory.__qualname__ = f"{module}.{attr}"
+    return factory
+
+
+def _plugin(name: str) -> AgentFactory | None:
+    # The mailflow.agents entry point of that name, imported on first use.
+    from mailflow import plugins
+    if name in _BUILTIN or name not in plugins.plugin_names("mailflow.agents"):
+        return None
+    target = plugins.load("mailflow.agents", name)
+
+    def factory(cfg: Any, service: Any, **hooks: Any) -> DeliveryAgent:
+        return _call(target, cfg, service, hooks)
+    factory.__qualname__ = f"plug-in {name}"
     return factory
 
 
@@ -121,21 +145,33 @@ def unregister_agent(name: str) -> None:
 
 
 def agent_factory(name: str) -> AgentFactory | None:
-    """The factory for ``name``: a user registration first, then the built-ins.
+    """The factory for ``name``: a user registration first, then the
+    built-ins, then an installed ``mailflow.agents`` plug-in (a plug-in that
+    fails to import, or a name two plug-ins claim, is a PluginError).
 
     >>> agent_factory("virtual") is not None, agent_factory("nosuch")
     (True, None)
     """
-    return _REGISTRY.get(name) or _BUILTIN.get(name)
+    return _REGISTRY.get(name) or _BUILTIN.get(name) or _plugin(name)
 
 
 def agent_names() -> list[str]:
-    """Every name an agent can be created under, sorted.
+    """Every name an agent can be created under, sorted (plug-ins included).
 
     >>> {"local", "virtual", "pipe", "discard", "error", "retry", "smtp", "lmtp"} <= set(agent_names())
     True
     """
-    return sorted(set(_REGISTRY) | set(_BUILTIN))
+    from mailflow import plugins
+    return sorted(set(_REGISTRY) | set(_BUILTIN) | set(plugins.plugin_names("mailflow.agents")))
+
+
+def builtin_agent_names() -> list[str]:
+    """The agents mailflow itself provides, sorted (no plug-in may take these names).
+
+    >>> builtin_agent_names()
+    ['discard', 'error', 'lmtp', 'local', 'pipe', 'retry', 'smtp', 'virtual']
+    """
+    return sorted(_BUILTIN)
 
 
 def create_agent(transport: str, cfg: Any = None, service: Any = None, **hooks: Any) -> DeliveryAgent:

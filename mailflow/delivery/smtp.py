@@ -19,7 +19,8 @@ reply into Postfix's per-recipient outcome:
 
 Every stage runs under its own ``smtp_*_timeout``. Connections are kept for
 the next request to the same next hop (``smtp_connection_cache_on_demand``)
-and reset with RSET between messages.
+and reset with RSET between messages; outcomes of a delivery over a reused
+connection carry ``conn_use`` (2 for its second message, ...).
 
 >>> agent = SmtpAgent(None, None)
 >>> agent
@@ -255,6 +256,9 @@ class SmtpAgent:
         replies_before = conn.replies_read
         try:
             outcomes, tx = await self._transaction(conn, ext, request)
+            if conn.uses:
+                # Postfix logs conn_use=N (this delivery included) on a reused connection.
+                outcomes = [attrs.evolve(o, conn_use=conn.uses + 1) for o in outcomes]
         except _Abort as exc:
             await self._quit(conn)
             return exc.failure

@@ -29,6 +29,7 @@ import os
 import time
 from typing import Any, Sequence
 
+from mailflow.address.quote import quote_address
 from mailflow.delivery.agentutil import failure_status, in_thread, is_root, warn_once
 from mailflow.delivery.locking import parse_lock_styles
 from mailflow.delivery.mailcopy import CopyFlags, render
@@ -60,14 +61,21 @@ def lookup_keys(address: str, delimiter: str = "") -> list[str]:
     """The keys virtual(8) tries, in order: the address, the address without
     its extension, then ``@domain`` (lowercased, as Postfix's mail_addr_find).
 
+    The keys are in external form, as Postfix 3.5+ looks them up: a local
+    part that is not a dot-atom is quoted, so the table line
+    ``"john..doe"@example.com  johndoe/`` is what ``john..doe@example.com``
+    finds.
+
     >>> lookup_keys("Bob+Tag@Example.com", "+")
     ['bob+tag@example.com', 'bob@example.com', '@example.com']
+    >>> lookup_keys("john..doe@example.com")
+    ['"john..doe"@example.com', '@example.com']
     """
     address = address.lower()
     mailbox, user, ext, domain = split_recipient(address, delimiter)
-    keys = [address]
+    keys = [quote_address(address)]
     if ext:
-        keys.append(f"{user}@{domain}" if domain else user)
+        keys.append(quote_address(f"{user}@{domain}" if domain else user))
     if domain:
         keys.append("@" + domain)
     return keys

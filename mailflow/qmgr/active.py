@@ -33,6 +33,8 @@ __all__ = ["QmgrSettings", "Action", "NoticePlan", "FinishPlan", "plan_finish",
 
 #: Postfix's reason when a destination is dead (qmgr_deliver.c).
 SUSPENDED = "delivery temporarily suspended: "
+# group_recipients: how many resolver verdicts one call keeps at a time.
+GROUP_CACHE_SIZE = 4096
 
 
 def is_cleanup_deferral(outcome: Outcome) -> bool:
@@ -271,6 +273,11 @@ def group_recipients(recipients: Iterable[Recipient], resolve: Callable[[str], A
     for rcpt in recipients:
         res = cache.get(rcpt.address)
         if res is None:
+            # Bounded: a message with 100,000 distinct recipients must not
+            # hold 100,000 verdicts at once (duplicates are usually close
+            # together, and the resolver keeps a cache of its own).
+            if len(cache) >= GROUP_CACHE_SIZE:
+                cache.clear()
             res = cache[rcpt.address] = resolve(rcpt.address)
         if res.defer:
             status = res.status or DsnStatus("4.3.0", "address resolver failure")

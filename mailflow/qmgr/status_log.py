@@ -53,12 +53,22 @@ def delivery_line(queue_id: str, outcome: Outcome, *, delay: float,
     ...             DsnStatus("2.0.0", "delivered to maildir"), relay="virtual")
     >>> delivery_line("4AbC", o, delay=0.05, delays=(0.02, 0.01, 0, 0.02))
     '4AbC: to=<b@example.com>, orig_to=<sales@example.com>, relay=virtual, delay=0.05, delays=0.02/0.01/0/0.02, dsn=2.0.0, status=sent (delivered to maildir)'
+
+    A message sent over a cached connection (its second use) says so:
+
+    >>> o = Outcome(Recipient("c@example.net"), DsnStatus("2.0.0", "250 2.0.0 Ok"),
+    ...             relay="mx.example.net[192.0.2.1]:25", conn_use=2)
+    >>> delivery_line("4AbD", o, delay=0.1, delays=(0, 0, 0, 0.1))
+    '4AbD: to=<c@example.net>, relay=mx.example.net[192.0.2.1]:25, conn_use=2, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok)'
     """
     rcpt = outcome.recipient
     parts = [f"{queue_id}: to=<{rcpt.address}>"]
     if rcpt.original and rcpt.original != rcpt.address:
         parts.append(f"orig_to=<{rcpt.original}>")
     parts.append(f"relay={outcome.relay}")
+    if outcome.conn_use:
+        # Postfix's smtp(8): only a reused connection says how often it served.
+        parts.append(f"conn_use={outcome.conn_use}")
     parts.append(f"delay={format_delay(delay)}")
     parts.append("delays=" + "/".join(format_delay(d) for d in delays))
     parts.append(f"dsn={outcome.status.code}")

@@ -27,7 +27,7 @@ from mailflow.interfaces import QueueName, QueuedMessage, QueueStore
 from mailflow.model import Envelope, Message, Outcome, Recipient, RecipientState
 from mailflow.queue.names import make_queue_id
 
-__all__ = ["SEARCH_ORDER", "LISTED_QUEUES", "outcome_states", "PendingIndex", "iter_messages",
+__all__ = ["SEARCH_ORDER", "LISTED_QUEUES", "outcome_states", "PendingIndex", "iter_messages", "scan_ids",
            "QueueIdSource", "stamp_arrival", "no_such_message"]
 
 # Where read()/locate() look when no queue is named: the order Postfix's
@@ -67,10 +67,21 @@ class PendingIndex:
     """
 
     def __init__(self, envelope: Envelope) -> None:
-        self._pending: dict[tuple, list[int]] = {}
+        # Per key its index, or the list of them for a key seen more than
+        # once: most keys are unique, and a list each would double the
+        # index's size for a message with 100,000 recipients.
+        pending: dict[tuple, int | list[int]] = {}
         for index, rcpt in enumerate(envelope.recipients):
             if not rcpt.done:
-                self._pending.setdefault((rcpt.address, rcpt.original, rcpt.orcpt), []).append(index)
+                key = (rcpt.address, rcpt.original, rcpt.orcpt)
+                seen = pending.setdefault(key, index)
+                if seen == index:
+                    continue
+                if isinstance(seen, int):
+                    pending[key] = [seen, index]
+                else:
+                    seen.append(index)
+        self._pending = pending
         # Per key, how many of its indexes are taken (a list pop(0) would be quadratic).
         self._taken: dict[tuple, int] = {}
 
@@ -84,12 +95,20 @@ class PendingIndex:
                 continue
             want = outcome.recipient
             key = (want.address, want.original, want.orcpt)
-            indexes = self._pending.get(key)
-            n = self._taken.get(key, 0)
-            if indexes is not None and n < len(indexes):
+            found = self._pending.get(key)
+            if found is None:
+                continue
+            if isinstance(found, int):
+                index = found
+                del self._pending[key]           # taken: the index shrinks as it goes
+            else:
+                n = self._taken.get(key, 0)
+                if n >= len(found):
+                    continue
+                index = found[n]
                 self._taken[key] = n + 1
-                changes[indexes[n]] = (RecipientState.DELIVERED if outcome.status.is_success
-                                       else RecipientState.BOUNCED)
+            changes[index] = (RecipientState.DELIVERED if outcome.status.is_success
+                              else RecipientState.BOUNCED)
         return changes
 
 
@@ -134,6 +153,42 @@ def iter_messages(store: QueueStore, queues: Iterable[QueueName], *,
                 continue
             if match is None or match(msg):
                 yield msg
+
+
+def scan_ids(store: QueueStore, queue: QueueName, *, due_by: float | None = None) -> Iterator[str]:
+    """The IDs in ``queue``, lazily; with ``due_by``, only messages due by
+    then (``next_attempt``) or forced to expire.
+
+    A store with a ``scan_ids`` method of its own (the file spool: one
+    directory read, a status per entry, no file opened) answers itself;
+    for others the IDs are listed first (those stores hold the queue in
+    memory anyway) and each message's head is read to check its due time.
+
+    >>> from mailflow.queue.memory import MemoryQueueStore
+    >>> store = MemoryQueueStore()
+    >>> qid = store.enqueue(QueueName.DEFERRED, Envelope("", (Recipient("b@x"),)), Message(b""))
+    >>> store.set_next_attempt(qid, QueueName.DEFERRED, 100.0)
+    >>> list(scan_ids(store, QueueName.DEFERRED, due_by=99.0)), list(scan_ids(store, QueueName.DEFERRED, due_by=100.0)) == [qid]
+    ([], True)
+    """
+    own = getattr(store, "scan_ids", None)
+    if own is not None:
+        return own(queue, due_by=due_by)
+    return _scan_heads(store, queue, due_by)
+
+
+def _scan_heads(store: QueueStore, queue: QueueName, due_by: float | None) -> Iterator[str]:
+    ids = list(store.ids(queue))
+    for queue_id in ids:
+        if due_by is None:
+            yield queue_id
+            continue
+        try:
+            head = store.read(queue_id, queue, with_content=False)
+        except (NoSuchMessage, QueueFileCorrupt):
+            continue
+        if head.next_attempt <= due_by or head.forced_expire:
+            yield queue_id
 
 
 def stamp_arrival(envelope: Envelope, now: float) -> Envelope:

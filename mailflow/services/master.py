@@ -76,6 +76,12 @@ def load_configuration(config_dir: str) -> tuple[Config, list[Service]]:
 
 def _validate(cfg: Config) -> None:
     cfg.check()        # the first bad value in main.cf or a master.cf -o override
+    # A plug-in that does not import, or a name two plug-ins claim, stops
+    # the start here rather than at the first message that needs it.
+    from mailflow.plugins import check_plugins
+    errors = check_plugins(cfg)
+    if errors:
+        raise errors[0]
     # Where each inet service listens: a bad address fails here, in the
     # caller's terminal, before anything starts.
     inet = [e for e in master_entries(cfg) if e.type == "inet"]

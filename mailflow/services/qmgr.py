@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -41,6 +42,7 @@ from mailflow.qmgr.active import (Action, FinishPlan, QmgrSettings, destination_
                                   last_per_recipient, plan_finish, suspended_status)
 from mailflow.qmgr.scheduler import Job, Scheduler, TransportPolicy, policy_from_config
 from mailflow.qmgr.status_log import active_line, delivery_line, expired_line, removed_line
+from mailflow.queue.store_api import scan_ids
 from mailflow.services.skeleton import ServiceContext
 
 __all__ = ["QueueManager", "QmgrService"]
@@ -50,8 +52,14 @@ log = logging.getLogger("mailflow.qmgr")
 # Messages larger than this are not kept in memory while active: each
 # delivery reads the content again (Postfix never keeps content in qmgr).
 CONTENT_CACHE_LIMIT = 1 << 20
+# Nor is content beyond this much in all: up to qmgr_message_active_limit
+# messages are active at once (a run over a big deferred queue fills it),
+# and their content must not grow with them.
+CONTENT_CACHE_TOTAL = 64 << 20
 # How many queue-file activations run at once (each is a rename + read).
 ACTIVATE_CONCURRENCY = 8
+# How many queue IDs a scan reads from the directory at a time.
+SCAN_BATCH = 256
 STOP_TIMEOUT = 10.0
 UNAVAILABLE = DsnStatus("4.3.0", "mail transport unavailable")
 ADMIN_EXPIRED = DsnStatus("4.7.0", "message is administratively expired")
@@ -67,6 +75,7 @@ class _Active:
     content: Message | None
     since: float                                  # when it entered active/
     nrcpt: int
+    cached: int = 0                               # bytes of content kept (CONTENT_CACHE_TOTAL)
     jobs: int = 0
     finished: list = attrs.field(factory=list)    # 2xx/5xx outcomes not yet marked done
     deferred: list = attrs.field(factory=list)    # this attempt's 4xx outcomes
@@ -177,6 +186,7 @@ class QueueManager:
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qmgr")
         self._active: dict[str, _Active] = {}
         self._rcpts = 0                     # recipients of active messages (worker threads add)
+        self._cached = 0                    # bytes of content kept in memory (event loop only)
         self._budget = threading.Lock()
         self._tasks: set[asyncio.Future] = set()
         self._requests: set[bytes] = set()
@@ -287,31 +297,47 @@ class QueueManager:
                 or self._rcpts >= s.recipient_limit)
 
     async def _scan(self, queue: QueueName, *, due_only: bool) -> None:
-        ids = await self._io(self._candidates, queue, due_only, self.clock())
+        # The directory is read a batch at a time as activation goes on:
+        # a deferred queue of any size costs a batch of IDs, never a list
+        # of them all (nor a read of each file: the due time is its mtime).
+        found = scan_ids(self.store, queue, due_by=self.clock() if due_only else None)
         sem = asyncio.Semaphore(ACTIVATE_CONCURRENCY)
         pending: set[asyncio.Task] = set()
         self._blocked.discard(queue)
-        for queue_id in ids:
-            if not self.running:
-                break
-            if self._full():
-                # qmgr_message_active_limit: stop pulling; resume when
-                # messages finish (qmgr_active_done asks for another scan).
-                self._blocked.add(queue)
-                break
-            if queue_id in self._active:
-                continue
-            await sem.acquire()
-            if self._full():
-                sem.release()
-                self._blocked.add(queue)
-                break
-            self._activating += 1
-            task = self._loop.create_task(self._activate(queue_id, queue))
-            pending.add(task)
-            task.add_done_callback(self._activated(sem, pending))
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await self._activate_all(queue, found, sem, pending)
+        finally:
+            close = getattr(found, "close", None)
+            if close is not None:
+                await self._io(close)     # the open directory, now
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _activate_all(self, queue: QueueName, found: Iterator[str],
+                            sem: asyncio.Semaphore, pending: set) -> None:
+        while self.running:
+            batch = await self._io(_take, found, SCAN_BATCH)
+            if not batch:
+                return
+            for queue_id in batch:
+                if not self.running:
+                    return
+                if self._full():
+                    # qmgr_message_active_limit: stop pulling; resume when
+                    # messages finish (qmgr_active_done asks for another scan).
+                    self._blocked.add(queue)
+                    return
+                if queue_id in self._active:
+                    continue
+                await sem.acquire()
+                if self._full():
+                    sem.release()
+                    self._blocked.add(queue)
+                    return
+                self._activating += 1
+                task = self._loop.create_task(self._activate(queue_id, queue))
+                pending.add(task)
+                task.add_done_callback(self._activated(sem, pending))
 
     def _activated(self, sem: asyncio.Semaphore, pending: set) -> Callable[[asyncio.Task], None]:
         def done(task: asyncio.Task) -> None:
@@ -347,22 +373,6 @@ class QueueManager:
         for queue_id, dst in list(self._stuck.items()):
             if queue_id not in self._active:
                 self._leave_active(queue_id, dst)
-
-    def _candidates(self, queue: QueueName, due_only: bool, now: float) -> list[str]:
-        """The queue's IDs; for deferred/, only those due (or force-expired),
-        checked in one pass off the event loop."""
-        ids = list(self.store.ids(queue))
-        if queue is not QueueName.DEFERRED or not due_only:
-            return ids
-        due = []
-        for queue_id in ids:
-            try:
-                head = self.store.read(queue_id, queue, with_content=False)
-            except (NoSuchMessage, QueueFileCorrupt):
-                continue
-            if head.next_attempt <= now or head.forced_expire:
-                due.append(queue_id)
-        return due
 
     def _load(self, queue_id: str, queue: QueueName):
         """Read, reserve room for its recipients, move to active/ (worker thread).
@@ -417,10 +427,12 @@ class QueueManager:
         pending = env.pending()
         now = self.clock()
         content = queued.message
-        if queued.size > CONTENT_CACHE_LIMIT:
-            content = None                 # read again for each delivery
+        cached = len(content.data)
+        if queued.size > CONTENT_CACHE_LIMIT or self._cached + cached > CONTENT_CACHE_TOTAL:
+            content, cached = None, 0      # read again for each delivery
             queued = attrs.evolve(queued, message=Message(b""))
-        msg = _Active(queued, content, now, len(pending))
+        self._cached += cached
+        msg = _Active(queued, content, now, len(pending), cached)
         # Recipients finished before a crash or an earlier attempt may have
         # entries in the bounce or trace log whose notice is not sent yet
         # (the logs are cleared once it is): the finish must read them.
@@ -659,6 +671,7 @@ class QueueManager:
             await self._io(self._park, msg, self.clock() + self.settings.minimal_backoff_time)
         finally:
             self._active.pop(queue_id, None)
+            self._cached -= msg.cached
             with self._budget:
                 self._rcpts -= msg.nrcpt
             if self._blocked and not self._full():
@@ -761,6 +774,10 @@ def _log_failure(exc: BaseException, fmt: str, *args: Any) -> None:
         log.warning(fmt, *args)
     else:
         log.error(fmt, *args, exc_info=exc)
+
+
+def _take(found: Iterator[str], n: int) -> list[str]:
+    return list(itertools.islice(found, n))
 
 
 async def _awaited(awaitable: Any) -> Any:

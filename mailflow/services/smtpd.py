@@ -430,11 +430,13 @@ class SmtpServer:
         await self.serve(sockets)
         return [s.getsockname()[:2] for s in sockets]
 
-    async def serve(self, sockets: Any) -> None:
-        """Serve already-listening sockets (the master's)."""
+    async def serve(self, sockets: Any, *, warn_when_full: bool = True) -> None:
+        """Serve already-listening sockets (the master's). With
+        ``warn_when_full``, reaching ``maxproc`` logs master(8)'s warning."""
         if sockets:
             self._servers.append(await serve_sessions(
-                list(sockets), self._connection, limit=self.maxproc, name=self.service, raw=True))
+                list(sockets), self._connection, limit=self.maxproc,
+                name=self.service if warn_when_full else None, raw=True))
 
     async def _connection(self, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -565,6 +567,8 @@ class SmtpdService(ServiceBase):
     """
 
     server: SmtpServer
+    #: True in a worker process (``smtpd_worker_processes``), set before start.
+    worker: bool = False
 
     async def start(self, ctx: ServiceContext) -> None:
         await super().start(ctx)
@@ -574,7 +578,10 @@ class SmtpdService(ServiceBase):
         self.server = SmtpServer(ctx.config, store=ctx.store, maxproc=ctx.maxproc,
                                  service=ctx.name, lmtp=lmtp, on_queued=self._queued,
                                  on_etrn=self._etrn)
-        await self.server.serve(ctx.listeners)
+        # A worker process serves its share of maxproc; one worker being full
+        # says nothing of the service, whose other workers take the next
+        # clients, so only a whole smtpd warns.
+        await self.server.serve(ctx.listeners, warn_when_full=not self.worker)
 
     def reload(self, cfg: Any) -> None:
         super().reload(cfg)

@@ -308,6 +308,7 @@ async def _serve(args: argparse.Namespace) -> int:
         entry=entry, store=store, maxproc=args.maxproc, wakeup=0,
         queue_directory=str(cfg.queue_directory), listeners=listeners)
     service = service_spec(args.command).factory()
+    service.worker = True
     await service.start(ctx)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -47,7 +47,7 @@ from mailflow.smtpd.reply import Reply, make_reply
 from mailflow.tables.memory import split_braced
 
 __all__ = ["Decision", "Reply", "SmtpdRestrictions", "TraceStep", "register_restriction",
-           "RESTRICTIONS", "CLIENT", "HELO", "SENDER", "RECIPIENT", "ETRN", "DATA", "EOD"]
+           "RESTRICTIONS", "builtin_restriction_names", "CLIENT", "HELO", "SENDER", "RECIPIENT", "ETRN", "DATA", "EOD"]
 
 log = logging.getLogger("mailflow.smtpd")
 
@@ -120,6 +120,15 @@ def RESTRICTIONS() -> list[str]:
     True
     """
     return sorted(_SIMPLE | _TABLE_ARG | _DOMAIN_ARG | set(_USER))
+
+
+def builtin_restriction_names() -> list[str]:
+    """The restriction names smtpd itself defines, sorted (no plug-in may take these).
+
+    >>> "permit_mynetworks" in builtin_restriction_names()
+    True
+    """
+    return sorted(_SIMPLE | _TABLE_ARG | _DOMAIN_ARG)
 
 
 @attrs.frozen
@@ -1475,17 +1484,8 @@ def _default_raw(name: str) -> str:
     return PARAMS[name].default
 
 
-_EP_LOADED: dict[str, UserRestriction | None] = {}
-
-
 def _entry_point(name: str) -> UserRestriction | None:
-    """A restriction from the ``mailflow.restrictions`` entry-point group."""
-    if name not in _EP_LOADED:
-        from importlib.metadata import entry_points
-        found = None
-        for ep in entry_points(group="mailflow.restrictions"):
-            if ep.name.lower() == name:
-                found = ep.load()
-                break
-        _EP_LOADED[name] = found
-    return _EP_LOADED[name]
+    """A restriction from the ``mailflow.restrictions`` entry-point group
+    (:mod:`mailflow.plugins`: a name two plug-ins claim is an error)."""
+    from mailflow.plugins import load
+    return load("mailflow.restrictions", name)

@@ -5,7 +5,9 @@ Importing this package registers every built-in type: ``hash`` and
 ``static``, ``regexp``, ``pcre``, ``cidr``, ``sqlite``, ``unionmap``,
 ``pipemap``, ``proxy``, ``fail``, ``environ``, ``unix`` and ``memory``
 (named Python mappings). A plain mapping or callable also works anywhere a
-table does.
+table does. Installed packages add types through the ``mailflow.tables``
+entry-point group (:mod:`mailflow.plugins`): each is registered here under
+its name and imported when a table of that type is first opened.
 
 >>> t = open_table("inline:{ alice=a@example.com, { bob = b at example } }")
 >>> t.get("bob"), t.get("carol")
@@ -32,7 +34,8 @@ __all__ = ["Table", "TableError", "TableSyntaxError", "open_table", "register_ta
            "table_types", "MemoryTable", "CallableTable", "StaticTable", "InlineTable",
            "FailTable", "EnvironTable", "UnionTable", "PipeTable", "Maps", "TableCache",
            "open_maps", "default_cache", "AddressMatch", "lookup_address", "search_keys",
-           "split_extension", "register_memory_table", "split_maps", "split_spec"]
+           "split_extension", "register_memory_table", "split_maps", "split_spec",
+           "BUILTIN_TYPES", "register_plugin_types"]
 
 _MEMORY: dict[str, Mapping[str, str]] = {}
 
@@ -123,3 +126,55 @@ register_table_type("unix", _open_unix)
 register_table_type("unionmap", _open_union)
 register_table_type("pipemap", _open_pipe)
 register_table_type("proxy", _open_proxy)
+
+#: The types mailflow defines itself; a plug-in may not claim one of these.
+BUILTIN_TYPES = frozenset(table_types())
+
+
+def _plugin_opener(type_name: str):
+    def opener(name: str, config: Any, **options: Any) -> Table:
+        from mailflow import plugins
+        try:
+            target = plugins.load("mailflow.tables", type_name)
+        except plugins.PluginError as exc:
+            raise TableError(f"{type_name}:{name}: {exc}") from exc
+        if target is None:
+            raise TableError(f"{type_name}:{name}: unsupported dictionary type: {type_name} "
+                             "(its plug-in is no longer installed)")
+        if options and _accepts_keywords(target):
+            return target(name, config, **options)
+        return target(name, config)
+    opener.plugin = True  # type: ignore[attr-defined]
+    return opener
+
+
+def _accepts_keywords(func: Any) -> bool:
+    import inspect
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params)
+
+
+def register_plugin_types() -> list[str]:
+    """Register every ``mailflow.tables`` plug-in name that is neither a
+    built-in type nor registered from Python; returns the names registered.
+    The plug-in itself is imported when a table of its type is first opened.
+    Importing this package does this once; call it again after installing a
+    package at run time.
+
+    >>> "hash" in register_plugin_types()
+    False
+    """
+    from mailflow import plugins
+    from mailflow.tables.registry import _REGISTRY
+    # A type registered from Python stays: an embedding program decides.
+    names = [n for n in plugins.plugin_names("mailflow.tables") if n not in BUILTIN_TYPES
+             and (n not in _REGISTRY or getattr(_REGISTRY[n], "plugin", False))]
+    for type_name in names:
+        register_table_type(type_name, _plugin_opener(type_name))
+    return names
+
+
+register_plugin_types()

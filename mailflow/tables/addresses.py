@@ -85,6 +85,12 @@ def split_extension(localpart: str, delimiter: str) -> tuple[str, str | None]:
     return localpart[:pos], localpart[pos + 1:]
 
 
+def _external(local: str) -> str:
+    # Imported here: mailflow.address imports this module.
+    from mailflow.address.quote import is_dot_atom, quote_local_part
+    return quote_local_part(local) if local and not is_dot_atom(local) else local
+
+
 def search_keys(address: str, *, delimiter: str = "",
                 local_domain: Callable[[str], bool] | None = None,
                 style: str = "virtual",
@@ -98,6 +104,8 @@ def search_keys(address: str, *, delimiter: str = "",
     ['a@b.example.com', 'b.example.com', 'example.com', 'com', '*']
     >>> [k for k, _, _ in search_keys("a+x@b", delimiter="+", local_domain=lambda d: True)]
     ['a+x@b', 'a@b', 'a+x', 'a', '@b']
+    >>> [k for k, _, _ in search_keys("john..doe@example.com")]
+    ['"john..doe"@example.com', '@example.com']
     """
     if style not in STYLES:
         raise ValueError(f"unknown address lookup style {style!r}; expected one of {STYLES}")
@@ -110,6 +118,10 @@ def search_keys(address: str, *, delimiter: str = "",
         if ext is not None:
             yield user, ext, True
         return
+    # Postfix 3.5 and later look addresses up in external form: a local
+    # part that is not a dot-atom is quoted ("john..doe"@example.com), as
+    # postmap stores such keys.
+    local, user = _external(local), _external(user)
     full = f"{local}@{domain}" if at else local
     yield full, None, False
     if ext is not None and at:

@@ -63,40 +63,41 @@ def logical_lines(text: str, filename: str = "", warn: Warn | None = None
 
 
 def split_entry(line: str) -> tuple[str, str]:
-    """Split ``key whitespace value``; a key may be ``"quoted with spaces"``.
+    """Split ``key whitespace value``; a key may hold ``"quoted parts"``.
 
-    The quotes stay part of the key, as in Postfix 3.2+ (they only group).
-    Raises ValueError with Postfix's reason when the line has no value or an
-    unbalanced quote.
+    As Postfix 3.7's postmap, the key ends at the first whitespace outside
+    double quotes, and a backslash keeps the next character (so ``\\"`` and
+    ``\\ `` do not end anything). The quotes and backslashes stay part of
+    the key, which is therefore stored as written: ``"john..doe"@example.com``
+    is the external form of an address whose local part needs quoting, the
+    key a lookup of ``john..doe@example.com`` asks for. Raises ValueError
+    with Postfix's reason when the line has no value or an unbalanced quote.
 
     >>> split_entry('"a b"  c d ')
     ('"a b"', 'c d')
+    >>> split_entry('"john..doe"@example.com  johndoe/')
+    ('"john..doe"@example.com', 'johndoe/')
     >>> split_entry("novalue")
     Traceback (most recent call last):
     ...
     ValueError: expected format: key whitespace value
     """
     line = line.strip()
-    if line.startswith('"'):
-        i, end = 1, -1
-        while i < len(line):
-            if line[i] == "\\":
-                i += 2
-                continue
-            if line[i] == '"':
-                end = i
-                break
-            i += 1
-        if end < 0:
-            # Postfix says "-- ignoring this line" here for every table type.
-            raise ValueError(f"unbalanced '\"' in '{line}' -- ignoring this line")
-        key, rest = line[:end + 1], line[end + 1:]
-        if rest and not rest[0].isspace():
-            raise ValueError("expected format: key whitespace value")
-    else:
-        parts = line.split(None, 1)
-        key, rest = parts[0], (parts[1] if len(parts) > 1 else "")
-    value = rest.strip()
+    quoted, i = False, 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char.isspace() and not quoted:
+            break
+        i += 1
+    if quoted:
+        # Postfix says "-- ignoring this line" here for every table type.
+        raise ValueError(f"unbalanced '\"' in '{line}' -- ignoring this line")
+    key, value = line[:i], line[i:].strip()
     if not value:
         raise ValueError("expected format: key whitespace value")
     return key, value

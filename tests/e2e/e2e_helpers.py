@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -266,3 +267,15 @@ def shut_down(mta: Mta) -> None:
     while (left := mta.leftovers()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"processes left behind: {left}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtpd_line(port: int) -> str:
+    """A master.cf line running smtpd on 127.0.0.1:``port``."""
+    return f"127.0.0.1:{port} inet  n       -       n       -       -       smtpd\n"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e_helpers import ROOT, Mta, mail_processes, maildir_messages, shut_down, wait_until
+from e2e_helpers import (ROOT, Mta, free_port, mail_processes, maildir_messages, shut_down,
+                         wait_until)
 
 
 @pytest.fixture
@@ -21,6 +22,10 @@ def quickstart(tmp_path: Path):
     lines = [line for line in main_cf.read_text().splitlines()
              if not line.startswith("maillog_file")]     # a second entry would draw a warning
     main_cf.write_text("\n".join(lines + [f"maillog_file = {mta.maillog}"]) + "\n")
+    # Another run on this machine may hold the shipped smtpd port (2525).
+    master_cf = mta.etc / "master.cf"
+    master_cf.write_text(master_cf.read_text().replace("127.0.0.1:2525",
+                                                       f"127.0.0.1:{free_port()}"))
     mta.spool = mta.etc / "spool"
     mta.mail = mta.spool / "mailboxes"
     mta.start()

@@ -23,7 +23,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from e2e_helpers import DEADLINE, ROOT, mail_processes, wait_until
+from e2e_helpers import DEADLINE, ROOT, free_port, mail_processes, wait_until
 
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 # Commands that change state are never repeated.
@@ -68,6 +68,10 @@ def workdir(tmp_path: Path):
     # A fresh checkout's examples/: no spool left by running them in place.
     shutil.copytree(ROOT / "examples", tmp_path / "examples",
                     ignore=shutil.ignore_patterns("spool", "maillog", "__pycache__"))
+    # Another run on this machine may hold the quickstart's smtpd port (2525).
+    master_cf = tmp_path / "examples" / "quickstart" / "master.cf"
+    master_cf.write_text(master_cf.read_text().replace("127.0.0.1:2525",
+                                                       f"127.0.0.1:{free_port()}"))
     bindir = tmp_path / "bin"
     bindir.mkdir()
     wrapper = bindir / "mailflow"

@@ -138,8 +138,17 @@ class World:
         self.defer_later = False
         for _ in range(2):
             self.clock.now += 3600
+            self._age_locks(3600)
             self.pickup()
             self.run_qmgr(b"A", b"I")
+
+    def _age_locks(self, seconds: float) -> None:
+        # A dot-lock whose removal failed (a fault point) is stale once it is
+        # older than stale_lock_time; "an hour later" holds for the file
+        # system too, whose clock the fake clock does not move.
+        for lock in self.root.rglob("*.lock"):
+            st = lock.stat()
+            os.utime(lock, (st.st_atime - seconds, st.st_mtime - seconds))
 
     # --- what came out ---------------------------------------------------------
     def ids(self, queue: QueueName) -> list[str]:
