@@ -13,7 +13,8 @@ exit status is 1. The figures are printed one line per target:
 ``--engine atheris`` (when ``pip install atheris`` works) runs each target
 under libFuzzer in a process of its own instead, coverage-guided, with the
 raw bytes turned into the target's input (text decoded as UTF-8 with
-surrogate escapes); the same promise is checked for every input.
+surrogate escapes; the SMTP targets take their options and chunk size from
+the first bytes); the same promise is checked for every input.
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def _atheris_one(name: str, examples: int) -> None:
     target = TARGETS[name]
 
     def one(data: bytes) -> None:
-        check(target, data if target.binary else data.decode("utf-8", "surrogateescape"))
+        if target.from_bytes is not None:
+            value = target.from_bytes(data)
+        else:
+            value = data if target.binary else data.decode("utf-8", "surrogateescape")
+        check(target, value)
     import tempfile
     crashes = os.path.join(tempfile.gettempdir(), f"mailflow-fuzz-{name}-")
     atheris.Setup([sys.argv[0], f"-runs={examples}", "-print_final_stats=0",
