@@ -163,7 +163,8 @@ class ReplyParser:
         self._lines, self._kept = [], 0
 
     def _line(self, line: str) -> Reply | None:
-        if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
+        if (len(line) < 3 or not (line[:3].isascii() and line[:3].isdigit())
+                or (len(line) > 3 and line[3] not in " -")):
             raise SmtpProtocolError(line[:100])
         if self._lines and line[:3] != self._lines[0][:3]:
             raise SmtpProtocolError(line[:100])

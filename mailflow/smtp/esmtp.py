@@ -56,7 +56,18 @@ def unsupported(arg: str) -> Reply:
     >>> str(unsupported("FOO=bar"))
     '555 5.5.4 Unsupported option: FOO=bar'
     """
-    return Reply.of(555, f"Unsupported option: {arg}", "5.5.4")
+    # A client's parameter may hold any byte: quote it printably, as
+    # Postfix's printable() does, so it can never break the reply.
+    return Reply.of(555, f"Unsupported option: {_shown(arg)}", "5.5.4")
+
+
+def _shown(text: str) -> str:
+    """``text`` with control characters shown as ``?``.
+
+    >>> _shown("x" + chr(13) + "y")
+    'x?y'
+    """
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
 
 
 def xtext_encode(text: str) -> str:

@@ -259,8 +259,9 @@ class ReplyParser:
         text = raw.decode("utf-8", "replace")
         head = text[:3]
         sep = text[3:4]
-        if not (len(head) == 3 and head.isdigit() and head[0] in "2345"
-                and sep in ("", " ", "-")):
+        if not (len(head) == 3 and head.isascii() and head.isdigit() and head[0] in "2345"
+                and sep in ("", " ", "-")) or "\r" in text:
+            # A bare CR inside a line has no place in a reply (RFC 5321 2.3.8).
             raise SmtpProtocolError(f"malformed SMTP reply line: {text[:100]!r}")
         code = int(head)
         if self._code is None:

@@ -57,13 +57,8 @@ def test_myhostname_from_mydomain_is_an_expansion_loop():
         Config(myhostname="$mydomain")["myhostname"]
 
 
-# --- found by the SMTP engine targets (known bugs, strict xfails) ----------------------
-# The targets let exactly these ValueErrors through (fuzz/targets.py,
-# _known_line_break_bug and _known_digit_bug); when a fix lands, these tests
-# pass, strict xfail fails them, and the exemption in the target goes.
+# --- found by the SMTP engine targets, fixed; kept as regression tests ----------------
 
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="Reply.of() refuses the 555 reply quoting a parameter with a CR in it")
 @pytest.mark.parametrize("line", [b'MAIL FROM:<a@example.com> "x\ry"\r\n',
                                   b"RCPT TO:<b@example.com> <x\ry>\r\n"])
 def test_engine_refuses_a_parameter_with_a_carriage_return(line):
@@ -77,8 +72,6 @@ def test_engine_refuses_a_parameter_with_a_carriage_return(line):
     assert b"\r" not in event.reply.format()[:-2]
 
 
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="the server-side Reply refuses a line with a CR inside it")
 def test_reply_parser_takes_a_carriage_return_inside_a_line():
     """A reply line with a CR inside it is a reply or a protocol error, never a ValueError."""
     from mailflow.smtp.errors import SmtpProtocolError
@@ -89,8 +82,6 @@ def test_reply_parser_takes_a_carriage_return_inside_a_line():
         pass
 
 
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="str.isdigit() takes non-ASCII digits that int() refuses")
 @pytest.mark.parametrize("side", ["server", "client"])
 def test_reply_code_of_non_ascii_digits_is_a_protocol_error(side):
     """A reply code written with superscript digits ('2²²') is a malformed reply line."""
