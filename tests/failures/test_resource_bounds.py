@@ -80,8 +80,6 @@ def test_many_recipients_are_marked_without_reading_the_file_again(tmp_path, mon
     assert decodes == 1, decodes
 
 
-@pytest.mark.skipif(os.environ.get("MAILFLOW_BIG_TESTS") != "1",
-                    reason="about ten seconds; set MAILFLOW_BIG_TESTS=1")
 def test_100000_recipients(tmp_path, monkeypatch):
     """One message with 100,000 recipients is delivered, each recipient once."""
     agent, decodes, took = run_big(tmp_path, 100_000, monkeypatch)
