@@ -158,7 +158,7 @@ def bench_mailflow(root: Path, count: int, workers: int, data: bytes, via: str,
 
 # ------------------------------------------------------------------ Postfix
 def bench_postfix(root: Path, count: int, workers: int, data: bytes, timeout: float) -> Result:
-    from postfix_peer import PostfixPeer
+    from postfix_peer import PostfixPeer, unchroot
     with PostfixPeer(root / "postfix", port=_free_port()) as peer:
         vmail = peer.root / "vmail"
         vmail.mkdir()
@@ -173,7 +173,7 @@ def bench_postfix(root: Path, count: int, workers: int, data: bytes, timeout: fl
                       f"virtual_uid_maps = static:{owner[0]}",
                       f"virtual_gid_maps = static:{owner[1]}")
         # Chrooted services need a populated chroot; the peer runs none chrooted.
-        _unchroot(peer.etc / "master.cf")
+        unchroot(peer.etc / "master.cf")
         peer.start()
         rcpts = recipients()
         try:
@@ -209,18 +209,6 @@ def _unprivileged_owner() -> tuple[int, int]:
         if pw.pw_uid >= 100:
             return pw.pw_uid, pw.pw_gid
     return 65534, 65534
-
-
-def _unchroot(master_cf: Path) -> None:
-    """Set the chroot column of every service to ``n``."""
-    lines = []
-    for line in master_cf.read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 8 and not line[0].isspace() and not line.startswith("#") and fields[4] == "y":
-            fields[4] = "n"
-            line = " ".join(fields)
-        lines.append(line)
-    master_cf.write_text("\n".join(lines) + "\n")
 
 
 # ------------------------------------------------------------------ main

@@ -43,6 +43,19 @@ def why_unavailable() -> str | None:
     return None
 
 
+def unchroot(master_cf: Path) -> None:
+    """Set the chroot column of every service in ``master_cf`` to ``n``: a
+    chrooted service needs a populated chroot, and the peer runs none."""
+    lines = []
+    for line in master_cf.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 8 and not line[0].isspace() and not line.startswith("#") and fields[4] == "y":
+            fields[4] = "n"
+            line = " ".join(fields)
+        lines.append(line)
+    master_cf.write_text("\n".join(lines) + "\n")
+
+
 class PostfixPeer:
     """A Postfix instance under ``root`` (a new temp dir by default)."""
 

@@ -204,7 +204,7 @@ def bench_mailflow(root: Path, count: int, sessions: int, workers: int,
 
 # ------------------------------------------------------------------ Postfix
 def bench_postfix(root: Path, count: int, sessions: int, timeout: float) -> Result:
-    from postfix_peer import PostfixPeer
+    from postfix_peer import PostfixPeer, unchroot
     root.mkdir(parents=True)
     sink = Sink(root)
     try:
@@ -212,7 +212,7 @@ def bench_postfix(root: Path, count: int, sessions: int, timeout: float) -> Resu
             peer.postconf("-e", "mynetworks = 127.0.0.0/8", "default_transport = smtp",
                           f"relayhost = [127.0.0.1]:{sink.port}")
             # Chrooted services need a populated chroot; the peer runs none chrooted.
-            _unchroot(peer.etc / "master.cf")
+            unchroot(peer.etc / "master.cf")
             peer.start()
             try:
                 wait_listening(peer.port)
@@ -228,18 +228,6 @@ def bench_postfix(root: Path, count: int, sessions: int, timeout: float) -> Resu
     finally:
         sink.close()
     return Result(seconds, memory)
-
-
-def _unchroot(master_cf: Path) -> None:
-    """Set the chroot column of every service to ``n``."""
-    lines = []
-    for line in master_cf.read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 8 and not line[0].isspace() and not line.startswith("#") and fields[4] == "y":
-            fields[4] = "n"
-            line = " ".join(fields)
-        lines.append(line)
-    master_cf.write_text("\n".join(lines) + "\n")
 
 
 # ------------------------------------------------------------------ main

@@ -210,7 +210,8 @@ class Postfix:
         self.pid: int | None = None
 
     def start(self) -> None:
-        from deliver import _unchroot, _unprivileged_owner
+        from deliver import _unprivileged_owner
+        from postfix_peer import unchroot
         peer = self.peer
         peer.setup()
         self.mail.mkdir()
@@ -221,7 +222,7 @@ class Postfix:
                       f"virtual_mailbox_maps = inline:{{ user0@{VIRTUAL_DOMAIN}=user0/ }}",
                       f"virtual_uid_maps = static:{uid}", f"virtual_gid_maps = static:{gid}",
                       f"transport_maps = inline:{{ {SINK_DOMAIN}=discard: }}")
-        _unchroot(peer.etc / "master.cf")
+        unchroot(peer.etc / "master.cf")
         peer.start()
         self.pid = int((self.spool / "pid" / "master.pid").read_text().split()[0])
         # The peer's smtpd answers once master has bound it; wait for that.
