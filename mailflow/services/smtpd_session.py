@@ -143,16 +143,13 @@ class Transaction:
     prepend: list = attrs.field(factory=list)
 
     def note(self, decision: Any) -> None:
-        """Keep the side effects an access(5) action asked for."""
-        if getattr(decision, "hold", None):
-            self.hold = decision.hold
-        if getattr(decision, "discard", None):
-            self.discard = decision.discard
-        if getattr(decision, "filter", None):
-            self.filter = decision.filter
-        if getattr(decision, "redirect", None):
-            self.redirect = decision.redirect
-        self.prepend.extend(getattr(decision, "prepend", ()) or ())
+        """Keep the side effects an access(5) action asked for (a
+        :class:`~mailflow.smtpd.restrictions.Decision`)."""
+        self.hold = decision.hold or self.hold
+        self.discard = decision.discard or self.discard
+        self.filter = decision.filter or self.filter
+        self.redirect = decision.redirect or self.redirect
+        self.prepend.extend(decision.prepend)
 
 
 class _Closing(Exception):
@@ -193,8 +190,10 @@ class SmtpdSession:
         self.clock = clock
         self.server_address = server_address
         self.initial_data = initial_data
+        # smtpd_forbid_bare_newline for this client (its exclusions decided once).
+        self.bare_newline = self._bare_newline_policy()
         self.engine = ServerEngine(lmtp=lmtp, line_length_limit=settings.line_length_limit,
-                                   bare_newline=self._bare_newline_policy(),
+                                   bare_newline=self.bare_newline,
                                    strict_rfc821_envelopes=settings.strict_rfc821_envelopes,
                                    hostname=settings.myhostname,
                                    smtputf8=settings.smtputf8_enable)
@@ -627,7 +626,7 @@ class SmtpdSession:
             self.transaction = None
             await self._answer(name, TOO_BIG)
             return
-        if getattr(e, "bare_newline", False) and self.engine_bare_newline == "reject":
+        if e.bare_newline and self.bare_newline == "reject":
             reply = Reply.of(self.settings.bare_newline_reject_code,
                              "Error: bare <LF> received", "5.5.2")
             self.transaction = t
@@ -648,10 +647,6 @@ class SmtpdSession:
         if reply.code == 250:
             self.junk_count = 0
         await self._answer(name, reply)
-
-    @property
-    def engine_bare_newline(self) -> str:
-        return self._bare_newline_policy()
 
     async def _hand_over(self, t: Transaction, *, bdat: bool) -> Reply:
         data = b"".join(t.chunks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -203,7 +205,10 @@ replies = st.builds(
     st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=40)
              .map(lambda s: s.strip(" ")), min_size=1, max_size=5),
     st.one_of(st.none(), st.tuples(st.integers(0, 999), st.integers(0, 999))),
-)
+).filter(lambda r: r.enhanced is not None
+         or not any(re.match(r"[245]\.\d{1,3}\.\d{1,3}( |$)", line) for line in r.lines))
+# A reply without an enhanced code whose text has a line starting like one ("400 4.0.0")
+# reads back with that code (RFC 2034 leaves no other reading): not a round trip.
 
 
 @given(st.lists(replies, max_size=5), st.data())

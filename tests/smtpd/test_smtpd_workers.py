@@ -160,8 +160,10 @@ def test_a_worker_that_dies_is_started_again(daemon):
     victim = workers_of(master)[0]
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: len(workers_of(master)) == 2 and victim not in workers_of(master))
-    assert f"service 127.0.0.1:{daemon.port}: worker process {victim} exited with status -9" \
-        in daemon.log()
+    # The new worker can be seen before the master's warning reaches the log file.
+    warning = f"service 127.0.0.1:{daemon.port}: worker process {victim} exited with status -9"
+    wait_for(lambda: warning in daemon.log())
+    assert warning in daemon.log()
     send(daemon.port, 2)
     wait_for(lambda: len(os.listdir(daemon.spool / "incoming")) == 2)
 
