@@ -109,6 +109,10 @@ def _pid_alive(pid: int) -> bool:
 class FileQueueStore:
     """A :class:`~mailflow.interfaces.QueueStore` on Postfix's directory layout."""
 
+    #: Reads, renames and unlinks are local and quick: the queue manager may
+    #: run them on its event loop (fsyncs still go to a thread).
+    local_io = True
+
     def __init__(self, queue_directory: str | os.PathLike, *,
                  hash_queue_names: Iterable[str] = ("deferred", "defer"),
                  hash_queue_depth: int = 1, fsync: bool = True,
