@@ -299,8 +299,18 @@ class FileQueueStore:
             os.rename(tmp, final)           # the inode makes the name unique
 
     def _refuse_taken(self, queue_id: str) -> None:
+        # Once per message on the smtpd path: names built here, not through
+        # path() and its memo (the ID is validated by the caller).
+        top, hashed = self.queue_directory, None
         for queue in SEARCH_ORDER:
-            if os.path.exists(self.path(queue_id, queue)):
+            name = queue.value
+            if name in self.hash_queue_names and self.hash_queue_depth > 0:
+                if hashed is None:
+                    hashed = os.path.join(*hash_dirs(queue_id, self.hash_queue_depth))
+                candidate = os.path.join(top, name, hashed, queue_id)
+            else:
+                candidate = os.path.join(top, name, queue_id)
+            if os.path.exists(candidate):
                 raise QueueIdInUse(f"{queue_id}: queue ID already in use in the "
                                    f"{queue.value} queue")
 
