@@ -59,6 +59,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import attrs
 
 from mailflow.adapters.files import fsync_directory
+from mailflow.adapters.spill import SupportsFileno, copy_file
 from mailflow.errors import QueueError, QueueFileCorrupt, QueueIdInUse
 from mailflow.interfaces import QueueName, QueuedMessage
 from mailflow.model import Envelope, Message, Outcome
@@ -204,12 +205,19 @@ class FileQueueStore:
         return True
 
     # --- writing -----------------------------------------------------------
-    def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
+    def enqueue(self, queue: QueueName, envelope: Envelope, message: Message, *,
+                tail: "SupportsFileno | None" = None, tail_size: int = 0) -> str:
         """Write a new queue file (see :meth:`QueueStore.enqueue
-        <mailflow.interfaces.QueueStore.enqueue>` for the ID rule)."""
-        return self.stage(queue, envelope, message).publish()
+        <mailflow.interfaces.QueueStore.enqueue>` for the ID rule).
 
-    def stage(self, queue: QueueName, envelope: Envelope, message: Message) -> "StagedFile":
+        ``tail``: a file (anything with ``fileno()``) whose first
+        ``tail_size`` bytes continue the content after ``message.data``
+        (smtpd's spilled message); it is copied without being read into memory.
+        """
+        return self.stage(queue, envelope, message, tail=tail, tail_size=tail_size).publish()
+
+    def stage(self, queue: QueueName, envelope: Envelope, message: Message, *,
+              tail: "SupportsFileno | None" = None, tail_size: int = 0) -> "StagedFile":
         """The quick half of :meth:`enqueue`: the file written under a
         temporary name, not yet synced nor named. An event loop can do this
         itself and leave :meth:`StagedFile.publish` (the fsyncs) to a thread.
@@ -241,10 +249,14 @@ class FileQueueStore:
             # other live file shares (mail_queue.h MQID_LG_*).
             queue_id = chosen or make_queue_id(now // 1_000_000_000, (now // 1000) % 1_000_000,
                                                os.fstat(fd).st_ino)
-            data = records.encode(stamp_arrival(envelope, now / 1e9), message)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            stamped = stamp_arrival(envelope, now / 1e9)
+            if tail is None:
+                _write_all(fd, records.encode(stamped, message))
+            else:
+                _write_all(fd, records.encode_head(stamped, len(message.data) + tail_size)
+                           + message.data)
+                copy_file(tail, fd, tail_size)
+                _write_all(fd, records.END)
         except BaseException:
             os.close(fd)
             _unlink_quietly(tmp)
@@ -665,6 +677,12 @@ class StagedFile:
         except OSError:
             pass
         _unlink_quietly(self.tmp)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _read_all(fd: int) -> bytes:

@@ -258,7 +258,7 @@ class CleanupPipeline:
     def process(self, envelope: Envelope, message: Message, *, origin: str = "pickup",
                 now: float = 0.0, queue_id: str | None = None, local: bool | None = None,
                 uid: int | None = None, fullname: str = "",
-                client: ClientInfo | None = None) -> CleanupResult:
+                client: ClientInfo | None = None, more_size: int = 0) -> CleanupResult:
         """Run one message through cleanup; see the module docstring for the order.
 
         ``origin`` is who hands the message in (``pickup``, ``smtpd``,
@@ -268,6 +268,9 @@ class CleanupPipeline:
         ``local_header_rewrite_clients`` (:mod:`mailflow.cleanup.context`). ``uid`` and ``fullname`` describe a
         local submitter (pickup's ``Received:`` and the ``From:`` phrase);
         ``client`` an SMTP client (defaults to ``envelope.client``).
+        ``more_size``: bytes of body that follow ``message`` unseen (smtpd's
+        spilled part, copied into the queue file as it is); they count
+        against ``message_size_limit``.
         """
         s = self.settings
         qid = queue_id or envelope.queue_id or ""
@@ -282,7 +285,8 @@ class CleanupPipeline:
                              client if is_smtp else None)
         try:
             return self._process(state, envelope, message, origin=origin, local=local,
-                                 arrival=arrival, uid=uid, fullname=fullname, client=client)
+                                 arrival=arrival, uid=uid, fullname=fullname, client=client,
+                                 more_size=more_size)
         except TableError as exc:
             # A canonical or other map that cannot answer: Postfix refuses
             # the message for now ("queue file write error").
@@ -292,14 +296,14 @@ class CleanupPipeline:
 
     def _process(self, state: CleanupState, envelope: Envelope, message: Message, *, origin: str,
                  local: bool, arrival: float, uid: int | None, fullname: str,
-                 client: ClientInfo | None) -> CleanupResult:
+                 client: ClientInfo | None, more_size: int = 0) -> CleanupResult:
         s = self.settings
         qid = state.queue_id
         is_smtp = origin == "smtpd"
         context = "local" if local else "remote"
 
         # 1. Size (cleanup_out.c: the queue file may not grow past the limit).
-        if s.message_size_limit and len(message.data) > s.message_size_limit:
+        if s.message_size_limit and len(message.data) + more_size > s.message_size_limit:
             state.warn("queue file size limit exceeded")
             state.reject(TOO_BIG)
             return self._result(state, envelope, message, ())

@@ -1344,6 +1344,14 @@ _TABLE: list[Param] = [
     _p("smtpd_log_access_permit_actions", "", L,
        doc="Enable logging of the named \"permit\" actions in SMTP server access lists (by "
            "default, the SMTP server logs \"reject\" actions but not \"permit\" actions)."),
+    _p("smtpd_message_memory_limit", "1048576", Z,
+       doc="How much of a message smtpd keeps in memory while it arrives; the rest goes to "
+           "an unlinked temporary file in the queue directory as it arrives and is copied "
+           "into the queue file at the end of DATA, so a session's memory stays bounded "
+           "whatever the message size. At least header_size_limit is always kept.",
+       differs="A mailflow extension: Postfix's smtpd streams every message to cleanup "
+               "as it arrives. Header and body checks see the part kept in memory (Postfix's "
+               "body_checks_size_limit is smaller)."),
     _p("smtpd_milter_maps", "", L,
        doc="Lookup tables with Milter settings per remote SMTP client IP address."),
     _p("smtpd_milters", "", L,

@@ -70,6 +70,8 @@ STATE_BYTES: dict[RecipientState, bytes] = {
 }
 _STATES = {v[0]: k for k, v in STATE_BYTES.items()}
 _END = b"\nE\n"
+#: What follows the content in a queue file.
+END = _END
 
 
 def state_byte(state: RecipientState) -> bytes:
@@ -115,6 +117,16 @@ def encode(envelope: Envelope, message: Message) -> bytes:
     >>> encode(Envelope("", ()), Message(b"x")).endswith(b"M 1\\nx\\nE\\n")
     True
     """
+    return encode_head(envelope, len(message.data)) + message.data + _END
+
+
+def encode_head(envelope: Envelope, content_size: int) -> bytes:
+    """The queue file up to its content, for content of ``content_size``
+    bytes that the caller writes next, followed by :data:`END`.
+
+    >>> encode_head(Envelope("", ()), 3).endswith(b"M 3\\n")
+    True
+    """
     version = 1 if envelope.content_filter is None else 2
     lines = [_FIRST_LINES[version], f"T {envelope.arrival_time!r}\n",
              f"S {_val(envelope.sender)}\n", f"V {_val(envelope.envid)}\n",
@@ -129,8 +141,8 @@ def encode(envelope: Envelope, message: Message) -> bytes:
         notify = ",".join(sorted(n.value for n in rcpt.notify)) if rcpt.notify else None
         lines.append(f"R{STATE_BYTES[rcpt.state].decode()} {_val(rcpt.address)} "
                      f"{_val(rcpt.original)} {_val(rcpt.orcpt)} {_val(notify)}\n")
-    lines.append(f"M {len(message.data)}\n")
-    return "".join(lines).encode("utf-8", "surrogateescape") + message.data + _END
+    lines.append(f"M {content_size}\n")
+    return "".join(lines).encode("utf-8", "surrogateescape")
 
 
 def head_end(data: bytes) -> int:

@@ -24,6 +24,7 @@ acknowledge the message (sendmail exit 0, SMTP ``250``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, Callable
@@ -31,6 +32,7 @@ from typing import Any, Callable
 import attrs
 
 from mailflow.adapters.kick import kick
+from mailflow.adapters.spill import SupportsFileno, read_range
 from mailflow.cleanup import CleanupPipeline, CleanupResult
 from mailflow.cleanup.actions import WRITE_ERROR
 from mailflow.cleanup.result import DISCARD, HOLD, REJECT
@@ -151,8 +153,18 @@ class CleanupService:
             return result
         return attrs.evolve(result, envelope=attrs.evolve(result.envelope, content_filter=chosen))
 
-    def commit(self, result: CleanupResult) -> CleanupReply:
-        """Write an accepted result durably and log it; reply to the submitter."""
+    def commit(self, result: CleanupResult, *, tail: "SupportsFileno | None" = None,
+               tail_size: int = 0) -> CleanupReply:
+        """Write an accepted result durably and log it; reply to the submitter.
+
+        ``tail``: a file (anything with ``fileno()``) whose first
+        ``tail_size`` bytes continue the message after ``result.message`` (smtpd's spilled part): copied into
+        the queue file by a store that can (the file spool), else read in.
+        """
+        if tail is not None and getattr(self.store, "stage", None) is None:
+            result = attrs.evolve(result, message=Message(result.message.data
+                                                          + read_range(tail.fileno(), tail_size)))
+            tail, tail_size = None, 0
         planned = result.envelope.queue_id or ""
         if result.action == REJECT:
             self._log(result.log)
@@ -172,7 +184,11 @@ class CleanupService:
             # The envelope carries the planned ID: the store files the message
             # under it, so the headers, the log and the spool agree (Postfix
             # names the queue file before cleanup writes Received: id).
-            queue_id = self.store.enqueue(first, result.envelope, result.message)
+            if tail is not None:
+                queue_id = self.store.enqueue(first, result.envelope, result.message,
+                                              tail=tail, tail_size=tail_size)
+            else:
+                queue_id = self.store.enqueue(first, result.envelope, result.message)
             for outcome in result.deferred:
                 # Recipients whose expansion must be retried: the queue
                 # manager defers them with this status (docs/cleanup.md).
@@ -198,7 +214,8 @@ class CleanupService:
         return CleanupReply(queue_id, DsnStatus("2.0.0", f"Ok: queued as {queue_id}"),
                             result.action, result)
 
-    async def commit_async(self, result: CleanupResult, executor: Any = None) -> CleanupReply:
+    async def commit_async(self, result: CleanupResult, executor: Any = None, *,
+                           tail: "SupportsFileno | None" = None, tail_size: int = 0) -> CleanupReply:
         """:meth:`commit` for an event loop, with as little as possible in
         the worker thread (``executor``; asyncio's default when None).
 
@@ -213,8 +230,10 @@ class CleanupService:
             return self.commit(result)
         loop = asyncio.get_running_loop()
         stage = getattr(self.store, "stage", None)
-        if stage is None or result.deferred or len(result.message.data) > STAGE_ON_LOOP_LIMIT:
-            return await loop.run_in_executor(executor, self.commit, result)
+        if (stage is None or result.deferred or tail is not None
+                or len(result.message.data) > STAGE_ON_LOOP_LIMIT):
+            return await loop.run_in_executor(
+                executor, functools.partial(self.commit, result, tail=tail, tail_size=tail_size))
         queue = QueueName.HOLD if result.action == HOLD else QueueName.INCOMING
         planned = result.envelope.queue_id or ""
         try:

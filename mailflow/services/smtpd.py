@@ -285,6 +285,12 @@ class CleanupSink:
     def new_queue_id(self) -> str:
         return self._ids.next()
 
+    @property
+    def spill_directory(self) -> str | None:
+        """Where smtpd puts the part of a large message past its memory
+        limit: the queue directory (same file system as the queue file)."""
+        return getattr(self.cleanup.store, "queue_directory", None)
+
     def has_room(self) -> bool:
         """Whether the spool may take a message now (``queue_minfree`` and
         1.5 x ``message_size_limit`` free, Postfix's rule); a store without a
@@ -310,11 +316,15 @@ class CleanupSink:
             envelope = envelope.with_recipients(
                 Recipient(transaction.redirect, original=r.original, orcpt=r.orcpt, notify=r.notify)
                 for r in envelope.recipients)
-        result = self.cleanup.process(envelope, message, origin="smtpd")
+        spilled = transaction.content if transaction.content is not None \
+            and transaction.content.spilled else None
+        more = spilled.tail_size if spilled is not None else 0
+        result = self.cleanup.process(envelope, message, origin="smtpd", more_size=more)
         if transaction.hold is not None and result.action == QUEUE:
             log.info("%s: hold: %s", envelope.queue_id, transaction.hold)
             result = attrs.evolve(result, action=HOLD)
-        reply = await self.cleanup.commit_async(result, self._writers)
+        reply = await self.cleanup.commit_async(result, self._writers, tail=spilled,
+                                                tail_size=more)
         if reply.action == "defer" and reply.status.code == "4.3.0":
             return SinkResult(None, WRITE_ERROR)
         if not reply.accepted:
@@ -330,7 +340,9 @@ class HandlerSink:
 
     ``handler(envelope, message)`` may be a coroutine function; it returns
     None (``250 2.0.0 Ok``), a queue ID string (``250 2.0.0 Ok: queued as
-    ID``) or a :class:`~mailflow.smtp.reply.Reply` to send as it is.
+    ID``) or a :class:`~mailflow.smtp.reply.Reply` to send as it is. The
+    handler gets the whole message in memory (a large one waits in a
+    temporary file while it arrives).
     """
 
     def __init__(self, handler: Callable[[Envelope, Message], Any]) -> None:
@@ -338,6 +350,9 @@ class HandlerSink:
 
     async def deliver(self, envelope: Envelope, message: Message,
                       transaction: Transaction) -> SinkResult:
+        content = transaction.content
+        if content is not None and content.spilled:
+            message = Message(message.data + content.read_tail())
         answer = self.handler(envelope, message)
         if asyncio.iscoroutine(answer) or isinstance(answer, Awaitable):
             answer = await answer

@@ -25,13 +25,15 @@ from typing import Any, Awaitable, Callable, Protocol
 
 import attrs
 
+from mailflow.adapters.spill import MessageBuffer
 from mailflow.model import ClientInfo, Envelope, Message, Notify, Recipient, Ret
 from mailflow.smtp import events as ev
 from mailflow.smtp.replies import (BYE, IN_TRANSACTION, MAIL_OK,
                                    MUST_STARTTLS, NEED_HELO, NEED_MAIL, NEED_RCPT, NESTED_MAIL,
                                    NO_AUTHORIZATION, NO_STORAGE, NO_VALID_RCPT, NOT_IMPLEMENTED,
                                    NOT_RECOGNIZED, OK, RCPT_OK, READY_TLS, SIZE_EXCEEDS,
-                                   START_DATA, TLS_ACTIVE, TOO_BIG, TOO_MANY_RCPT, VRFY_DISABLED)
+                                   START_DATA, TLS_ACTIVE, TOO_BIG, TOO_MANY_RCPT, VRFY_DISABLED,
+                                   WRITE_ERROR)
 from mailflow.smtp.reply import Reply
 from mailflow.smtp.server import ServerEngine
 from mailflow.smtpd.anvil import ExceptionList
@@ -133,8 +135,9 @@ class Transaction:
     rcpt_given: int = 0
     size: int = 0
     bdat_bytes: int = 0                # BDAT counts as sent, CRLF and all (Postfix's reply)
-    chunks: list = attrs.field(factory=list)
+    content: Any = None                # a MessageBuffer once content arrives
     too_big: bool = False
+    write_error: bool = False          # the spill file refused content
     refused: Reply | None = None      # a BDAT sequence already refused
     hold: str | None = None
     discard: str | None = None
@@ -567,7 +570,7 @@ class SmtpdSession:
         t = self.transaction
         if t is not None:
             t.bdat_bytes += e.size
-        if t is not None and (t.chunks or t.size or t.refused) and self._in_data:
+        if t is not None and (t.size or t.refused) and self._in_data:
             # A later chunk of a message under way.
             if t.refused is not None:
                 self.engine.stop_data()
@@ -587,7 +590,7 @@ class SmtpdSession:
 
     async def _message_data(self, e: Any) -> None:
         t = self.transaction
-        if t is None or t.too_big:
+        if t is None or t.too_big or t.write_error:
             return
         t.size += len(e.data)
         limit = self.settings.message_size_limit
@@ -595,10 +598,28 @@ class SmtpdSession:
             # Keep reading to the end marker but drop what came: memory stays
             # flat however much the client sends (552 at the end).
             t.too_big = True
-            t.chunks.clear()
+            self._drop_content(t)
             self.engine.stop_data()
             return
-        t.chunks.append(e.data)
+        if t.content is None:
+            # Past message_memory_limit the content goes to an unlinked file
+            # in the spool as it arrives: a session's memory stays bounded.
+            t.content = MessageBuffer(self.settings.message_memory_limit,
+                                      getattr(self.sink, "spill_directory", None))
+        try:
+            t.content.append(e.data)
+        except OSError as exc:
+            # The spool cannot take it (disk full): read to the end, then 451.
+            log.warning("%s: queue file write error: %s", t.queue_id, exc)
+            t.write_error = True
+            self._drop_content(t)
+            self.engine.stop_data()
+
+    @staticmethod
+    def _drop_content(t: Transaction) -> None:
+        if t.content is not None:
+            t.content.close()
+            t.content = None
 
     async def _bdat_chunk_end(self, e: Any) -> None:
         t = self.transaction
@@ -626,6 +647,9 @@ class SmtpdSession:
             self.transaction = None
             await self._answer(name, TOO_BIG)
             return
+        if t.write_error:
+            await self._answer(name, WRITE_ERROR)
+            return
         if e.bare_newline and self.bare_newline == "reject":
             reply = Reply.of(self.settings.bare_newline_reject_code,
                              "Error: bare <LF> received", "5.5.2")
@@ -649,8 +673,14 @@ class SmtpdSession:
         await self._answer(name, reply)
 
     async def _hand_over(self, t: Transaction, *, bdat: bool) -> Reply:
-        data = b"".join(t.chunks)
-        t.chunks.clear()
+        try:
+            return await self._deliver(t, bdat=bdat)
+        finally:
+            self._drop_content(t)
+
+    async def _deliver(self, t: Transaction, *, bdat: bool) -> Reply:
+        # The part in memory; a spilled rest stays in t.content for the sink.
+        data = t.content.head() if t.content is not None else b""
         if t.prepend:
             data = "".join(h.rstrip("\n") + "\n" for h in t.prepend).encode("utf-8", "surrogateescape") + data
         ret = Ret(t.params.ret.upper()) if t.params.ret else None

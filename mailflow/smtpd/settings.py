@@ -71,6 +71,7 @@ class SmtpdSettings:
     upstream_proxy_timeout: float
     mynetworks: tuple
     queue_minfree: int
+    message_memory_limit: int = 1 << 20
 
     @classmethod
     def from_config(cls, cfg: Any) -> "SmtpdSettings":
@@ -127,6 +128,9 @@ class SmtpdSettings:
             upstream_proxy_timeout=float(get("smtpd_upstream_proxy_timeout", 5)),
             mynetworks=tuple(c["mynetworks"]),
             queue_minfree=int(get("queue_minfree", 0)),
+            # The headers always stay in memory, where cleanup reads them.
+            message_memory_limit=max(int(get("smtpd_message_memory_limit", 1 << 20)),
+                                     int(get("header_size_limit", 102400)), 4096),
         )
 
     def ehlo_keywords(self, *, starttls: bool = False, auth: tuple[str, ...] = (),

@@ -258,7 +258,8 @@ def test_a_bug_in_an_agent_is_deferred_and_logged_with_its_traceback(tmp_path, c
     assert h.ids(QueueName.DEFERRED) == [qid]
     [entry] = h.store.read_log("defer", qid)
     assert entry.status.code == "4.3.0" and "delivery agent failed" in entry.status.text
-    [rec] = [r for r in caplog.records if "delivery agent failed" in r.getMessage()]
+    [rec] = [r for r in caplog.records
+             if r.name == "mailflow.qmgr" and "delivery agent failed" in r.getMessage()]
     assert rec.levelno == logging.ERROR and rec.exc_info[0] is KeyError
 
 
@@ -268,5 +269,6 @@ def test_an_agent_io_error_is_a_plain_warning(tmp_path, caplog):
     h.rec.answer = lambda a: ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
     h.enqueue("b@other.example")
     h.drive()
-    [rec] = [r for r in caplog.records if "delivery agent failed" in r.getMessage()]
+    [rec] = [r for r in caplog.records
+             if r.name == "mailflow.qmgr" and "delivery agent failed" in r.getMessage()]
     assert rec.levelno == logging.WARNING and not rec.exc_info
