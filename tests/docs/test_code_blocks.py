@@ -1,0 +1,297 @@
+"""Every fenced code block of docs/ and README.md is run or checked (issue 12, section 3).
+
+The convention is codeblocks.py's (and docs/index.md's "Code blocks"
+section): ``python`` and ``pycon`` blocks run, a page's blocks in one
+namespace, in a child process per page; blocks titled ``main.cf`` or
+``master.cf`` are parsed by mailflow's configuration parser; ``console``
+blocks of ``mailflow`` commands that only read (postconf, postmap -q,
+explain, check) run against a scratch copy of the page's configuration and
+must print what the page shows; ``json``/``toml`` blocks must parse. A block
+that is none of these needs a marker saying who runs it or why nothing can.
+Every failure names the page and line of the block and says why.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mailflow.config import Config
+from mailflow.errors import ConfigError
+from mailflow.services.master import service_plan
+
+from .codeblocks import ROOT, Block, blocks, pages
+
+RUNNER = Path(__file__).with_name("codeblocks.py")
+ALL = [b for page in pages() for b in blocks(page)]
+PYTHON_PAGES = sorted({b.page for b in ALL if b.lang in ("python", "pycon") and b.marker is None})
+
+# Info strings a block may carry, and what is done with it.
+RUN = {"python", "pycon"}
+SHELL = {"console", "sh", "shell", "bash"}
+NOT_CODE = {"text"}
+PARSED = {"json", "toml", "ini"}
+# mailflow commands that only read, so a console block of them runs anywhere.
+READ_ONLY = {"postconf", "postmap", "postalias", "explain", "check"}
+
+
+def _config_kind(block: Block) -> str | None:
+    """"main.cf" or "master.cf" when the block's title names one of those files."""
+    for kind in ("main.cf", "master.cf"):
+        if block.title and (block.title == kind or block.title.endswith("/" + kind)):
+            return kind
+    return None
+
+
+# ------------------------------------------------------------------ the rules
+def problems_of(block: Block) -> list[str]:
+    """Why ``block`` breaks the convention (no code is run here)."""
+    where = block.where
+    if block.marker is not None:
+        kind, text = block.marker
+        if not text:
+            return [f"{where}: the marker <!-- {kind} --> needs a reason or a test's path"]
+        if kind == "tested by" and not (ROOT / text.split()[0]).is_file():
+            return [f"{where}: <!-- tested by {text} -->: no such file {text.split()[0]}"]
+        if kind == "tested by" and Path(block.page).name not in (ROOT / text.split()[0]).read_text():
+            return [f"{where}: {text.split()[0]} does not read {Path(block.page).name}"]
+        return []
+    if not block.lang:
+        return [f"{where}: a code block without a language: tag it python, pycon, console, "
+                'text (output, not code), or give a configuration file a title ('
+                '```ini title="main.cf"```)']
+    known = RUN | SHELL | NOT_CODE | PARSED
+    if block.lang not in known and _config_kind(block) is None:
+        return [f"{where}: unknown info string {block.lang!r} (one of {', '.join(sorted(known))})"]
+    if block.lang in SHELL and _config_kind(block) is None:
+        bad = [c for c in commands(block) if not _read_only(c)]
+        if bad:
+            return [f"{where}: `{bad[0]}` is not a read-only mailflow command, so this block "
+                    "cannot run here: mark it <!-- tested by tests/PATH.py --> or "
+                    "<!-- not tested: REASON -->"]
+    return []
+
+
+def commands(block: Block) -> list[str]:
+    """The commands of a shell block: ``$ `` lines of a console block, every
+    line (comments left out) of an sh block."""
+    if block.lang == "console" or block.text.lstrip().startswith("$ "):
+        return [line[2:] for line in block.text.splitlines() if line.startswith("$ ")]
+    return [line.split(" #")[0].strip() for line in block.text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _read_only(command: str) -> bool:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return False
+    if not words or words[0] != "mailflow" or any(w in command for w in ("|", ">", ";", "&")):
+        return False
+    words = words[1:]
+    while words[:1] == ["-c"]:
+        words = words[2:]
+    if words[:1] == ["postconf"]:
+        return "-e" not in words and "-X" not in words and "-#" not in words
+    if words[:1] in (["postmap"], ["postalias"]):
+        return "-q" in words
+    return words[:1] in (["explain"], ["check"])
+
+
+def test_every_block_follows_the_convention():
+    """No block without a language, no unknown info string, no unmarked
+    block that cannot run; markers give a reason or a test that reads the page."""
+    found = [p for block in ALL for p in problems_of(block)]
+    assert not found, "\n".join(found)
+
+
+# ------------------------------------------------------- python and doctests
+@pytest.fixture(scope="module")
+def python_results() -> dict[str, list[dict[str, str]]]:
+    """Each page's failures, from one child process per page run side by side."""
+    env = dict(os.environ, TZ="UTC", PYTHONPATH=str(ROOT))
+    env.pop("MAILFLOW_CONFIG_DIR", None)
+
+    def run(page: str) -> list[dict[str, str]]:
+        proc = subprocess.run([sys.executable, str(RUNNER), str(ROOT / page)], env=env,
+                              cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            return [{"where": page, "why": f"the runner failed: {proc.stderr[-2000:]}"}]
+        return json.loads(proc.stdout)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        return dict(zip(PYTHON_PAGES, pool.map(run, PYTHON_PAGES)))
+
+
+@pytest.mark.parametrize("page", PYTHON_PAGES)
+def test_python_blocks_run(page, python_results):
+    """The page's python blocks run without an exception and its doctests pass."""
+    failures = python_results[page]
+    assert not failures, "\n\n".join(f"{f['where']}: {f['why']}" for f in failures)
+
+
+def test_a_failing_block_is_reported_with_page_and_line(tmp_path):
+    """The runner is a real check: a broken block, a wrong doctest output and
+    a failing test function each fail, named by page and line."""
+    page = tmp_path / "broken.md"
+    page.write_text("# t\n\n```python\nx = 1\n```\n\n```python\nassert x == 2\n```\n\n"
+                    "```pycon\n>>> x + 1\n3\n```\n\n"
+                    "```python\ndef test_it():\n    raise ValueError('nope')\n```\n"
+                    "<!-- not tested: shows a failure -->\n```python\n1/0\n```\n")
+    proc = subprocess.run([sys.executable, str(RUNNER), str(page)], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    failures = json.loads(proc.stdout)
+    where = [f["where"].rsplit("/", 1)[-1] for f in failures]
+    assert where == ["broken.md:7", "broken.md:11", "broken.md:15"]
+    assert failures[0]["why"] == "AssertionError:  (line 8)"
+    assert "Expected:\n    3\nGot:\n    2" in failures[1]["why"]
+    assert failures[2]["why"] == "ValueError: nope (line 17)"
+
+
+# ------------------------------------------------------------ configuration
+CONFIG_BLOCKS = [b for b in ALL if _config_kind(b) and b.marker is None]
+
+
+def config_problems(block: Block) -> list[str]:
+    """Warnings and errors of mailflow's parser for a main.cf or master.cf block."""
+    kind = _config_kind(block)
+    try:
+        if kind == "main.cf":
+            cfg = Config.from_string(block.text, log_warnings=False)
+        else:
+            cfg = Config.from_string("", master=block.text, log_warnings=False)
+        found = [*cfg.warnings, *map(str, cfg.validate())]
+    except ConfigError as exc:
+        return [f"{block.where}: {kind}: {exc}"]
+    if kind == "master.cf":
+        found += [f"{e.service}/{e.type}: command {e.command!r} is not a known service or agent"
+                  for e in service_plan(list(cfg.master))[1]]
+        if not list(cfg.master):
+            found.append("no service in the block")
+    # The parser's "main.cf, line N" counts from the block's first line.
+    return [f"{block.where}: " + re.sub(r"\b(main|master)\.cf, line (\d+)",
+                                       lambda m: f"{m[1]}.cf line {int(m[2])} of the block", text)
+            for text in found]
+
+
+@pytest.mark.parametrize("block", CONFIG_BLOCKS, ids=[b.where for b in CONFIG_BLOCKS])
+def test_configuration_blocks_parse(block):
+    """A main.cf/master.cf block parses with no warning and no bad value."""
+    assert not config_problems(block), "\n".join(config_problems(block))
+
+
+def test_a_bad_configuration_block_is_reported():
+    """An unknown parameter, a bad value and an unknown command each fail, with page and line."""
+    bad_main = Block("docs/x.md", 10, "ini", "main.cf", "relay_host = x\nmessage_size_limit = big\n")
+    bad_master = Block("docs/x.md", 20, "text", "master.cf",
+                       "sink unix - - n - - nosuchdaemon\n")
+    assert config_problems(bad_main) == [
+        'docs/x.md:10: main.cf line 1 of the block: unknown parameter "relay_host"; '
+        'did you mean "relayhost"? (ignored)',
+        "docs/x.md:10: main.cf line 2 of the block: message_size_limit = big: not a number "
+        "(expected an integer)"]
+    assert config_problems(bad_master) == [
+        "docs/x.md:20: sink/unix: command 'nosuchdaemon' is not a known service or agent"]
+
+
+# ------------------------------------------------------------- json and toml
+@pytest.mark.parametrize("block", [b for b in ALL if b.lang in ("json", "toml") and b.marker is None],
+                         ids=lambda b: b.where)
+def test_data_blocks_parse(block):
+    """A json block is JSON; a toml block is TOML (where the standard library reads TOML)."""
+    if block.lang == "json":
+        for line in block.text.splitlines():       # one JSON document per line (postqueue -j)
+            json.loads(line)
+    else:
+        tomllib = pytest.importorskip("tomllib")
+        tomllib.loads(block.text)
+
+
+# ---------------------------------------------------------------- console
+def matches(expected: str, actual: str) -> bool:
+    """Whether ``actual`` fits ``expected``: ``...`` matches any text, runs of blanks compare equal.
+
+    >>> matches("a ... c", "a  bb c"), matches("a", "b")
+    (True, False)
+    """
+    def squeeze(text: str) -> str:
+        return re.sub(r"[ \t]+", " ", text.strip("\n"))
+    pattern = ".*?".join(re.escape(part) for part in squeeze(expected).split("..."))
+    return re.fullmatch(pattern, squeeze(actual), re.S) is not None
+
+
+def console_steps(block: Block) -> list[tuple[str, str]]:
+    """``(command, expected output)`` pairs of a console block."""
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.text.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        elif steps:
+            steps[-1][1].append(line)
+    return [(command, "\n".join(out)) for command, out in steps]
+
+
+CONSOLE_BLOCKS = [b for b in ALL if b.lang in SHELL and b.marker is None and not problems_of(b)]
+
+
+def page_config(page: str, etc: Path) -> None:
+    """Write the page's configuration blocks into ``etc``: main.cf and
+    master.cf from the blocks titled so, in page order (a page may show a
+    file in pieces), and other files titled ``/etc/mailflow/NAME``."""
+    texts: dict[str, str] = {}
+    for block in blocks(ROOT / page):
+        if block.title and block.marker is None and block.title.startswith(("/etc/mailflow/",
+                                                                             "main.cf", "master.cf")):
+            name = block.title.rsplit("/", 1)[-1]
+            texts[name] = texts.get(name, "") + block.text
+    texts.setdefault("main.cf", "")
+    texts["main.cf"] += f"queue_directory = {etc.parent}/spool\n"
+    for name, text in texts.items():
+        (etc / name).write_text(text.replace("/etc/mailflow", str(etc)))
+
+
+@pytest.fixture
+def shell_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A scratch directory with examples/ and a ``mailflow`` command on PATH."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples",
+                    ignore=shutil.ignore_patterns("spool", "maillog", "__pycache__", "*.egg-info"))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "mailflow"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mailflow "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT))
+    env.pop("MAILFLOW_CONFIG_DIR", None)
+    return tmp_path, env
+
+
+@pytest.mark.parametrize("block", CONSOLE_BLOCKS, ids=[b.where for b in CONSOLE_BLOCKS])
+def test_console_blocks_print_what_the_page_shows(block, shell_env):
+    """Each read-only ``mailflow`` command of the block, run against the
+    page's own configuration (``/etc/mailflow`` is a scratch copy), prints
+    the output shown (``...`` stands for any text)."""
+    cwd, env = shell_env
+    etc = cwd / "etc"
+    etc.mkdir()
+    page_config(block.page, etc)
+    for command, expected in console_steps(block) or [(c, None) for c in commands(block)]:
+        proc = subprocess.run(["bash", "-c", command.replace("/etc/mailflow", str(etc))],
+                              cwd=cwd, env=env, timeout=60,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = proc.stdout.decode(errors="replace").replace(str(etc), "/etc/mailflow")
+        if expected is None:
+            assert proc.returncode == 0, f"{block.where}: $ {command}\n{output}"
+        else:
+            assert matches(expected, output), (
+                f"{block.where}: $ {command}\n--- the page shows ---\n{expected}\n"
+                f"--- it printed ---\n{output}")
