@@ -78,20 +78,28 @@ class Guide:
         return text
 
     def file_blocks(self) -> list[Block]:
-        """The blocks titled with a path under /etc/mailflow, in page order."""
-        return [b for b in self.blocks if b.title and b.title.startswith("/etc/mailflow/")]
+        """The blocks titled with an absolute path (``/etc/mailflow/main.cf``,
+        ``/usr/local/bin/filter``...), in page order."""
+        return [b for b in self.blocks if b.title and b.title.startswith("/")]
 
-    def write_files(self, extra_main_cf: str = "") -> None:
-        """Write every /etc/mailflow file the page shows (mapped), and
-        ``extra_main_cf`` (the scratch queue directory, say) after main.cf."""
+    def write_files(self, extra_main_cf: str = "", append: bool = False) -> None:
+        """Write every file the page shows (mapped: each must land under the
+        scratch directory), and ``extra_main_cf`` (the scratch queue
+        directory, say) after main.cf; ``append`` adds to files another
+        guide wrote. A file whose first line is ``#!`` is made executable."""
         texts: dict[str, str] = {}
         for block in self.file_blocks():
             texts[block.title] = texts.get(block.title, "") + block.text
-        texts["/etc/mailflow/main.cf"] = texts.get("/etc/mailflow/main.cf", "") + extra_main_cf
+        if extra_main_cf:
+            texts["/etc/mailflow/main.cf"] = texts.get("/etc/mailflow/main.cf", "") + extra_main_cf
         for title, text in texts.items():
             path = Path(self.mapped(title))
+            assert path.is_relative_to(self.tmp), f"{self.page}: {title} is not mapped into {self.tmp}"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.mapped(text))
+            with open(path, "a" if append else "w") as f:
+                f.write(self.mapped(text))
+            if text.startswith("#!"):
+                path.chmod(0o755)
 
     def steps(self) -> list[tuple[Block, str, str]]:
         """``(block, command, expected output)`` of the console blocks this test runs."""
