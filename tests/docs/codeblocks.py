@@ -124,13 +124,26 @@ def _tail(exc: BaseException, page: str) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def printed_comments(text: str) -> list[str]:
+    """What ``print(...)  # TEXT`` lines say they print (TEXT up to a `` (`` aside).
+
+    >>> printed_comments('x = 1\nprint(x)  # 1 (one)\nprint(2)\n')
+    ['1']
+    """
+    return [line.split("# ", 1)[1].split(" (")[0].strip() for line in text.splitlines()
+            if line.lstrip().startswith("print(") and "# " in line]
+
+
 def run_python(block: Block, namespace: dict[str, Any]) -> str | None:
-    """Run one ``python`` block in ``namespace``; None, or why it failed."""
+    """Run one ``python`` block in ``namespace``; None, or why it failed.
+
+    A ``print(...)  # TEXT`` line must print a line starting with TEXT."""
     # Leading newlines: a traceback's line numbers are the page's.
     source = "\n" * block.line + block.text
+    out = io.StringIO()
     try:
         code = compile(source, block.page, "exec")
-        with redirect_stdout(io.StringIO()):
+        with redirect_stdout(out):
             exec(code, namespace)
             tests = [(name, f) for name, f in namespace.items()
                      if name.startswith("test_") and callable(f)
@@ -144,6 +157,10 @@ def run_python(block: Block, namespace: dict[str, Any]) -> str | None:
                 namespace.pop(name)
     except BaseException as exc:  # noqa: BLE001 -- a failing block is reported, whatever it raised
         return _tail(exc, block.page)
+    printed = out.getvalue().splitlines()
+    for want, got in zip(printed_comments(block.text), printed + [""] * len(block.text)):
+        if not got.startswith(want):
+            return f"a print() says it prints {want!r} but printed {got!r}"
     return None
 
 

@@ -41,8 +41,9 @@ RUN = {"python", "pycon"}
 SHELL = {"console", "sh", "shell", "bash"}
 NOT_CODE = {"text"}
 PARSED = {"json", "toml", "ini"}
-# mailflow commands that only read, so a console block of them runs anywhere.
-READ_ONLY = {"postconf", "postmap", "postalias", "explain", "check"}
+# mailflow commands that touch nothing but the configuration directory, so a
+# console block of them runs against a scratch copy of the page's files.
+SCRATCH_SAFE = {"postconf", "postmap", "postalias", "explain", "check"}
 
 
 def _config_kind(block: Block) -> str | None:
@@ -74,11 +75,11 @@ def problems_of(block: Block) -> list[str]:
     if block.lang not in known and _config_kind(block) is None:
         return [f"{where}: unknown info string {block.lang!r} (one of {', '.join(sorted(known))})"]
     if block.lang in SHELL and _config_kind(block) is None:
-        bad = [c for c in commands(block) if not _read_only(c)]
+        bad = [c for c in commands(block) if not _scratch_safe(c)]
         if bad:
-            return [f"{where}: `{bad[0]}` is not a read-only mailflow command, so this block "
-                    "cannot run here: mark it <!-- tested by tests/PATH.py --> or "
-                    "<!-- not tested: REASON -->"]
+            return [f"{where}: `{bad[0]}` is not a mailflow {'/'.join(sorted(SCRATCH_SAFE))} "
+                    "command, so this block cannot run here: mark it "
+                    "<!-- tested by tests/PATH.py --> or <!-- not tested: REASON -->"]
     return []
 
 
@@ -91,7 +92,8 @@ def commands(block: Block) -> list[str]:
             if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _read_only(command: str) -> bool:
+def _scratch_safe(command: str) -> bool:
+    """A ``mailflow [-c DIR] COMMAND`` of SCRATCH_SAFE, with no pipe or redirection."""
     try:
         words = shlex.split(command)
     except ValueError:
@@ -101,11 +103,7 @@ def _read_only(command: str) -> bool:
     words = words[1:]
     while words[:1] == ["-c"]:
         words = words[2:]
-    if words[:1] == ["postconf"]:
-        return "-e" not in words and "-X" not in words and "-#" not in words
-    if words[:1] in (["postmap"], ["postalias"]):
-        return "-q" in words
-    return words[:1] in (["explain"], ["check"])
+    return bool(words) and words[0] in SCRATCH_SAFE
 
 
 def test_every_block_follows_the_convention():
@@ -152,10 +150,10 @@ def test_a_failing_block_is_reported_with_page_and_line(tmp_path):
                           text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     failures = json.loads(proc.stdout)
     where = [f["where"].rsplit("/", 1)[-1] for f in failures]
-    assert where == ["broken.md:7", "broken.md:11", "broken.md:15"]
+    assert where == ["broken.md:7", "broken.md:11", "broken.md:16"]
     assert failures[0]["why"] == "AssertionError:  (line 8)"
     assert "Expected:\n    3\nGot:\n    2" in failures[1]["why"]
-    assert failures[2]["why"] == "ValueError: nope (line 17)"
+    assert failures[2]["why"] == "ValueError: nope (line 18)"
 
 
 # ------------------------------------------------------------ configuration
@@ -199,7 +197,7 @@ def test_a_bad_configuration_block_is_reported():
         'docs/x.md:10: main.cf line 1 of the block: unknown parameter "relay_host"; '
         'did you mean "relayhost"? (ignored)',
         "docs/x.md:10: main.cf line 2 of the block: message_size_limit = big: not a number "
-        "(expected an integer)"]
+        "(expected a size in bytes)"]
     assert config_problems(bad_master) == [
         "docs/x.md:20: sink/unix: command 'nosuchdaemon' is not a known service or agent"]
 
@@ -245,13 +243,13 @@ CONSOLE_BLOCKS = [b for b in ALL if b.lang in SHELL and b.marker is None and not
 
 
 def page_config(page: str, etc: Path) -> None:
-    """Write the page's configuration blocks into ``etc``: main.cf and
-    master.cf from the blocks titled so, in page order (a page may show a
-    file in pieces), and other files titled ``/etc/mailflow/NAME``."""
+    """Write the page's configuration files into ``etc``: the blocks titled
+    ``/etc/mailflow/NAME``, in page order (a page may show a file in
+    pieces). A block titled just ``main.cf`` is an example on its own,
+    checked by itself, not part of the page's configuration."""
     texts: dict[str, str] = {}
     for block in blocks(ROOT / page):
-        if block.title and block.marker is None and block.title.startswith(("/etc/mailflow/",
-                                                                             "main.cf", "master.cf")):
+        if block.title and block.title.startswith("/etc/mailflow/"):
             name = block.title.rsplit("/", 1)[-1]
             texts[name] = texts.get(name, "") + block.text
     texts.setdefault("main.cf", "")
@@ -270,16 +268,18 @@ def shell_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     wrapper = bindir / "mailflow"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mailflow "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT))
-    env.pop("MAILFLOW_CONFIG_DIR", None)
+    # A command without -c reads the page's configuration too.
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT),
+               MAILFLOW_CONFIG_DIR=str(tmp_path / "etc"))
     return tmp_path, env
 
 
 @pytest.mark.parametrize("block", CONSOLE_BLOCKS, ids=[b.where for b in CONSOLE_BLOCKS])
 def test_console_blocks_print_what_the_page_shows(block, shell_env):
-    """Each read-only ``mailflow`` command of the block, run against the
-    page's own configuration (``/etc/mailflow`` is a scratch copy), prints
-    the output shown (``...`` stands for any text)."""
+    """Each ``mailflow`` command of the block, run against a scratch copy of
+    the page's own configuration (``/etc/mailflow`` and the default
+    configuration directory are that copy), prints the output shown
+    (``...`` stands for any text)."""
     cwd, env = shell_env
     etc = cwd / "etc"
     etc.mkdir()
