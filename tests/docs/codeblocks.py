@@ -1,7 +1,7 @@
 """The fenced code blocks of the documentation, and the runner for their Python.
 
-The documentation's convention (docs/index.md's "Code blocks" section says
-it for writers):
+The documentation's convention (docs/index.md's "About the examples" says
+it for readers):
 
 - ```` ```python ```` runs; the blocks of one page run in order in one
   namespace, in a scratch directory, so a block may use what an earlier

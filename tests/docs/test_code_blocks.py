@@ -1,6 +1,6 @@
 """Every fenced code block of docs/ and README.md is run or checked (issue 12, section 3).
 
-The convention is codeblocks.py's (and docs/index.md's "Code blocks"
+The convention is codeblocks.py's (and docs/index.md's "About the examples"
 section): ``python`` and ``pycon`` blocks run, a page's blocks in one
 namespace, in a child process per page; blocks titled ``main.cf`` or
 ``master.cf`` are parsed by mailflow's configuration parser; ``console``
@@ -274,6 +274,26 @@ def shell_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return tmp_path, env
 
 
+def console_problems(block: Block, cwd: Path, env: dict[str, str]) -> list[str]:
+    """Run the block's commands in ``cwd`` against a scratch copy of the
+    page's configuration; what differs from the page, with page:line."""
+    etc = cwd / "etc"
+    etc.mkdir(exist_ok=True)
+    page_config(block.page, etc)
+    problems = []
+    for command, expected in console_steps(block) or [(c, None) for c in commands(block)]:
+        proc = subprocess.run(["bash", "-c", command.replace("/etc/mailflow", str(etc))],
+                              cwd=cwd, env=env, timeout=60,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = proc.stdout.decode(errors="replace").replace(str(etc), "/etc/mailflow")
+        if expected is None and proc.returncode != 0:
+            problems.append(f"{block.where}: $ {command}\nexit status {proc.returncode}\n{output}")
+        elif expected is not None and not matches(expected, output):
+            problems.append(f"{block.where}: $ {command}\n--- the page shows ---\n{expected}\n"
+                            f"--- it printed ---\n{output}")
+    return problems
+
+
 @pytest.mark.parametrize("block", CONSOLE_BLOCKS, ids=[b.where for b in CONSOLE_BLOCKS])
 def test_console_blocks_print_what_the_page_shows(block, shell_env):
     """Each ``mailflow`` command of the block, run against a scratch copy of
@@ -281,17 +301,19 @@ def test_console_blocks_print_what_the_page_shows(block, shell_env):
     configuration directory are that copy), prints the output shown
     (``...`` stands for any text)."""
     cwd, env = shell_env
-    etc = cwd / "etc"
-    etc.mkdir()
-    page_config(block.page, etc)
-    for command, expected in console_steps(block) or [(c, None) for c in commands(block)]:
-        proc = subprocess.run(["bash", "-c", command.replace("/etc/mailflow", str(etc))],
-                              cwd=cwd, env=env, timeout=60,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output = proc.stdout.decode(errors="replace").replace(str(etc), "/etc/mailflow")
-        if expected is None:
-            assert proc.returncode == 0, f"{block.where}: $ {command}\n{output}"
-        else:
-            assert matches(expected, output), (
-                f"{block.where}: $ {command}\n--- the page shows ---\n{expected}\n"
-                f"--- it printed ---\n{output}")
+    problems = console_problems(block, cwd, env)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_console_block_with_other_output_is_reported(shell_env):
+    """The console check is a real check: a wrong expected output fails,
+    naming page and line; the page's own main.cf is what the command reads."""
+    cwd, env = shell_env
+    page = cwd / "page.md"
+    page.write_text('```ini title="/etc/mailflow/main.cf"\nmyhostname = mx.example.com\n```\n\n'
+                    "```console\n$ mailflow -c /etc/mailflow postconf myhostname\n"
+                    "myhostname = mx.example.org\n```\n")
+    [block] = [b for b in blocks(page) if b.lang == "console"]
+    [problem] = console_problems(block, cwd, env)
+    assert problem.startswith(f"{page}:5: $ mailflow -c /etc/mailflow postconf myhostname\n")
+    assert problem.endswith("--- it printed ---\nmyhostname = mx.example.com\n")
