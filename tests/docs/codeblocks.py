@@ -110,6 +110,18 @@ def blocks(path: Path) -> list[Block]:
     return found
 
 
+def matches(expected: str, actual: str) -> bool:
+    """Whether ``actual`` fits ``expected``: ``...`` matches any text, runs of blanks compare equal.
+
+    >>> matches("a ... c", "a  bb c"), matches("a", "b")
+    (True, False)
+    """
+    def squeeze(text: str) -> str:
+        return re.sub(r"[ \t]+", " ", text.strip("\n"))
+    pattern = ".*?".join(re.escape(part) for part in squeeze(expected).split("..."))
+    return re.fullmatch(pattern, squeeze(actual), re.S) is not None
+
+
 def pages() -> list[Path]:
     """Every documentation page with code: docs/**/*.md (not the hooks) and README.md."""
     docs = sorted(p for p in (ROOT / "docs").rglob("*.md") if "hooks" not in p.parts)
@@ -127,7 +139,7 @@ def _tail(exc: BaseException, page: str) -> str:
 def printed_comments(text: str) -> list[str]:
     """What ``print(...)  # TEXT`` lines say they print (TEXT up to a `` (`` aside).
 
-    >>> printed_comments('x = 1\nprint(x)  # 1 (one)\nprint(2)\n')
+    >>> printed_comments('x = 1\\nprint(x)  # 1 (one)\\nprint(2)\\n')
     ['1']
     """
     return [line.split("# ", 1)[1].split(" (")[0].strip() for line in text.splitlines()

@@ -20,28 +20,19 @@ left.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .codeblocks import ROOT, Block, blocks
+from .codeblocks import ROOT, Block, blocks, matches
 
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from e2e_helpers import mail_processes  # noqa: E402
 
 DEADLINE = 30.0
 LOOKS = ("mailflow -c /etc/mailflow postqueue", "ls ", "grep ", "cat ")
-
-
-def matches(expected: str, actual: str) -> bool:
-    """Whether ``actual`` fits ``expected``: ``...`` matches any text, runs of blanks compare equal."""
-    def squeeze(text: str) -> str:
-        return re.sub(r"[ \t]+", " ", text.strip("\n"))
-    pattern = ".*?".join(re.escape(part) for part in squeeze(expected).split("..."))
-    return re.fullmatch(pattern, squeeze(actual), re.S) is not None
 
 
 class Guide:

@@ -30,7 +30,7 @@ from mailflow.config import Config
 from mailflow.errors import ConfigError
 from mailflow.services.master import service_plan
 
-from .codeblocks import ROOT, Block, blocks, pages
+from .codeblocks import ROOT, Block, blocks, matches, pages
 
 RUNNER = Path(__file__).with_name("codeblocks.py")
 ALL = [b for page in pages() for b in blocks(page)]
@@ -74,6 +74,9 @@ def problems_of(block: Block) -> list[str]:
     known = RUN | SHELL | NOT_CODE | PARSED
     if block.lang not in known and _config_kind(block) is None:
         return [f"{where}: unknown info string {block.lang!r} (one of {', '.join(sorted(known))})"]
+    if block.lang in NOT_CODE | {"ini"} and _config_kind(block) is None and looks_like_config(block.text):
+        return [f"{where}: this looks like {looks_like_config(block.text)}: give the block "
+                f'title="{looks_like_config(block.text)}" so that it is checked']
     if block.lang in SHELL and _config_kind(block) is None:
         bad = [c for c in commands(block) if not _scratch_safe(c)]
         if bad:
@@ -81,6 +84,28 @@ def problems_of(block: Block) -> list[str]:
                     "command, so this block cannot run here: mark it "
                     "<!-- tested by tests/PATH.py --> or <!-- not tested: REASON -->"]
     return []
+
+
+_SERVICE_LINE = re.compile(r"^\S+\s+(inet|unix|unix-dgram|fifo|pass)\s+[-yn]\s+[-yn]\s+[-yn]\s")
+
+
+def looks_like_config(text: str) -> str | None:
+    """"main.cf" when every line is a comment or ``name = value`` of a known
+    parameter, "master.cf" when the lines are service entries; else None.
+
+    >>> looks_like_config("# x\\nrelayhost = [a]\\n"), looks_like_config("a: b\\n")
+    ('main.cf', None)
+    """
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        return None
+    if all(_SERVICE_LINE.match(line) or line[0].isspace() for line in lines) \
+            and _SERVICE_LINE.match(lines[0]):
+        return "master.cf"
+    names = [re.match(r"^(\w+)\s*=", line) for line in lines if not line[0].isspace()]
+    if names and all(names) and all(Config().is_known(m[1]) for m in names):
+        return "main.cf"
+    return None
 
 
 def commands(block: Block) -> list[str]:
@@ -216,18 +241,6 @@ def test_data_blocks_parse(block):
 
 
 # ---------------------------------------------------------------- console
-def matches(expected: str, actual: str) -> bool:
-    """Whether ``actual`` fits ``expected``: ``...`` matches any text, runs of blanks compare equal.
-
-    >>> matches("a ... c", "a  bb c"), matches("a", "b")
-    (True, False)
-    """
-    def squeeze(text: str) -> str:
-        return re.sub(r"[ \t]+", " ", text.strip("\n"))
-    pattern = ".*?".join(re.escape(part) for part in squeeze(expected).split("..."))
-    return re.fullmatch(pattern, squeeze(actual), re.S) is not None
-
-
 def console_steps(block: Block) -> list[tuple[str, str]]:
     """``(command, expected output)`` pairs of a console block."""
     steps: list[tuple[str, list[str]]] = []
@@ -317,3 +330,13 @@ def test_a_console_block_with_other_output_is_reported(shell_env):
     [problem] = console_problems(block, cwd, env)
     assert problem.startswith(f"{page}:5: $ mailflow -c /etc/mailflow postconf myhostname\n")
     assert problem.endswith("--- it printed ---\nmyhostname = mx.example.com\n")
+
+
+def test_the_helpers_pass_their_doctests():
+    """codeblocks.py's and this module's helpers do what their examples say."""
+    import doctest
+
+    from . import codeblocks
+    for module in (codeblocks, sys.modules[__name__]):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -20,8 +20,7 @@ import threading
 import pytest
 
 from .codeblocks import ROOT
-from .guide import Guide  # first: it puts tests/e2e on sys.path
-from e2e_helpers import free_port  # noqa: E402  (tests/e2e)
+from .guide import Guide
 
 PAGE = "docs/howto/plugin-agent.md"
 TEST = "tests/docs/test_howto_plugin.py"
