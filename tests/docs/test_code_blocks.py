@@ -4,11 +4,13 @@ The convention is codeblocks.py's (and docs/index.md's "About the examples"
 section): ``python`` and ``pycon`` blocks run, a page's blocks in one
 namespace, in a child process per page; blocks titled ``main.cf`` or
 ``master.cf`` are parsed by mailflow's configuration parser; ``console``
-blocks of ``mailflow`` commands that only read (postconf, postmap -q,
-explain, check) run against a scratch copy of the page's configuration and
-must print what the page shows; ``json``/``toml`` blocks must parse. A block
-that is none of these needs a marker saying who runs it or why nothing can.
-Every failure names the page and line of the block and says why.
+blocks of ``mailflow`` postconf, postmap, postalias, explain and check
+commands run against a scratch copy of the page's configuration files and
+must print what the page shows; a table source the page names as
+``TYPE:/etc/mailflow/NAME`` is read as that type; ``json``/``toml`` blocks
+must parse. A block that is none of these needs a marker saying which test
+runs it or why nothing can. Every failure names the page and line of the
+block and says why.
 """
 
 from __future__ import annotations
@@ -225,6 +227,81 @@ def test_a_bad_configuration_block_is_reported():
         "(expected a size in bytes)"]
     assert config_problems(bad_master) == [
         "docs/x.md:20: sink/unix: command 'nosuchdaemon' is not a known service or agent"]
+
+
+# ------------------------------------------------------------ table sources
+# A block titled /etc/mailflow/NAME that the page uses as TYPE:/etc/mailflow/NAME.
+_TABLE_REF = re.compile(r"\b(\w+):/etc/mailflow/([\w.-]+)")
+RULE_TYPES = {"regexp", "pcre", "cidr"}
+SOURCE_TYPES = {"hash", "btree", "lmdb", "cdb", "dbm", "texthash"}
+ALIAS_PARAMS = ("alias_maps", "alias_database")
+
+
+def table_blocks() -> list[tuple[Block, str]]:
+    """(block, table type) for every table source a page shows and names
+    (in a block or in the prose) as ``TYPE:/etc/mailflow/NAME``."""
+    found = []
+    for page in pages():
+        page_blocks = blocks(page)
+        text = page.read_text()
+        types = {}
+        for m in _TABLE_REF.finditer(text):
+            line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+            if not line.lstrip().startswith(ALIAS_PARAMS):   # aliases(5) is another format
+                types.setdefault(m[2], m[1])
+        for block in page_blocks:
+            name = (block.title or "").removeprefix("/etc/mailflow/")
+            if block.title and block.title.startswith("/etc/mailflow/") and \
+                    types.get(name) in RULE_TYPES | SOURCE_TYPES:
+                found.append((block, types[name]))
+    return found
+
+
+def table_problems(block: Block, kind: str, tmp: Path) -> list[str]:
+    """What mailflow says about a table source: rule files are opened as
+    their type, key/value sources parsed as postmap parses them."""
+    from mailflow.tables import open_table
+    from mailflow.tables.source import parse_source
+    path = tmp / Path(block.title).name
+    path.write_text(block.text)
+    said: list[str] = []
+    if kind in SOURCE_TYPES:
+        list(parse_source(block.text, block.title, warn=said.append))
+    else:
+        import logging
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                said.append(record.getMessage())
+        keep = Keep()
+        logging.getLogger("mailflow.tables").addHandler(keep)
+        try:
+            open_table(f"{kind}:{path}").get("probe@example.com")
+        finally:
+            logging.getLogger("mailflow.tables").removeHandler(keep)
+    return [f"{block.where}: {kind}:{block.title}: {text.replace(str(path), block.title)}"
+            for text in said]
+
+
+TABLE_BLOCKS = table_blocks()
+
+
+@pytest.mark.parametrize("block,kind", TABLE_BLOCKS, ids=[f"{b.where}-{k}" for b, k in TABLE_BLOCKS])
+def test_table_sources_parse(block, kind, tmp_path):
+    """A lookup table the page shows reads without a warning, as its type."""
+    assert not table_problems(block, kind, tmp_path), "\n".join(table_problems(block, kind, tmp_path))
+
+
+def test_a_bad_table_source_is_reported(tmp_path):
+    """A line without a value, and a regexp that does not compile, each fail with page and line."""
+    bad_hash = Block("docs/x.md", 3, "text", "/etc/mailflow/transport", "example.com\n")
+    bad_regexp = Block("docs/x.md", 9, "text", "/etc/mailflow/virtual_regexp", "/(a/ b\n")
+    assert table_problems(bad_hash, "hash", tmp_path) == [
+        "docs/x.md:3: hash:/etc/mailflow/transport: /etc/mailflow/transport, line 1: "
+        "expected format: key whitespace value"]
+    [problem] = table_problems(bad_regexp, "regexp", tmp_path)
+    assert problem.startswith("docs/x.md:9: regexp:/etc/mailflow/virtual_regexp: regexp map "
+                              "/etc/mailflow/virtual_regexp, line 1: error in regex")
 
 
 # ------------------------------------------------------------- json and toml
