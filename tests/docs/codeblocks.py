@@ -169,8 +169,9 @@ def run_python(block: Block, namespace: dict[str, Any]) -> str | None:
                 namespace.pop(name)
     except BaseException as exc:  # noqa: BLE001 -- a failing block is reported, whatever it raised
         return _tail(exc, block.page)
-    printed = out.getvalue().splitlines()
-    for want, got in zip(printed_comments(block.text), printed + [""] * len(block.text)):
+    wanted = printed_comments(block.text)
+    printed = out.getvalue().splitlines() + [""] * len(wanted)     # too few lines: compare with ""
+    for want, got in zip(wanted, printed):
         if not got.startswith(want):
             return f"a print() says it prints {want!r} but printed {got!r}"
     return None
