@@ -224,9 +224,17 @@ class Config:
         return list(self._entries)
 
     def is_known(self, name: str) -> bool:
-        """A built-in parameter, a per-transport name, or one that a value refers to."""
+        """A built-in parameter, a per-transport name, one that a value refers
+        to, or a restriction class named in ``smtpd_restriction_classes`` (as
+        Postfix's postconf counts them).
+
+        >>> Config.from_string("smtpd_restriction_classes = strict\\nstrict = permit\\n",
+        ...                    log_warnings=False).warnings
+        []
+        """
         return (name in PARAMS or transport_suffix(name) is not None
-                or name in self._referenced())
+                or name in self._referenced()
+                or name in re.split(r"[\s,]+", self.raw("smtpd_restriction_classes") or ""))
 
     def expand(self, name: str, _seen: tuple[str, ...] = ()) -> str:
         """The value with ``$name`` references expanded (unknown names: empty).
