@@ -5,8 +5,8 @@ This module owns Postfix's address classes and transport selection
 resolved to its class (``local``, ``virtual_alias``, ``virtual_mailbox``,
 ``relay``, ``default``), a transport and a nexthop, plus flags. The domain
 lists, transport tables and sender-dependent tables are opened once, when a
-:class:`TrivialRewrite` is built from a Config; results are cached because
-resolve runs once per recipient.
+:class:`TrivialRewrite` is built from a Config; results are reused for a
+second, because resolve runs once per recipient and a table may change.
 
 It never does I/O except table lookups through :mod:`mailflow.tables`, never
 raises for a bad address or a broken table (the Resolution says "bounce" or
@@ -23,6 +23,8 @@ and the local delivery agent).
 """
 
 from __future__ import annotations
+
+import time
 
 import ipaddress
 import logging
@@ -53,6 +55,7 @@ RESOLVER_FAILURE = DsnStatus("4.3.0", "address resolver failure")
 BAD_SYNTAX = DsnStatus("5.1.3", "bad address syntax")
 
 _CACHE_LIMIT = 20000
+_CACHE_TTL = 1.0          # seconds a resolution is reused
 
 
 @attrs.frozen
@@ -459,14 +462,18 @@ class TrivialRewrite:
         """
         sender_key = sender if (self.sender_relayhost_maps or self.sender_transport_maps) else None
         key = (address, sender_key)
+        now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None:
-            return hit
+        if hit is not None and hit[0] > now:
+            return hit[1]
         result = self._resolve(address, sender or "")
         if not result.fail:  # a table failure may be gone next time
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
-            self._cache[key] = result
+            # Kept briefly: a burst of mail to one domain resolves it once,
+            # and a changed table (a file re-read, a database row) is seen
+            # within _CACHE_TTL, as Postfix's short-lived clients see it.
+            self._cache[key] = (now + _CACHE_TTL, result)
         return result
 
     def _failed(self, klass: str, recipient: str) -> Resolution:
