@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import sys
 import time
-from typing import Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from mailflow.delivery.smtp_route import Target
 from mailflow.errors import MailflowError
@@ -67,6 +68,16 @@ def call_later(delay: float, func: Callable[[], Awaitable[None]]) -> asyncio.Tim
 
 
 _pending: set = set()      # expiry tasks in flight (a task needs a strong reference)
+
+
+if sys.version_info >= (3, 11):
+    async def _within(awaitable: Any, timeout: float | None) -> Any:
+        """``await awaitable`` under ``timeout`` (TimeoutError), without the
+        task that :func:`asyncio.wait_for` makes for every read."""
+        async with asyncio.timeout(timeout):
+            return await awaitable
+else:                                   # Python 3.10 has no asyncio.timeout
+    _within = asyncio.wait_for
 
 
 def _limit(timeout: float | None) -> float | None:
@@ -120,7 +131,10 @@ class Connection:
         """Write ``data`` and wait until the kernel took it."""
         try:
             self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), _limit(timeout))
+            transport = self.writer.transport
+            if transport is not None and not transport.get_write_buffer_size():
+                return                  # the kernel took it all: nothing to wait for
+            await _within(self.writer.drain(), _limit(timeout))
         except asyncio.TimeoutError:
             raise ConversationTimeout(f"conversation with {self.name} timed out while {where}") from None
         except (ConnectionError, OSError) as exc:
@@ -134,7 +148,7 @@ class Connection:
         while (reply := self.parser.next_reply()) is None:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                data = await asyncio.wait_for(self.reader.read(READ_SIZE), remaining)
+                data = await _within(self.reader.read(READ_SIZE), remaining)
             except asyncio.TimeoutError:
                 raise ConversationTimeout(
                     f"conversation with {self.name} timed out while {where}") from None
