@@ -221,7 +221,7 @@ class PgsqlTable:
             slot, conn = self._checkout(psycopg)
             sql = self.templates.expand_query(key, _quoter(psycopg, conn))
             try:
-                values = _run(conn, sql)
+                values = _exec(psycopg, conn, sql)
             except psycopg.Error as exc:
                 where = slot.host.spec if slot is not None else "the given connection"
                 reason = _one_line(exc)
@@ -367,6 +367,29 @@ def _quoter(psycopg: Any, conn: Any) -> Callable[[str], str]:
         return escaping.escape_string(text.encode(encoding, "surrogateescape")).decode(
             encoding, "surrogateescape")
     return quote
+
+
+def _exec(psycopg: Any, conn: Any, sql: str | None) -> list[str | None]:
+    """Every column of every row as text, by one PQexec on our own
+    autocommit connection (as Postfix): a single call into libpq, without
+    psycopg's cursor machinery, which costs more than the query itself."""
+    encoding = conn.info.encoding
+    pq = psycopg.pq
+    res = conn.pgconn.exec_((sql or "").encode(encoding, "surrogateescape"))
+    try:
+        if res.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            message = (res.error_message or conn.pgconn.error_message or b"no result").decode(
+                encoding, "replace")
+            raise psycopg.OperationalError(message.strip())
+        values: list[str | None] = []
+        for row in range(res.ntuples):
+            for col in range(res.nfields):
+                value = res.get_value(row, col)
+                values.append(None if value is None
+                              else bytes(value).decode(encoding, "surrogateescape"))
+        return values
+    finally:
+        res.clear()
 
 
 def _run(conn: Any, sql: str | None) -> list[str | None]:
