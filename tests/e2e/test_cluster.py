@@ -221,3 +221,36 @@ def test_database_down_defers_then_delivers(cluster, sender, pg):
     for node in (sender, node1, node2):
         wait_until(node.queue_is_empty, "an empty queue")
         assert "status=bounced" not in node.log_text()
+
+
+def test_a_dead_nodes_queue_is_drained_through_the_other(cluster, tmp_path):
+    """The documented drain: a configuration on the dead node's spool with
+    smtpd left out and mailbox delivery pointed at a live node; started, it
+    hands every queued message to that node."""
+    node1, node2, port = cluster
+    node2.stop()
+    try:
+        before = delivered(node1)[0]
+        # Mail that was still in node 2's queue when it went down.
+        for i in range(3):
+            node2.sendmail("a@example.com", "joe@cluster.test", data=f"Subject: left {i}\n\nhi\n")
+        assert len(node2.queue_ids("maildrop")) == 3
+        drain = Mta(tmp_path / "drain")
+        drain.etc.mkdir(parents=True)
+        drain.spool, drain.maillog = node2.spool, node2.maillog
+        (drain.etc / "main.cf").write_text(
+            (node2.etc / "main.cf").read_text()
+            + f"virtual_transport = smtp:[127.0.0.1]:{port}\n")
+        master = [line for line in (node2.etc / "master.cf").read_text().splitlines(keepends=True)
+                  if " smtpd" not in line]
+        (drain.etc / "master.cf").write_text("".join(master) + SMTP_SERVICE)
+        try:
+            drain.start()
+            wait_until(lambda: delivered(node1)[0] >= before + 3, "the drained mail on node 1")
+            wait_until(drain.queue_is_empty, "node 2's queue empty")
+        finally:
+            shut_down(drain)
+        assert "status=bounced" not in node2.log_text() + node1.log_text()
+        assert node2.log_text().count(f"relay=127.0.0.1[127.0.0.1]:{port}") == 3
+    finally:
+        node2.start()
