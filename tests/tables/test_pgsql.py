@@ -294,3 +294,11 @@ def _dead_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_docs_page_examples_run():
+    """The Python examples of docs/tables-databases.md give the output written there."""
+    import doctest
+    page = Path(__file__).resolve().parents[2] / "docs" / "tables-databases.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted > 0 and result.failed == 0
