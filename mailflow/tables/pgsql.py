@@ -29,6 +29,7 @@ the server:
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from typing import Any, Callable, Mapping
@@ -221,7 +222,7 @@ class PgsqlTable:
             slot, conn = self._checkout(psycopg)
             sql = self.templates.expand_query(key, _quoter(psycopg, conn))
             try:
-                values = _exec(psycopg, conn, sql)
+                values = _exec(psycopg, conn, sql, self.query_timeout)
             except psycopg.Error as exc:
                 where = slot.host.spec if slot is not None else "the given connection"
                 reason = _one_line(exc)
@@ -300,9 +301,8 @@ class PgsqlTable:
     def _connect(self, psycopg: Any, host: PgHost) -> Any:
         args = host.connect_args(self.dbname, self.user, self.password)
         conninfo = args.pop("conninfo", "")
-        options = f"-c statement_timeout={self.query_timeout * 1000}" if self.query_timeout else ""
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=self.connect_timeout,
-                               client_encoding=self.encoding, options=options, **args)
+                               client_encoding=self.encoding, **args)
 
     def _mark_down(self, slot: _Slot | None, reason: str) -> None:
         if slot is None:
@@ -369,27 +369,58 @@ def _quoter(psycopg: Any, conn: Any) -> Callable[[str], str]:
     return quote
 
 
-def _exec(psycopg: Any, conn: Any, sql: str | None) -> list[str | None]:
-    """Every column of every row as text, by one PQexec on our own
-    autocommit connection (as Postfix): a single call into libpq, without
-    psycopg's cursor machinery, which costs more than the query itself."""
+def _exec(psycopg: Any, conn: Any, sql: str | None, timeout: float = 0) -> list[str | None]:
+    """Every column of every row as text, for one query sent on our own
+    autocommit connection straight through libpq (as Postfix's PQexec),
+    without psycopg's cursor machinery, which costs more than the query.
+
+    The wait for the answer is bounded by ``timeout`` seconds (0: none): a
+    server that stops answering (hung, or a network that drops packets)
+    fails the lookup instead of holding its thread for ever."""
     encoding = conn.info.encoding
     pq = psycopg.pq
-    res = conn.pgconn.exec_((sql or "").encode(encoding, "surrogateescape"))
+    pg = conn.pgconn
+    deadline = time.monotonic() + timeout if timeout else None
+
+    def wait(readable: bool) -> None:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise psycopg.OperationalError(f"no answer within query_timeout ({timeout:g}s)")
+        fd = pg.socket
+        ready = select.select([fd] if readable else [], [] if readable else [fd], [], remaining)
+        if not any(ready) and remaining is not None:
+            raise psycopg.OperationalError(f"no answer within query_timeout ({timeout:g}s)")
+
+    pg.send_query((sql or "").encode(encoding, "surrogateescape"))
+    while pg.flush():
+        wait(readable=False)
+    while True:
+        pg.consume_input()
+        if not pg.is_busy():
+            break
+        wait(readable=True)
+    last = None
+    while (res := pg.get_result()) is not None:  # the last result counts, as PQexec's
+        if last is not None:
+            last.clear()
+        last = res
+    if last is None:
+        raise psycopg.OperationalError(pg.error_message.decode(encoding, "replace").strip()
+                                       or "no result")
     try:
-        if res.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
-            message = (res.error_message or conn.pgconn.error_message or b"no result").decode(
+        if last.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            message = (last.error_message or pg.error_message or b"no result").decode(
                 encoding, "replace")
-            raise psycopg.OperationalError(message.strip())
+            raise psycopg.OperationalError(" ".join(message.split()))
         values: list[str | None] = []
-        for row in range(res.ntuples):
-            for col in range(res.nfields):
-                value = res.get_value(row, col)
+        for row in range(last.ntuples):
+            for col in range(last.nfields):
+                value = last.get_value(row, col)
                 values.append(None if value is None
                               else bytes(value).decode(encoding, "surrogateescape"))
         return values
     finally:
-        res.clear()
+        last.clear()
 
 
 def _run(conn: Any, sql: str | None) -> list[str | None]:
