@@ -29,6 +29,7 @@ the server:
 
 from __future__ import annotations
 
+import os
 import select
 import threading
 import time
@@ -182,6 +183,7 @@ class PgsqlTable:
         self._idle: list[tuple[_Slot | None, Any, float]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._pid = os.getpid()
 
     @classmethod
     def open(cls, name: str, config: Any = None, *, fold: bool = True,
@@ -248,10 +250,8 @@ class PgsqlTable:
                 if not given.autocommit:
                     given.rollback()  # end the transaction the query opened
                 return values
-        except psycopg.Error as exc:
+        except psycopg.Error as exc:  # psycopg_pool's PoolTimeout is one too
             log.warning("pgsql query failed: %s: %s", self.spec, _one_line(exc))
-            raise TableError(f"table {self.spec}: query error: {_one_line(exc)}") from None
-        except _PoolTimeout(psycopg) as exc:
             raise TableError(f"table {self.spec}: query error: {_one_line(exc)}") from None
 
     # --- the pool -------------------------------------------------------------
@@ -261,6 +261,10 @@ class PgsqlTable:
         with self._lock:
             if self._closed:
                 raise TableError(f"table {self.spec}: query error: table is closed")
+            if self._pid != os.getpid():
+                # A forked child: the parent's connections are not ours to
+                # use or to close (closing would end the parent's sessions).
+                self._idle, self._pid = [], os.getpid()
             found = None
             while self._idle:
                 slot, conn, used = self._idle.pop()
@@ -333,8 +337,9 @@ class PgsqlTable:
             _close(conn)
 
     def __del__(self) -> None:
-        for _slot, conn, _used in getattr(self, "_idle", ()):
-            _close(conn)
+        if getattr(self, "_pid", None) == os.getpid():
+            for _slot, conn, _used in getattr(self, "_idle", ()):
+                _close(conn)
 
     def __repr__(self) -> str:
         return f"PgsqlTable({self.name!r})"
@@ -347,14 +352,6 @@ def _psycopg(spec: str) -> Any:
         raise TableError(f"table {spec}: psycopg is not installed "
                          "(pip install 'mailflow[pgsql]')") from None
     return psycopg
-
-
-def _PoolTimeout(psycopg: Any) -> type:
-    try:
-        from psycopg_pool import PoolTimeout
-    except ImportError:  # no psycopg_pool: nothing of that kind can be raised
-        return psycopg.Error
-    return PoolTimeout
 
 
 def _quoter(psycopg: Any, conn: Any) -> Callable[[str], str]:

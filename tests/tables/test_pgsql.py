@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,25 @@ def test_docs_page_examples_run():
     page = Path(__file__).resolve().parents[2] / "docs" / "tables-databases.md"
     result = doctest.testfile(str(page), module_relative=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_forked_child_does_not_share_the_parents_connections(pg, tmp_path):
+    """After fork the child opens its own connection; the parent's keeps working."""
+    import os
+    t = open_table(f"pgsql:{pg.cf(tmp_path / 't.cf', ALIASES)}")
+    assert t.get("joe@example.com") == "joe@inbox.example"
+    parent_conn = t._idle[0][1]
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in a process with threads; this
+        # child only runs the lookup and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only when its own connection answered
+        ok = False
+        try:
+            ok = t.get("joe@example.com") == "joe@inbox.example" and t._idle[0][1] is not parent_conn
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert t.get("joe@example.com") == "joe@inbox.example" and t._idle[0][1] is parent_conn
