@@ -155,14 +155,31 @@ def test_main_cf_parameters(pg, config_dir):
 
 
 def test_failover_skips_a_dead_host_and_remembers(pg, tmp_path, caplog):
-    """A host that refuses is logged and skipped; later lookups do not retry it."""
+    """A host that refuses is logged and skipped; for retry_interval later
+    connections do not try it again (no pooling here: each lookup connects)."""
     dead = _dead_port()
-    t = open_table(f"pgsql:{pg.cf(tmp_path / 't.cf', ALIASES, hosts=f'127.0.0.1:{dead}, 127.0.0.1:{pg.port}')}")
+    path = pg.cf(tmp_path / "t.cf", ALIASES, hosts=f"127.0.0.1:{dead}, 127.0.0.1:{pg.port}")
+    t = PgsqlTable(CfFile.read(path), path, pool_size=0)
     with caplog.at_level(logging.WARNING, logger="mailflow.tables"):
         assert t.get("joe@example.com") == "joe@inbox.example"
         assert t.get("team@example.com") == "ann@example.com,bob@example.com"
+        assert t._idle == []
     refused = [m for m in caplog.messages if f"connect to pgsql server 127.0.0.1:{dead}" in m]
     assert len(refused) == 1
+
+
+def test_failed_host_is_tried_again_after_retry_interval(pg, tmp_path):
+    """Once retry_interval has passed, a host that failed is tried again."""
+    now = [1000.0]
+    path = pg.cf(tmp_path / "t.cf", ALIASES, hosts=f"127.0.0.1:{pg.port}", retry_interval="30")
+    t = PgsqlTable(CfFile.read(path), path, clock=lambda: now[0])
+    for slot in t._slots:  # as if both entries had just failed
+        slot.down_until, slot.last_error = now[0] + 30, "connect to pgsql server: refused"
+    with pytest.raises(TableError, match="no PostgreSQL server available"):
+        t.get("joe@example.com")
+    now[0] += 31
+    assert t.get("joe@example.com") == "joe@inbox.example"
+    t.close()
 
 
 def test_server_down_is_an_error_naming_the_table(pg, tmp_path, caplog):
