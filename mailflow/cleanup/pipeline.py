@@ -221,8 +221,9 @@ class CleanupPipeline:
     def expand(self, recipient: Recipient, state: CleanupState | None = None
                ) -> tuple[list[Recipient], Outcome | None]:
         """Virtual alias expansion of one recipient: the final recipients, and
-        an Outcome with a 4.x.x status when expansion could not finish (the
-        recipient is then returned unexpanded)."""
+        an Outcome with a 4.x.x status when expansion could not finish (a
+        loop or a limit; the recipient is then returned unexpanded). A table
+        that cannot answer raises TableError: the message is refused for now."""
         if self.virtual is None:
             return [recipient], None
         from mailflow.address.virtual import expand_virtual
@@ -238,10 +239,14 @@ class CleanupPipeline:
                 rewrite=self._local_rewrite,
                 address_length_limit=s.virtual_alias_address_length_limit)
         except TableError as exc:
+            # As Postfix: the whole message is refused for now (smtpd says
+            # 451, pickup leaves the file in maildrop), so it is expanded
+            # again once the table answers. A recipient queued unexpanded
+            # would wait for an expansion that never comes, then bounce.
             if state:
                 state.warn(f"virtual_alias_maps map lookup problem for {recipient.address}"
-                           f" -- recipient deferred: {exc}")
-            return [recipient], Outcome(recipient, WRITE_ERROR)
+                           f" -- message not accepted, try again later: {exc}")
+            raise _Refused(str(exc)) from None
         errors = tree.errors()
         if errors:
             node = errors[0]
@@ -290,7 +295,8 @@ class CleanupPipeline:
         except TableError as exc:
             # A canonical or other map that cannot answer: Postfix refuses
             # the message for now ("queue file write error").
-            state.warn(f"{exc} -- message not accepted, try again later")
+            if not isinstance(exc, _Refused):  # else already said, naming the map
+                state.warn(f"{exc} -- message not accepted, try again later")
             state.reject(WRITE_ERROR)
             return self._result(state, envelope, message, ())
 
@@ -488,6 +494,10 @@ class CleanupPipeline:
         return CleanupResult(state.action, envelope, message, status=state.status,
                              reason=state.reason, filter=state.filter, redirect=state.redirect,
                              deferred=tuple(deferred), log=tuple(state.log))
+
+
+class _Refused(TableError):
+    """A table error already logged with the map's name; the message is refused."""
 
 
 def _maps(specs: Sequence[str], config: Any) -> Maps | None:
