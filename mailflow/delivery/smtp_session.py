@@ -80,6 +80,23 @@ else:                                   # Python 3.10 has no asyncio.timeout
     _within = asyncio.wait_for
 
 
+async def _start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext,
+                     server_hostname: Optional[str]) -> None:
+    if hasattr(writer, "start_tls"):
+        await writer.start_tls(context, server_hostname=server_hostname)
+        return
+    # Python 3.10 has no StreamWriter.start_tls: the same steps by hand,
+    # on the private fields 3.10's streams keep their transport in.
+    loop = asyncio.get_running_loop()
+    protocol = writer.transport.get_protocol()
+    await writer.drain()
+    transport = await loop.start_tls(writer.transport, protocol, context,
+                                     server_hostname=server_hostname)
+    protocol._transport = transport         # type: ignore[attr-defined]
+    protocol._over_ssl = True               # type: ignore[attr-defined]
+    writer._transport = transport           # type: ignore[attr-defined]
+
+
 def _limit(timeout: float | None) -> float | None:
     # 0 means "no limit of ours" (lmtp_connect_timeout = 0s: the kernel's).
     return timeout if timeout and timeout > 0 else None
@@ -167,9 +184,8 @@ class Connection:
         # attacker's injected replies (CVE-2011-0411) must not be read later.
         self.parser.discard()
         try:
-            await asyncio.wait_for(
-                self.writer.start_tls(context, server_hostname=server_hostname),
-                _limit(timeout))
+            await asyncio.wait_for(_start_tls(self.writer, context, server_hostname),
+                                   _limit(timeout))
         except asyncio.TimeoutError:
             raise TlsFailed("Cannot start TLS: handshake timed out") from None
         except (ssl.SSLError, ConnectionError, OSError) as exc:
