@@ -4,7 +4,9 @@ Owns one delivery request's conversation: find the addresses for the next
 hop (:mod:`mailflow.delivery.smtp_route`), connect (:mod:`smtp_session`),
 greet with EHLO (HELO when EHLO is refused), STARTTLS and AUTH when
 configured, check SIZE, send MAIL/RCPT/DATA (pipelined when the server
-offers PIPELINING) with DSN parameters when it offers DSN, and turn every
+offers PIPELINING) with DSN parameters when it offers DSN, convert 8-bit
+mail for a server without 8BITMIME (:mod:`mailflow.delivery.mime_downgrade`),
+apply the destination's TLS policy (:mod:`smtp_tls_policy`), and turn every
 reply into Postfix's per-recipient outcome:
 
 * accepted: ``2.0.0`` with the server's reply as text (``250 2.0.0 Ok:
@@ -42,6 +44,7 @@ from mailflow.adapters.tls import (client_context, client_match_names, describe_
                                    fingerprint, peer_name_matches)
 from mailflow.config import default_config
 from mailflow.delivery.maps import Maps
+from mailflow.delivery.mime_downgrade import MimeNestingError, downgrade, needs_downgrade
 from mailflow.delivery.settings import Settings
 from mailflow.delivery.smtp_route import (RouteError, Target, find_targets, is_ip_literal,
                                           parse_nexthop)
@@ -167,6 +170,11 @@ class SmtpAgent:
         tls_opts = s.text(f"{p}_sasl_tls_security_options")
         self.sasl_tls_options = ({o.lower() for o in s.list(f"{p}_sasl_tls_security_options")}
                                  if tls_opts else self.sasl_options)
+        # 8-bit mail to a server without 8BITMIME is converted (Postfix's
+        # MIME downgrade) unless disable_mime_output_conversion = yes.
+        self.mime_downgrade = not s.bool("disable_mime_output_conversion")
+        self.mime_nesting_limit = s.int("mime_nesting_limit")
+        self.mime_boundary_limit = s.int("mime_boundary_length_limit")
         self.cache_on = s.bool(f"{p}_connection_cache_on_demand")
         self.cache_idle = s.time(f"{p}_connection_cache_time_limit")
         self.reuse_time = s.time(f"{p}_connection_reuse_time_limit")
@@ -398,6 +406,11 @@ class SmtpAgent:
             ext = await self._starttls(conn, ext, hop, policy)
         if self.sasl:
             await self._auth(conn, ext, hop)
+        if ext.smtputf8 and not ext.eightbitmime:
+            # smtp_proto.c: SMTPUTF8 implies 8BITMIME; such a server gets
+            # 8-bit mail as is rather than converted.
+            log.info("host %s offers SMTPUTF8 support, but not 8BITMIME", conn.name)
+            ext = attrs.evolve(ext, keywords=ext.keywords | {"8BITMIME"})
         return ext
 
     async def _hello(self, conn: Connection) -> Extensions:
@@ -527,13 +540,23 @@ class SmtpAgent:
             raise _Abort(self._failure(conn, DsnStatus(
                 "5.6.7", f"message requires SMTPUTF8, but no server was found that supports "
                          f"SMTPUTF8. The last attempted server was {conn.name}")))
+        if not ext.eightbitmime and self.mime_downgrade and needs_downgrade(data):
+            # 8-bit parts become quoted-printable for a server without
+            # 8BITMIME; the size changes, so SIZE= is left out (as Postfix).
+            try:
+                data = downgrade(data, nesting_limit=self.mime_nesting_limit,
+                                 boundary_limit=self.mime_boundary_limit)
+            except MimeNestingError as exc:
+                raise _Abort(self._failure(conn, DsnStatus(exc.dsn, exc.text),
+                                           try_next=False)) from None
+            size = 0
         tx = Transaction(env.sender, [r.address for r in recipients], ext, size=size,
                          lmtp=self.lmtp, envid=env.envid,
                          ret=env.ret.value if env.ret is not None else None,
                          notify=[[n.value for n in r.notify] for r in recipients],
                          orcpt=[r.orcpt for r in recipients],
                          # 8-bit content is declared when the server offers 8BITMIME
-                         # (it is sent as is otherwise; no conversion to 7 bit).
+                         # (converted above otherwise, or sent as is when it cannot be).
                          body_8bit=not data.isascii())
         while not tx.done:
             commands = tx.next_commands()

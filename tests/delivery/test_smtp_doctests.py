@@ -7,6 +7,7 @@ import pytest
 
 MODULES = ["mailflow.delivery.smtp", "mailflow.delivery.lmtp", "mailflow.delivery.smtp_route",
            "mailflow.delivery.smtp_session", "mailflow.delivery.smtp_tls_policy",
+           "mailflow.delivery.mime_downgrade",
            "mailflow.adapters.tls", "mailflow.smtp.client"]
 
 
