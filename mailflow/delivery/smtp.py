@@ -126,11 +126,11 @@ class SmtpAgent:
             "connect": s.time(f"{p}_connect_timeout"),
             "GREETING": s.time(f"{p}_{hello}_timeout"),
             "HELLO": s.time(f"{p}_{hello}_timeout"),
-            "STARTTLS": s.time(f"{p}_starttls_timeout") or s.time("smtp_starttls_timeout"),
+            "STARTTLS": s.time(f"{p}_starttls_timeout"),
             "MAIL": s.time(f"{p}_mail_timeout"), "RCPT": s.time(f"{p}_rcpt_timeout"),
             "DATA": s.time(f"{p}_data_init_timeout"), "BODY": s.time(f"{p}_data_xfer_timeout"),
             "DOT": s.time(f"{p}_data_done_timeout"),
-            "RSET": s.time(f"{p}_rset_timeout") or s.time("smtp_rset_timeout"),
+            "RSET": s.time(f"{p}_rset_timeout"),
             "QUIT": s.time(f"{p}_quit_timeout"),
         }
         self.helo_name = s.text(f"{p}_{hello}_name") or s.text("myhostname")
