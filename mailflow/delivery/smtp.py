@@ -133,7 +133,8 @@ class SmtpAgent:
             "RSET": s.time(f"{p}_rset_timeout"),
             "QUIT": s.time(f"{p}_quit_timeout"),
         }
-        self.helo_name = s.text(f"{p}_{hello}_name") or s.text("myhostname")
+        self.myhostname = s.text("myhostname")
+        self.helo_name = s.text(f"{p}_{hello}_name") or self.myhostname
         self.never_ehlo = not lmtp and s.bool("smtp_never_send_ehlo")
         self.skip_5xx_greeting = s.bool(f"{p}_skip_5xx_greeting")
         # smtp_skip_quit_response = yes (lmtp: no): do not wait for QUIT's reply.
@@ -164,6 +165,7 @@ class SmtpAgent:
         self._tls_cfg = cfg if cfg is not None else default_config()
         self._tls_contexts: dict[tuple, ssl.SSLContext] = {}
         self._tls_warned: set[str] = set()
+        self._default_policy: TlsPolicy | None = None
         self.sasl = s.bool(f"{p}_sasl_auth_enable")
         self.sasl_maps = Maps(s.text(f"{p}_sasl_password_maps"), cfg) if self.sasl else None
         self.sasl_options = {o.lower() for o in s.list(f"{p}_sasl_security_options")}
@@ -267,6 +269,18 @@ class SmtpAgent:
         >>> a.tls_policy("example.com").level, a.tls_policy("[example.com]:587").level
         ('secure', 'may')
         """
+        if not self.tls_policy_maps and self.tls_level in ("none", "may", "encrypt", "verify",
+                                                           "secure"):
+            # No table and a level that needs no checking: the same every time.
+            if self._default_policy is None:
+                policy = TlsPolicy(self.tls_level)
+                if policy.level != "none":
+                    try:
+                        self._tls_context(policy)     # a bad CAfile etc. fails here
+                    except ConfigError as exc:
+                        raise PolicyError(f"{self.prefix}_tls_security_level: {exc}") from None
+                self._default_policy = policy
+            return self._default_policy
         warnings: list[str] = []
         found = None
         if self.tls_policy_maps:
@@ -452,7 +466,7 @@ class SmtpAgent:
                             timeout=self.timeouts["STARTTLS"])
         if verify:
             # lmtp over a unix socket: the next hop is $myhostname (smtp_connect.c).
-            nexthop = (self.helo_name if target.path
+            nexthop = (self.myhostname if target.path
                        else parse_nexthop(hop, self.default_port).host)
             names = client_match_names(self._tls_cfg, level, hostname=target.name,
                                        nexthop=nexthop, prefix=self.prefix,

@@ -179,3 +179,17 @@ def test_lmtp_reads_its_own_policy_table_only():
     a = LmtpAgent(cfg, None, resolver=StaticResolver(), my_addresses=[])
     assert a.tls_policy("unix:/run/lmtp").level == "none"
     assert a.tls_policy("inet:lmtp.example.com:24").level == "may"
+
+
+def test_a_missing_ca_file_defers_with_the_configuration_problem(tmp_path):
+    """Without a table too: the settings the level needs are checked first."""
+    import asyncio
+
+    from delivery_helpers import make_request
+    a = agent(smtp_tls_security_level="verify", smtp_tls_CAfile=str(tmp_path / "none.pem"))
+    with pytest.raises(PolicyError, match=r"smtp_tls_security_level: smtp_tls_CAfile = .*none\.pem: "
+                                          r"No such file or directory"):
+        a.tls_policy("example.com")
+    req = make_request("r@example.com", transport="smtp", nexthop="[127.0.0.1]:1")
+    [o] = asyncio.run(a.deliver(req))
+    assert (o.status.code, o.status.text) == ("4.7.5", "client TLS configuration problem")
