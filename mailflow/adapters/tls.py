@@ -63,7 +63,7 @@ CIPHER_GRADES = {
 }
 
 _SERVER_LEVELS = ("none", "may", "encrypt")
-_CLIENT_LEVELS = ("none", "may", "encrypt", "verify", "secure")
+_CLIENT_LEVELS = ("none", "may", "encrypt", "fingerprint", "verify", "secure")
 _SPLIT = re.compile(r"[\s,:]+")
 
 
@@ -119,11 +119,10 @@ that Python's ssl supports (TLSv1.2, TLSv1.3) is left
 def _param(cfg: Any, name: str) -> tuple[str, str]:
     """(name, expanded value) of a client or server TLS parameter.
 
-    An ``lmtp_*`` name not in the parameter table reads its ``smtp_*``
-    twin; a name not in the table at all reads as empty.
+    The lmtp client reads its own ``lmtp_*`` parameters only, as Postfix's
+    lmtp does (never their ``smtp_*`` twins); a name not in the parameter
+    table reads as empty.
     """
-    if name not in PARAMS and name.startswith("lmtp_"):
-        name = "smtp_" + name[len("lmtp_"):]
     return name, (cfg.expand(name).strip() if name in PARAMS else "")
 
 
@@ -286,26 +285,34 @@ def server_context(cfg: Any) -> ssl.SSLContext | None:
 # --- client side ---------------------------------------------------------
 
 def client_context(cfg: Any, level: str, *, ca_file: str | None = None,
-                   ca_path: str | None = None, prefix: str = "smtp") -> ssl.SSLContext | None:
+                   ca_path: str | None = None, prefix: str = "smtp",
+                   protocols: str | None = None, ciphers: str | None = None,
+                   exclude: str | None = None) -> ssl.SSLContext | None:
     """The SSLContext for the smtp (``prefix="lmtp"``: lmtp) client at ``level``.
 
     ``none``: None (no TLS). ``may``/``encrypt``: any server certificate is
-    accepted (logged "Untrusted"). ``verify``/``secure``: the chain must
-    verify against ``ca_file``/``ca_path`` (else ``smtp_tls_CAfile``/
-    ``smtp_tls_CApath``; the system's CAs when none is given); the peer *name* is
+    accepted (logged "Untrusted"). ``fingerprint``: any certificate passes
+    the handshake; the caller compares its digest with the configured
+    fingerprints afterwards. ``verify``/``secure``: the chain must
+    verify against ``ca_file``/``ca_path`` (else ``<prefix>_tls_CAfile``/
+    ``<prefix>_tls_CApath``; the system's CAs when none is given); the peer *name* is
     checked by the caller after the handshake with :func:`peer_name_matches`
     against :func:`client_match_names`, because Postfix's match rules
     (``nexthop``, ``dot-nexthop``) are not Python's single hostname.
-    ``smtp_tls_cert_file``/``smtp_tls_key_file`` give a client certificate.
+    ``<prefix>_tls_cert_file``/``<prefix>_tls_key_file`` give a client certificate.
     ``may`` uses the opportunistic protocols and ciphers, the other levels
-    the mandatory ones. With ``prefix="lmtp"``, ``lmtp_tls_*`` parameters
-    that the table lacks read their ``smtp_tls_*`` twins.
+    the mandatory ones. ``protocols``, ``ciphers`` (a grade) and ``exclude``
+    are a TLS policy table's overrides (smtp_tls_policy_maps): they replace
+    main.cf's protocols, grade and cipher exclusions. ``encrypt`` always
+    excludes eNULL, the levels that check the certificate aNULL, as Postfix.
 
     >>> from mailflow.config import Config
     >>> client_context(Config(), "may").verify_mode
     <VerifyMode.CERT_NONE: 0>
     >>> client_context(Config(), "verify").verify_mode
     <VerifyMode.CERT_REQUIRED: 2>
+    >>> client_context(Config(), "encrypt", protocols="TLSv1.3").minimum_version
+    <TLSVersion.TLSv1_3: 772>
     """
     level = level.strip().lower()
     if level not in _CLIENT_LEVELS:
@@ -316,7 +323,7 @@ def client_context(cfg: Any, level: str, *, ca_file: str | None = None,
         return None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False  # Postfix's own name rules: peer_name_matches()
-    _apply_protocols_and_ciphers(ctx, cfg, prefix, level != "may")
+    _apply_client_protocols_and_ciphers(ctx, cfg, prefix, level, protocols, ciphers, exclude)
     if level in ("verify", "secure"):
         ctx.verify_mode = ssl.CERT_REQUIRED
         if not _load_ca(ctx, cfg, f"{prefix}_tls_CAfile", f"{prefix}_tls_CApath",
@@ -331,11 +338,49 @@ def client_context(cfg: Any, level: str, *, ca_file: str | None = None,
     return ctx
 
 
+def _apply_client_protocols_and_ciphers(ctx: ssl.SSLContext, cfg: Any, prefix: str, level: str,
+                                        protocols: str | None, ciphers: str | None,
+                                        exclude: str | None) -> None:
+    # smtp_tls_policy.c set_cipher_grade(): a policy's grade and exclusions
+    # replace main.cf's; eNULL (encrypt) or aNULL (certificate levels) always go.
+    mandatory = level != "may"
+    proto_param, main_protocols = _param(cfg, f"{prefix}_tls_mandatory_protocols" if mandatory
+                                         else f"{prefix}_tls_protocols")
+    if protocols is not None:
+        proto_param = f"{prefix}_tls_policy_maps protocols"
+    ctx.minimum_version, ctx.maximum_version = protocol_range(
+        main_protocols if protocols is None else protocols, name=proto_param)
+    grade_param, grade = _param(cfg, f"{prefix}_tls_mandatory_ciphers" if mandatory
+                                else f"{prefix}_tls_ciphers")
+    if ciphers is not None:
+        grade_param, grade = f"{prefix}_tls_policy_maps ciphers", ciphers
+    grade = grade.lower()
+    if grade not in CIPHER_GRADES:
+        raise ConfigError("unknown cipher grade; expected one of " + ", ".join(CIPHER_GRADES),
+                          name=grade_param, value=grade)
+    if exclude is None:
+        names = [f"{prefix}_tls_exclude_ciphers"]
+        if mandatory:
+            names.append(f"{prefix}_tls_mandatory_exclude_ciphers")
+        excluded = [c for p in names for c in _SPLIT.split(_param(cfg, p)[1]) if c]
+    else:
+        excluded = [c for c in _SPLIT.split(exclude) if c]
+    if level == "encrypt":
+        excluded.append("eNULL")
+    elif mandatory:
+        excluded.append("aNULL")
+    try:
+        ctx.set_ciphers(":".join([CIPHER_GRADES[grade]] + ["!" + c for c in excluded]))
+    except ssl.SSLError as exc:
+        raise ConfigError(f"no usable cipher: {exc}", name=grade_param, value=grade) from None
+
+
 def client_match_names(cfg: Any, level: str, *, hostname: str, nexthop: str,
-                       prefix: str = "smtp") -> list[str]:
+                       prefix: str = "smtp", patterns: Iterable[str] | None = None) -> list[str]:
     """The names a server certificate must match at ``verify`` or ``secure``.
 
-    From ``smtp_tls_verify_cert_match`` (verify) or
+    From ``patterns`` (a TLS policy's ``match=`` list) when given, else
+    ``smtp_tls_verify_cert_match`` (verify) or
     ``smtp_tls_secure_cert_match`` (secure): ``hostname`` is the server's
     (MX) host name, ``nexthop`` the next-hop domain, ``dot-nexthop`` any
     subdomain of it (written ``.domain``); other words are literal names
@@ -348,10 +393,12 @@ def client_match_names(cfg: Any, level: str, *, hostname: str, nexthop: str,
     >>> client_match_names(Config(), "verify", hostname="MX1.example.com", nexthop="x")
     ['mx1.example.com']
     """
-    _, value = _param(cfg, f"{prefix}_tls_secure_cert_match" if level == "secure"
-                      else f"{prefix}_tls_verify_cert_match")
+    if patterns is None:
+        _, value = _param(cfg, f"{prefix}_tls_secure_cert_match" if level == "secure"
+                          else f"{prefix}_tls_verify_cert_match")
+        patterns = _SPLIT.split(value)
     names: list[str] = []
-    for word in filter(None, _SPLIT.split(value)):
+    for word in filter(None, (p.strip() for p in patterns)):
         key = word.lower()
         name = {"hostname": hostname, "nexthop": nexthop,
                 "dot-nexthop": "." + nexthop.strip("[]")}.get(key, word)

@@ -628,6 +628,12 @@ _TABLE: list[Param] = [
     _p("lmtp_tls_exclude_ciphers", "", L,
        doc="The LMTP-specific version of the smtp_tls_exclude_ciphers configuration "
            "parameter."),
+    _p("lmtp_tls_fingerprint_cert_match", "", L,
+       doc="The LMTP-specific version of the smtp_tls_fingerprint_cert_match "
+           "configuration parameter."),
+    _p("lmtp_tls_fingerprint_digest", "sha256",
+       doc="The LMTP-specific version of the smtp_tls_fingerprint_digest configuration "
+           "parameter."),
     _p("lmtp_tls_key_file", "$lmtp_tls_cert_file",
        doc="The LMTP-specific version of the smtp_tls_key_file configuration parameter."),
     _p("lmtp_tls_mandatory_ciphers", "medium",
@@ -639,6 +645,8 @@ _TABLE: list[Param] = [
     _p("lmtp_tls_mandatory_protocols", ">=TLSv1",
        doc="The LMTP-specific version of the smtp_tls_mandatory_protocols configuration "
            "parameter."),
+    _p("lmtp_tls_policy_maps", "", L,
+       doc="The LMTP-specific version of the smtp_tls_policy_maps configuration parameter."),
     _p("lmtp_tls_protocols", ">=TLSv1",
        doc="The LMTP-specific version of the smtp_tls_protocols configuration parameter."),
     _p("lmtp_tls_secure_cert_match", "nexthop", L,
@@ -647,6 +655,8 @@ _TABLE: list[Param] = [
     _p("lmtp_tls_security_level", "",
        doc="The LMTP-specific version of the smtp_tls_security_level configuration "
            "parameter."),
+    _p("lmtp_tls_servername", "",
+       doc="The LMTP-specific version of the smtp_tls_servername configuration parameter."),
     _p("lmtp_tls_verify_cert_match", "hostname", L,
        doc="The LMTP-specific version of the smtp_tls_verify_cert_match configuration "
            "parameter."),
@@ -1202,6 +1212,12 @@ _TABLE: list[Param] = [
     _p("smtp_tls_exclude_ciphers", "", L,
        doc="List of ciphers or cipher types to exclude from the Postfix SMTP client cipher"
            " list at all TLS security levels."),
+    _p("smtp_tls_fingerprint_cert_match", "", L,
+       doc="List of acceptable remote SMTP server certificate fingerprints for the "
+           "\"fingerprint\" TLS security level (smtp_tls_security_level = fingerprint)."),
+    _p("smtp_tls_fingerprint_digest", "sha256",
+       doc="The message digest algorithm used to construct remote SMTP server certificate "
+           "fingerprints."),
     _p("smtp_tls_key_file", "$smtp_tls_cert_file",
        doc="File with the Postfix SMTP client RSA private key in PEM format."),
     _p("smtp_tls_mandatory_ciphers", "medium",
@@ -1213,6 +1229,10 @@ _TABLE: list[Param] = [
     _p("smtp_tls_mandatory_protocols", ">=TLSv1",
        doc="TLS protocols that the Postfix SMTP client will use with mandatory TLS "
            "encryption."),
+    _p("smtp_tls_policy_maps", "", L,
+       doc="Optional lookup tables with the Postfix SMTP client TLS security policy by "
+           "next-hop destination; when a non-empty value is specified, this overrides the "
+           "obsolete smtp_tls_per_site parameter."),
     _p("smtp_tls_protocols", ">=TLSv1",
        doc="TLS protocols that the Postfix SMTP client will use with opportunistic TLS "
            "encryption."),
@@ -1221,6 +1241,9 @@ _TABLE: list[Param] = [
            "\"secure\" TLS security level."),
     _p("smtp_tls_security_level", "",
        doc="The default SMTP TLS security level for the Postfix SMTP client."),
+    _p("smtp_tls_servername", "",
+       doc="Optional name to send to the remote SMTP server in the TLS Server Name "
+           "Indication (SNI) extension."),
     _p("smtp_tls_verify_cert_match", "hostname", L,
        doc="How the Postfix SMTP client verifies the server certificate peername for the "
            "\"verify\" TLS security level."),

@@ -40,11 +40,9 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     lmtp_tls_block_early_mail_reply lmtp_tls_chain_files
     lmtp_tls_connection_reuse lmtp_tls_dcert_file lmtp_tls_dkey_file lmtp_tls_eccert_file
     lmtp_tls_eckey_file lmtp_tls_enforce_peername
-    lmtp_tls_fingerprint_cert_match lmtp_tls_fingerprint_digest
     lmtp_tls_force_insecure_host_tlsa_lookup lmtp_tls_loglevel
     lmtp_tls_note_starttls_offer lmtp_tls_per_site
-    lmtp_tls_policy_maps lmtp_tls_scert_verifydepth
-    lmtp_tls_servername lmtp_tls_session_cache_database
+    lmtp_tls_scert_verifydepth lmtp_tls_session_cache_database
     lmtp_tls_session_cache_timeout lmtp_tls_trust_anchor_file
     lmtp_tls_wrappermode mail_release_date mail_version mailq_path manpage_directory
     master_service_disable meta_directory milter_macro_v multi_instance_directories
@@ -80,11 +78,9 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     smtp_tls_chain_files smtp_tls_connection_reuse
     smtp_tls_dane_insecure_mx_policy smtp_tls_dcert_file smtp_tls_dkey_file
     smtp_tls_eccert_file smtp_tls_eckey_file smtp_tls_enforce_peername
-    smtp_tls_fingerprint_cert_match smtp_tls_fingerprint_digest
     smtp_tls_force_insecure_host_tlsa_lookup smtp_tls_loglevel
     smtp_tls_note_starttls_offer smtp_tls_per_site
-    smtp_tls_policy_maps smtp_tls_scert_verifydepth
-    smtp_tls_servername smtp_tls_session_cache_database
+    smtp_tls_scert_verifydepth smtp_tls_session_cache_database
     smtp_tls_session_cache_timeout smtp_tls_trust_anchor_file
     smtp_tls_wrappermode sun_mailtool_compatibility tcp_windowsize tls_append_default_CA
     tls_config_file tls_config_name tls_daemon_random_bytes tls_dane_digests

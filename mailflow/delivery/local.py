@@ -11,7 +11,8 @@ callable. It never writes to the queue itself. With ``mailbox_transport``
 (or a ``mailbox_transport_maps`` entry for the user) a mailbox delivery is
 handed, as Postfix's local(8) does, to that transport's agent instead
 (``lmtp:unix:/path`` to Dovecot); its outcome (relay, reply, Remote-MTA)
-becomes the recipient's.
+becomes the recipient's, and its delivery line is tagged with that agent's
+service (``mailflow/lmtp[pid]: ... relay=...``), as Postfix's lmtp writes it.
 
 >>> import asyncio, tempfile, mailbox
 >>> from mailflow.model import DeliveryRequest, Envelope, Message, Recipient
@@ -59,6 +60,48 @@ log = logging.getLogger("mailflow.local")
 # resubmit(envelope, message) -> queue ID (or None); the queue manager wires it to cleanup.
 Resubmit = Callable[[Envelope, Message], Any]
 
+
+class _HandedOverLines(logging.Filter):
+    """Postfix's local(8) writes no line for a recipient it hands to
+    mailbox_transport: the agent that delivers it does (``postfix/lmtp[pid]:
+    QUEUEID: to=<...>, relay=...``). mailflow's delivery lines are written by
+    the queue manager on the logger of the agent it called, ``mailflow.local``;
+    this filter gives the line of a handed-over recipient the delivering
+    agent's service, which :class:`mailflow.maillog.PostfixFormatter` shows
+    in the tag. One line per hand-over is expected; at most LIMIT are kept
+    (an agent driven without a queue manager logs none)."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.services: dict[str, str] = {}
+
+    @staticmethod
+    def _key(queue_id: str, address: str) -> str:
+        return f"{queue_id}: to=<{address}>,"
+
+    def expect(self, queue_id: str, address: str, service: str) -> None:
+        self.services[self._key(queue_id, address)] = service
+        if len(self.services) > self.LIMIT:
+            del self.services[next(iter(self.services))]
+
+    def forget(self, queue_id: str, address: str) -> None:
+        self.services.pop(self._key(queue_id, address), None)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.services:
+            text = record.getMessage()
+            end = text.find(">,")
+            service = self.services.pop(text[:end + 2], None) if end > 0 else None
+            if service is not None:
+                record.service = service
+        return True
+
+
+_HANDED_OVER = _HandedOverLines()
+log.addFilter(_HANDED_OVER)
+
 UNKNOWN_LOCAL = DsnStatus("5.1.1", "User unknown in local recipient table")
 _PASSWD_MAPS = ("proxy:unix:passwd.byname", "unix:passwd.byname")
 _ANY = object()
@@ -104,6 +147,7 @@ class LocalAgent:
         self.transport_maps = Maps(s.text("mailbox_transport_maps") if mailbox_transport_maps is None
                                    else mailbox_transport_maps, cfg)
         self._agents: dict[str, Any] = dict(agents or {})
+        self._services: dict[str, str] = {}     # transport -> its service, for the log tag
         self.name = getattr(service, "name", None) or "local"
         self.users = user_database(users)
         self.aliases = Maps(s.text("alias_maps") if alias_maps is None else alias_maps, cfg)
@@ -166,6 +210,7 @@ class LocalAgent:
                 # Handed to mailbox_transport: that agent's words, for this recipient.
                 out.append(attrs.evolve(status, recipient=rcpt))
             else:
+                _HANDED_OVER.forget(request.queue_id, rcpt.address)
                 out.append(Outcome(rcpt, status, relay=self.relay))
         return out
 
@@ -243,6 +288,7 @@ class LocalAgent:
         outcomes = list(await agent.deliver(passed))
         if not outcomes:
             return DsnStatus("4.3.0", f"{name} delivery agent returned no outcome")
+        _HANDED_OVER.expect(request.queue_id, rcpt.address, self._services.get(name, name))
         return outcomes[0]
 
     def _agent(self, transport: str) -> Any:
@@ -253,6 +299,9 @@ class LocalAgent:
             entry = master.transport(transport) if master is not None else None
             agent = create_agent(transport, self.cfg, entry)
             self._agents[transport] = agent
+            # The log tag is the master.cf command (lmtp), as the queue
+            # manager names every agent's lines.
+            self._services[transport] = str(getattr(entry, "command", "") or transport).split()[0]
         return agent
 
     async def aclose(self) -> None:

@@ -4,7 +4,9 @@ Owns one delivery request's conversation: find the addresses for the next
 hop (:mod:`mailflow.delivery.smtp_route`), connect (:mod:`smtp_session`),
 greet with EHLO (HELO when EHLO is refused), STARTTLS and AUTH when
 configured, check SIZE, send MAIL/RCPT/DATA (pipelined when the server
-offers PIPELINING) with DSN parameters when it offers DSN, and turn every
+offers PIPELINING) with DSN parameters when it offers DSN, convert 8-bit
+mail for a server without 8BITMIME (:mod:`mailflow.delivery.mime_downgrade`),
+apply the destination's TLS policy (:mod:`smtp_tls_policy`), and turn every
 reply into Postfix's per-recipient outcome:
 
 * accepted: ``2.0.0`` with the server's reply as text (``250 2.0.0 Ok:
@@ -39,14 +41,17 @@ from typing import Any, Callable, Sequence
 import attrs
 
 from mailflow.adapters.tls import (client_context, client_match_names, describe_tls,
-                                   peer_name_matches)
+                                   fingerprint, peer_name_matches)
 from mailflow.config import default_config
 from mailflow.delivery.maps import Maps
+from mailflow.delivery.mime_downgrade import MimeNestingError, downgrade, needs_downgrade
 from mailflow.delivery.settings import Settings
 from mailflow.delivery.smtp_route import (RouteError, Target, find_targets, is_ip_literal,
                                           parse_nexthop)
 from mailflow.delivery.smtp_session import (ConnectFailed, Connection, ConnectionLost,
                                             ConversationTimeout, TlsFailed, call_later)
+from mailflow.delivery.smtp_tls_policy import (CONFIG_PROBLEM, LEVELS, PolicyError, TlsPolicy,
+                                               lookup_policy, parse_fingerprints, without_dnssec)
 from mailflow.errors import ConfigError, TableError
 from mailflow.interfaces import DnsResolver
 from mailflow.model import DeliveryRequest, DsnStatus, Outcome
@@ -58,8 +63,9 @@ __all__ = ["SmtpAgent", "TLS_LEVELS"]
 
 log = logging.getLogger("mailflow.smtp")
 
-#: smtp_tls_security_level values mailflow implements (Postfix's names).
-TLS_LEVELS = ("none", "may", "encrypt", "verify", "secure")
+#: smtp_tls_security_level values mailflow takes (Postfix's names); ``dane``
+#: works as ``may`` and ``dane-only`` defers, as in Postfix without DNSSEC.
+TLS_LEVELS = LEVELS
 
 # What Postfix says it was doing when a stage fails (smtp_proto.c).
 _WHERE = {"GREETING": "receiving the initial server greeting",
@@ -120,14 +126,15 @@ class SmtpAgent:
             "connect": s.time(f"{p}_connect_timeout"),
             "GREETING": s.time(f"{p}_{hello}_timeout"),
             "HELLO": s.time(f"{p}_{hello}_timeout"),
-            "STARTTLS": s.time(f"{p}_starttls_timeout") or s.time("smtp_starttls_timeout"),
+            "STARTTLS": s.time(f"{p}_starttls_timeout"),
             "MAIL": s.time(f"{p}_mail_timeout"), "RCPT": s.time(f"{p}_rcpt_timeout"),
             "DATA": s.time(f"{p}_data_init_timeout"), "BODY": s.time(f"{p}_data_xfer_timeout"),
             "DOT": s.time(f"{p}_data_done_timeout"),
-            "RSET": s.time(f"{p}_rset_timeout") or s.time("smtp_rset_timeout"),
+            "RSET": s.time(f"{p}_rset_timeout"),
             "QUIT": s.time(f"{p}_quit_timeout"),
         }
-        self.helo_name = s.text(f"{p}_{hello}_name") or s.text("myhostname")
+        self.myhostname = s.text("myhostname")
+        self.helo_name = s.text(f"{p}_{hello}_name") or self.myhostname
         self.never_ehlo = not lmtp and s.bool("smtp_never_send_ehlo")
         self.skip_5xx_greeting = s.bool(f"{p}_skip_5xx_greeting")
         # smtp_skip_quit_response = yes (lmtp: no): do not wait for QUIT's reply.
@@ -142,16 +149,34 @@ class SmtpAgent:
         if self.tls_level not in TLS_LEVELS:
             raise ConfigError(f"unsupported TLS security level (use one of {', '.join(TLS_LEVELS)})",
                               name=f"{p}_tls_security_level", value=self.tls_level)
-        self.tls_cafile = s.text(f"{p}_tls_CAfile") or s.text("smtp_tls_CAfile") or None
-        self.tls_capath = s.text(f"{p}_tls_CApath") or s.text("smtp_tls_CApath") or None
+        # Postfix's lmtp reads lmtp_tls_* only, never the smtp_tls_* twins.
+        self.tls_cafile = s.text(f"{p}_tls_CAfile") or None
+        self.tls_capath = s.text(f"{p}_tls_CApath") or None
+        self.tls_policy_title = f"{p}_tls_policy_maps"
+        self.tls_policy_maps = Maps(s.text(self.tls_policy_title), cfg)
+        self.tls_fingerprints = s.list(f"{p}_tls_fingerprint_cert_match")
+        self.tls_digest = (s.text(f"{p}_tls_fingerprint_digest") or "sha256").strip().lower()
+        try:
+            fingerprint(b"", self.tls_digest)
+        except ConfigError:
+            raise ConfigError("unsupported message digest algorithm",
+                              name=f"{p}_tls_fingerprint_digest", value=self.tls_digest) from None
+        self.tls_servername = s.text(f"{p}_tls_servername").strip()
         self._tls_cfg = cfg if cfg is not None else default_config()
-        self._tls_contexts: dict[str, ssl.SSLContext] = {}
+        self._tls_contexts: dict[tuple, ssl.SSLContext] = {}
+        self._tls_warned: set[str] = set()
+        self._default_policy: TlsPolicy | None = None
         self.sasl = s.bool(f"{p}_sasl_auth_enable")
         self.sasl_maps = Maps(s.text(f"{p}_sasl_password_maps"), cfg) if self.sasl else None
         self.sasl_options = {o.lower() for o in s.list(f"{p}_sasl_security_options")}
         tls_opts = s.text(f"{p}_sasl_tls_security_options")
         self.sasl_tls_options = ({o.lower() for o in s.list(f"{p}_sasl_tls_security_options")}
                                  if tls_opts else self.sasl_options)
+        # 8-bit mail to a server without 8BITMIME is converted (Postfix's
+        # MIME downgrade) unless disable_mime_output_conversion = yes.
+        self.mime_downgrade = not s.bool("disable_mime_output_conversion")
+        self.mime_nesting_limit = s.int("mime_nesting_limit")
+        self.mime_boundary_limit = s.int("mime_boundary_length_limit")
         self.cache_on = s.bool(f"{p}_connection_cache_on_demand")
         self.cache_idle = s.time(f"{p}_connection_cache_time_limit")
         self.reuse_time = s.time(f"{p}_connection_reuse_time_limit")
@@ -189,10 +214,22 @@ class SmtpAgent:
                 if exc.status.is_permanent:
                     break            # the destination does not exist: no fallback helps
                 continue
+            try:
+                policy = self.tls_policy(hop)
+            except PolicyError as exc:
+                # Postfix skips every server of this destination with a warning
+                # and defers: a broken policy must not weaken TLS.
+                log.warning("%s", exc)
+                for target in targets:
+                    log.warning("TLS policy lookup error for %s/%s: %s", hop, target.name,
+                                CONFIG_PROBLEM)
+                failure, soft = _SiteFailure(DsnStatus("4.7.5", CONFIG_PROBLEM), counted=False), []
+                continue
             for target in targets:
                 if self.mx_session_limit and sessions >= self.mx_session_limit:
                     break
-                result = await self._attempt(hop, target, attrs.evolve(request, recipients=pending))
+                result = await self._attempt(hop, target, attrs.evolve(request, recipients=pending),
+                                             policy)
                 if isinstance(result, _SiteFailure):
                     failure, soft = result, []
                     sessions += result.counted
@@ -218,13 +255,91 @@ class SmtpAgent:
         return [Outcome(r, failure.status, relay=failure.relay, diagnostic=diagnostic,
                         remote_mta=failure.remote_mta) for r in recipients]
 
+    # --- TLS policy ---------------------------------------------------------------
+    def tls_policy(self, hop: str) -> TlsPolicy:
+        """The TLS policy for next hop ``hop``: its ``smtp_tls_policy_maps``
+        entry, else ``smtp_tls_security_level`` (lmtp: the ``lmtp_*``
+        names). Raises :class:`~mailflow.delivery.smtp_tls_policy.PolicyError`
+        (Postfix's warning text) when the entry or the settings it needs
+        are unusable; the mail is then deferred with 4.7.5.
+
+        >>> from mailflow.config import Config
+        >>> a = SmtpAgent(Config(smtp_tls_security_level="may",
+        ...                      smtp_tls_policy_maps="inline:{example.com=secure}"), None)
+        >>> a.tls_policy("example.com").level, a.tls_policy("[example.com]:587").level
+        ('secure', 'may')
+        """
+        if not self.tls_policy_maps and self.tls_level in ("none", "may", "encrypt", "verify",
+                                                           "secure"):
+            # No table and a level that needs no checking: the same every time.
+            if self._default_policy is None:
+                policy = TlsPolicy(self.tls_level)
+                if policy.level != "none":
+                    try:
+                        self._tls_context(policy)     # a bad CAfile etc. fails here
+                    except ConfigError as exc:
+                        raise PolicyError(f"{self.prefix}_tls_security_level: {exc}") from None
+                self._default_policy = policy
+            return self._default_policy
+        warnings: list[str] = []
+        found = None
+        if self.tls_policy_maps:
+            found = lookup_policy(self.tls_policy_maps, hop, title=self.tls_policy_title,
+                                  warnings=warnings)
+        policy = found or TlsPolicy(self.tls_level)
+        where = (f'{self.tls_policy_title}, next-hop destination "{hop.strip()}"' if found
+                 else f"{self.prefix}_tls_security_level")
+        unix = hop.strip().lower().startswith("unix:")
+        policy, note = without_dnssec(policy, hop.strip(), unix_socket=unix)
+        if note:
+            warnings.append(note)
+        if policy.level == "fingerprint":
+            _, notes = parse_fingerprints(policy.match or self.tls_fingerprints,
+                                          destination=hop.strip())
+            warnings += notes
+        for text in warnings:
+            # Logged once per text: every delivery to the destination would repeat it.
+            if text not in self._tls_warned and len(self._tls_warned) < 1000:
+                self._tls_warned.add(text)
+                log.warning("%s", text)
+        if policy.level != "none":
+            try:
+                self._tls_context(policy)
+            except ConfigError as exc:
+                raise PolicyError(f"{where}: {exc}") from None
+        return policy
+
+    def _tls_context(self, policy: TlsPolicy) -> ssl.SSLContext:
+        key = (policy.level, policy.protocols, policy.ciphers, policy.exclude)
+        ctx = self._tls_contexts.get(key)
+        if ctx is None:
+            ctx = client_context(self._tls_cfg, policy.level, ca_file=self.tls_cafile,
+                                 ca_path=self.tls_capath, prefix=self.prefix,
+                                 protocols=policy.protocols, ciphers=policy.ciphers,
+                                 exclude=policy.exclude)
+            assert ctx is not None            # level is never "none" here
+            self._tls_contexts[key] = ctx
+        return ctx
+
+    def _server_name(self, policy: TlsPolicy, target: Target, hop: str) -> str | None:
+        """The SNI name: smtp_tls_servername (or the policy's servername=):
+        ``hostname`` is the server's name, ``nexthop`` the next-hop domain;
+        empty sends none, as Postfix."""
+        name = policy.servername or self.tls_servername
+        if name.lower() == "hostname":
+            name = "" if target.path else target.name
+        elif name.lower() == "nexthop":
+            name = parse_nexthop(hop, self.default_port).host
+        if not name or is_ip_literal(name) or "/" in name:
+            return None
+        return name
+
     # --- one session ---------------------------------------------------------------
     async def _attempt(self, hop: str, target: Target, request: DeliveryRequest,
-                       tls_level: str | None = None, *,
+                       policy: TlsPolicy, *,
                        reuse: bool = True) -> list[Outcome] | _SiteFailure:
-        tls_level = tls_level or self.tls_level
-        # A parked connection serves the same next hop, server and TLS level only.
-        key = (request.transport, hop, tls_level, target.address, target.port, target.path)
+        # A parked connection serves the same next hop, server and TLS policy only.
+        key = (request.transport, hop, policy, target.address, target.port, target.path)
         cached = self._take(key) if reuse else None
         if cached is not None:
             conn, ext = cached
@@ -235,16 +350,16 @@ class SmtpAgent:
                 return _SiteFailure(DsnStatus("4.4.1", str(exc)), counted=False,
                                     diagnostic=f"X-Postfix; {exc}")
             try:
-                ext = await self._start(conn, hop, tls_level)
+                ext = await self._start(conn, hop, policy)
             except _Abort as exc:
                 await self._quit(conn)
                 return exc.failure
             except TlsFailed as exc:
                 await conn.close()
-                if tls_level == "may":
+                if policy.level == "may":
                     # Opportunistic TLS: Postfix tries the same server again in plaintext.
                     log.info("%s: %s; trying plaintext", conn.name, exc)
-                    return await self._attempt(hop, target, request, "none")
+                    return await self._attempt(hop, target, request, TlsPolicy("none"))
                 return self._failure(conn, DsnStatus("4.7.5", str(exc)))
             except (ConnectionLost, ConversationTimeout) as exc:
                 await conn.close()
@@ -268,7 +383,7 @@ class SmtpAgent:
                     and conn.replies_read == replies_before:
                 # A parked connection the server had closed meanwhile: it
                 # took nothing, so start again on a new one.
-                return await self._attempt(hop, target, request, tls_level, reuse=False)
+                return await self._attempt(hop, target, request, policy, reuse=False)
             return self._failure(conn, DsnStatus("4.4.2", str(exc)))
         except SmtpProtocolError as exc:
             await conn.close()
@@ -295,16 +410,21 @@ class SmtpAgent:
         await conn.send(line, timeout=self.timeouts[stage], where=_WHERE[verb])
         return await conn.reply(timeout=self.timeouts[stage], where=_WHERE[verb])
 
-    async def _start(self, conn: Connection, hop: str, tls_level: str) -> Extensions:
+    async def _start(self, conn: Connection, hop: str, policy: TlsPolicy) -> Extensions:
         """Greeting, EHLO/HELO/LHLO, STARTTLS and AUTH; the server's extensions."""
         greeting = await conn.reply(timeout=self.timeouts["GREETING"], where=_WHERE["GREETING"])
         if not greeting.is_success:
             raise self._refused(conn, greeting)
         ext = await self._hello(conn)
-        if tls_level != "none":
-            ext = await self._starttls(conn, ext, hop, tls_level)
+        if policy.level != "none":
+            ext = await self._starttls(conn, ext, hop, policy)
         if self.sasl:
             await self._auth(conn, ext, hop)
+        if ext.smtputf8 and not ext.eightbitmime:
+            # smtp_proto.c: SMTPUTF8 implies 8BITMIME; such a server gets
+            # 8-bit mail as is rather than converted.
+            log.info("host %s offers SMTPUTF8 support, but not 8BITMIME", conn.name)
+            ext = attrs.evolve(ext, keywords=ext.keywords | {"8BITMIME"})
         return ext
 
     async def _hello(self, conn: Connection) -> Extensions:
@@ -326,7 +446,8 @@ class SmtpAgent:
         return Extensions()
 
     async def _starttls(self, conn: Connection, ext: Extensions, hop: str,
-                        level: str) -> Extensions:
+                        policy: TlsPolicy) -> Extensions:
+        level = policy.level
         if not ext.starttls:
             if level == "may":
                 return ext
@@ -339,32 +460,39 @@ class SmtpAgent:
             raise _Abort(self._failure(conn, DsnStatus(
                 "4.7.5", f"TLS is required, but host {conn.name} refused to start TLS: {reply}"),
                 reply=reply))
-        verify = level in ("verify", "secure")
+        verify = policy.verifies_name
         target = conn.target
-        # SNI names the server as we know it (never an address).
-        sni = None if target.path or is_ip_literal(target.name) else target.name
-        await conn.starttls(self._tls_context(level), sni, timeout=self.timeouts["STARTTLS"])
+        await conn.starttls(self._tls_context(policy), self._server_name(policy, target, hop),
+                            timeout=self.timeouts["STARTTLS"])
         if verify:
+            # lmtp over a unix socket: the next hop is $myhostname (smtp_connect.c).
+            nexthop = (self.myhostname if target.path
+                       else parse_nexthop(hop, self.default_port).host)
             names = client_match_names(self._tls_cfg, level, hostname=target.name,
-                                       nexthop=parse_nexthop(hop, self.default_port).host,
-                                       prefix=self.prefix)
+                                       nexthop=nexthop, prefix=self.prefix,
+                                       patterns=policy.match or None)
             cert = conn.peer_certificate() or {}
             if not names or peer_name_matches(cert, names) is None:
                 raise _Abort(self._failure(conn, DsnStatus(
                     "4.7.5", f"Server certificate not verified (host {conn.name} presented "
                              f"none of: {', '.join(names) or 'no name to match'})")))
+        elif level == "fingerprint":
+            wanted, _ = parse_fingerprints(policy.match or self.tls_fingerprints,
+                                           destination=hop.strip())
+            der = conn.ssl_object.getpeercert(binary_form=True) if conn.ssl_object else None
+            # Postfix matches the certificate's digest or its public key's.
+            seen = ({fingerprint(der, self.tls_digest).replace(":", ""),
+                     fingerprint(der, self.tls_digest, public_key=True).replace(":", "")}
+                    if der else set())
+            if not seen & wanted:
+                raise _Abort(self._failure(conn, DsnStatus(
+                    "4.7.5", f"Server certificate not verified (host {conn.name} presented "
+                             f"no certificate with a {self.tls_digest} fingerprint to match)")))
+            verify = True
         log.info("%s", describe_tls(conn.ssl_object, f"{conn.name}:{target.port}",
+                                    trusted=True if level == "fingerprint" else None,
                                     verified=verify))
         return await self._hello(conn)
-
-    def _tls_context(self, level: str) -> ssl.SSLContext:
-        ctx = self._tls_contexts.get(level)
-        if ctx is None:
-            ctx = client_context(self._tls_cfg, level, ca_file=self.tls_cafile,
-                                 ca_path=self.tls_capath, prefix=self.prefix)
-            assert ctx is not None            # level is never "none" here
-            self._tls_contexts[level] = ctx
-        return ctx
 
     async def _auth(self, conn: Connection, ext: Extensions, hop: str) -> None:
         if not ext.auth:
@@ -426,13 +554,23 @@ class SmtpAgent:
             raise _Abort(self._failure(conn, DsnStatus(
                 "5.6.7", f"message requires SMTPUTF8, but no server was found that supports "
                          f"SMTPUTF8. The last attempted server was {conn.name}")))
+        if not ext.eightbitmime and self.mime_downgrade and needs_downgrade(data):
+            # 8-bit parts become quoted-printable for a server without
+            # 8BITMIME; the size changes, so SIZE= is left out (as Postfix).
+            try:
+                data = downgrade(data, nesting_limit=self.mime_nesting_limit,
+                                 boundary_limit=self.mime_boundary_limit)
+            except MimeNestingError as exc:
+                raise _Abort(self._failure(conn, DsnStatus(exc.dsn, exc.text),
+                                           try_next=False)) from None
+            size = 0
         tx = Transaction(env.sender, [r.address for r in recipients], ext, size=size,
                          lmtp=self.lmtp, envid=env.envid,
                          ret=env.ret.value if env.ret is not None else None,
                          notify=[[n.value for n in r.notify] for r in recipients],
                          orcpt=[r.orcpt for r in recipients],
                          # 8-bit content is declared when the server offers 8BITMIME
-                         # (it is sent as is otherwise; no conversion to 7 bit).
+                         # (converted above otherwise, or sent as is when it cannot be).
                          body_8bit=not data.isascii())
         while not tx.done:
             commands = tx.next_commands()

@@ -72,5 +72,5 @@ def test_mailbox_transport_lmtp_reuse_shows_in_the_daemon_log(tmp_path):
             shut_down(mta)
     first, second = [ln for ln in log.splitlines() if "status=sent" in ln]
     assert "conn_use" not in first
-    assert re.search(rf"/local\[\d+\]: \w+: to=<erin@localhost>, "
+    assert re.search(rf"/lmtp\[\d+\]: \w+: to=<erin@localhost>, "
                      rf"relay={re.escape(server.lmtp_socket)}, conn_use=2, delay=", second), second

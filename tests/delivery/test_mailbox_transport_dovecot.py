@@ -1,6 +1,6 @@
 """Through the running daemon: local mail handed by ``mailbox_transport =
 lmtp:unix:...`` to Dovecot's LMTP server, read back over IMAP; the maillog
-line shows the LMTP outcome under the local agent."""
+line shows the LMTP outcome tagged mailflow/lmtp, as Postfix's lmtp writes it."""
 
 from __future__ import annotations
 
@@ -49,10 +49,12 @@ def test_local_delivery_to_dovecot_by_mailbox_transport(tmp_path):
     assert b"Subject: via mailbox_transport" in dave
     lines = {ln.split("to=<")[1].split(">")[0]: ln for ln in log.splitlines() if "status=" in ln}
     sent = lines["carol@localhost"]
-    assert "/local[" in sent and f"relay={server.lmtp_socket}, " in sent
+    # The lmtp agent's line, as Postfix's lmtp writes it (not local's).
+    assert "mailflow/lmtp[" in sent and f"relay={server.lmtp_socket}, " in sent
     assert "dsn=2.0.0, status=sent (250 2.0.0 <carol@localhost> " in sent
     assert f"relay=127.0.0.1[127.0.0.1]:{server.lmtp_port}, " in lines["dave@localhost"]
     # Dovecot's own reply for a user it does not know, as a bounce.
     gone = lines["nobody@localhost"]
+    assert "mailflow/lmtp[" in gone and "mailflow/lmtp[" in lines["dave@localhost"]
     assert "dsn=5.1.1, status=bounced (host " in gone and "said: 550 5.1.1 " in gone
     assert "(in reply to RCPT TO command)" in gone
