@@ -304,7 +304,10 @@ class Outcome:
     remote side said something. ``conn_use`` is set by the smtp and lmtp
     agents when the message went over a cached connection: how many
     deliveries that connection has carried, this one included (the log's
-    ``conn_use=2``); None for a fresh connection.
+    ``conn_use=2``); None for a fresh connection. ``service`` names the
+    agent that really delivered when it is not the one the queue manager
+    called (local(8) handing a recipient to ``mailbox_transport``): the
+    delivery line is logged under it (``mailflow/lmtp[pid]: ...``).
 
     >>> o = Outcome(Recipient("a@example.com"), DsnStatus.parse("2.0.0", "delivered to maildir"), relay="virtual")
     >>> o.status.is_success, o.conn_use
@@ -317,6 +320,7 @@ class Outcome:
     diagnostic: str | None = None
     remote_mta: str | None = None
     conn_use: int | None = None
+    service: str | None = None
 
 
 @attrs.frozen

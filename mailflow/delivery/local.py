@@ -61,46 +61,6 @@ log = logging.getLogger("mailflow.local")
 Resubmit = Callable[[Envelope, Message], Any]
 
 
-class _HandedOverLines(logging.Filter):
-    """Postfix's local(8) writes no line for a recipient it hands to
-    mailbox_transport: the agent that delivers it does (``postfix/lmtp[pid]:
-    QUEUEID: to=<...>, relay=...``). mailflow's delivery lines are written by
-    the queue manager on the logger of the agent it called, ``mailflow.local``;
-    this filter gives the line of a handed-over recipient the delivering
-    agent's service, which :class:`mailflow.maillog.PostfixFormatter` shows
-    in the tag. One line per hand-over is expected; at most LIMIT are kept
-    (an agent driven without a queue manager logs none)."""
-
-    LIMIT = 4096
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.services: dict[str, str] = {}
-
-    @staticmethod
-    def _key(queue_id: str, address: str) -> str:
-        return f"{queue_id}: to=<{address}>,"
-
-    def expect(self, queue_id: str, address: str, service: str) -> None:
-        self.services[self._key(queue_id, address)] = service
-        if len(self.services) > self.LIMIT:
-            del self.services[next(iter(self.services))]
-
-    def forget(self, queue_id: str, address: str) -> None:
-        self.services.pop(self._key(queue_id, address), None)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.services:
-            text = record.getMessage()
-            end = text.find(">,")
-            service = self.services.pop(text[:end + 2], None) if end > 0 else None
-            if service is not None:
-                record.service = service
-        return True
-
-
-_HANDED_OVER = _HandedOverLines()
-log.addFilter(_HANDED_OVER)
 
 UNKNOWN_LOCAL = DsnStatus("5.1.1", "User unknown in local recipient table")
 _PASSWD_MAPS = ("proxy:unix:passwd.byname", "unix:passwd.byname")
@@ -210,7 +170,6 @@ class LocalAgent:
                 # Handed to mailbox_transport: that agent's words, for this recipient.
                 out.append(attrs.evolve(status, recipient=rcpt))
             else:
-                _HANDED_OVER.forget(request.queue_id, rcpt.address)
                 out.append(Outcome(rcpt, status, relay=self.relay))
         return out
 
@@ -288,8 +247,8 @@ class LocalAgent:
         outcomes = list(await agent.deliver(passed))
         if not outcomes:
             return DsnStatus("4.3.0", f"{name} delivery agent returned no outcome")
-        _HANDED_OVER.expect(request.queue_id, rcpt.address, self._services.get(name, name))
-        return outcomes[0]
+        # The delivering agent writes the line, as Postfix's lmtp does.
+        return attrs.evolve(outcomes[0], service=self._services.get(name, name))
 
     def _agent(self, transport: str) -> Any:
         agent = self._agents.get(transport)

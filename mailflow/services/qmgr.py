@@ -829,7 +829,7 @@ def _log_outcome(name: str, queue_id: str, msg: _Active, outcome: Outcome, now: 
     arrival = msg.queued.envelope.arrival_time
     start = now if start is None else start
     delays = (max(0.0, msg.since - arrival), max(0.0, start - msg.since), 0.0, max(0.0, now - start))
-    logging.getLogger(f"mailflow.{name}").info(
+    logging.getLogger(f"mailflow.{outcome.service or name}").info(
         "%s", delivery_line(queue_id, outcome, delay=max(0.0, now - arrival), delays=delays))
 
 

@@ -1,8 +1,8 @@
 """The delivery line of a recipient handed to mailbox_transport carries the
 delivering agent's tag (``mailflow/lmtp[pid]``), as Postfix's lmtp writes
-that line, while mail local delivers itself stays ``mailflow/local``. The
-queue manager writes the line on ``mailflow.local``; the formatter is the
-daemon's."""
+that line, while mail local delivers itself stays ``mailflow/local``: the
+outcome names the delivering service, and the queue manager writes the line
+on that service's logger (as here; the formatter is the daemon's)."""
 
 from __future__ import annotations
 
@@ -26,18 +26,20 @@ class Lines(logging.Handler):
 
 
 def qmgr_lines(outcomes, queue_id="4ABC123"):
-    """Log the outcomes as the queue manager does, on the local agent's logger."""
+    """Log the outcomes as the queue manager does: on the logger of the
+    outcome's service, else of the agent it called (local)."""
     handler = Lines()
-    logger = logging.getLogger("mailflow.local")
-    logger.addHandler(handler)
-    old = logger.level
-    logger.setLevel(logging.INFO)
+    root = logging.getLogger("mailflow")
+    root.addHandler(handler)
+    old = root.level
+    root.setLevel(logging.INFO)
     try:
         for o in outcomes:
-            logger.info("%s", delivery_line(queue_id, o, delay=0.1, delays=(0, 0, 0, 0.1)))
+            logging.getLogger(f"mailflow.{o.service or 'local'}").info(
+                "%s", delivery_line(queue_id, o, delay=0.1, delays=(0, 0, 0, 0.1)))
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old)
+        root.removeHandler(handler)
+        root.setLevel(old)
     return [line.split(" ", 4)[4] for line in handler.lines]
 
 
@@ -50,8 +52,7 @@ def test_handed_over_recipient_is_logged_by_lmtp_and_others_by_local(tmp_path):
     assert lmtp_line.startswith("mailflow/lmtp[7]: 4ABC123: to=<alice@localhost>, "
                                 "relay=mail.example.com[/run/lmtp], ")
     assert file_line.startswith("mailflow/local[7]: 4ABC123: to=<files@localhost>, relay=local, ")
-    # One line per hand-over: a later line for the same recipient is local's again.
-    assert qmgr_lines(outcomes[:1])[0].startswith("mailflow/local[7]: ")
+    assert [o.service for o in outcomes] == ["lmtp", None]
 
 
 def test_the_tag_is_the_master_cf_command_of_the_transport(tmp_path, monkeypatch):
