@@ -357,6 +357,12 @@ def test_connection_is_reused_with_rset_between_messages(tmp_path):
                     assert o.status.code == "2.0.0"
             finally:
                 await a.aclose()
+            # The agent does not wait for QUIT's reply: give the server the
+            # moment it needs to read it before the server goes away.
+            for _ in range(200):
+                if log and log[-1].startswith(b"QUIT"):
+                    break
+                await asyncio.sleep(0.01)
             return port
     run(go())
     verbs = [line.split()[0] for line in log if not line.endswith(b"\r\n.\r\n")]
