@@ -2,7 +2,7 @@
 
 Importing this package registers every built-in type: ``hash`` and
 ``btree`` (``FILE.db`` built by postmap), ``texthash``, ``inline``,
-``static``, ``regexp``, ``pcre``, ``cidr``, ``sqlite``, ``unionmap``,
+``static``, ``regexp``, ``pcre``, ``cidr``, ``sqlite``, ``pgsql``, ``unionmap``,
 ``pipemap``, ``proxy``, ``fail``, ``environ``, ``unix`` and ``memory``
 (named Python mappings). A plain mapping or callable also works anywhere a
 table does. Installed packages add types through the ``mailflow.tables``
@@ -91,6 +91,11 @@ def _open_sqlite(name: str, config: Any, *, fold: bool = True) -> Table:
     return SqliteTable.open(name, config, fold=fold)
 
 
+def _open_pgsql(name: str, config: Any, *, fold: bool = True) -> Table:
+    from mailflow.tables.pgsql import PgsqlTable
+    return PgsqlTable.open(name, config, fold=fold)
+
+
 def _open_unix(name: str, config: Any, *, fold: bool = True) -> Table:
     from mailflow.tables.unix import UnixTable
     return UnixTable(name, fold=fold)
@@ -125,6 +130,7 @@ register_table_type("regexp", _open_regexp("regexp"))
 register_table_type("pcre", _open_regexp("pcre"))
 register_table_type("cidr", _open_cidr)
 register_table_type("sqlite", _open_sqlite)
+register_table_type("pgsql", _open_pgsql)
 register_table_type("unix", _open_unix)
 register_table_type("unionmap", _open_union)
 register_table_type("pipemap", _open_pipe)
