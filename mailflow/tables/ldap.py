@@ -210,6 +210,9 @@ class LdapSettings:
         query = attrs.evolve(both, query=query_filter)
         base_template = attrs.evolve(both, query=search_base)
         dynamic_base = _has_escape(search_base)
+        if not _has_escape(query_filter):
+            log.warning("dict_ldap_open: %s: Fixed query_filter %s is probably useless",
+                        name, query_filter)
         bind_text = cf.get_str("bind", "yes", 1) or "yes"
         bind = _BINDS.get(bind_text.lower())
         if bind is None:
@@ -378,7 +381,7 @@ class LdapTable:
                 self._connection = self._connect()
             conn = self._connection
             try:
-                if not conn.bound and not conn.bind():
+                if not self._own and not conn.bound and not conn.bind():
                     raise TableError(f"ldap:{self.name}: bind failed: "
                                      f"{(conn.result or {}).get('description')}")
                 answer = conn.search(base, query, search_scope=scope,

@@ -357,3 +357,24 @@ def test_mailflow_postmap_query(run_cli, config_dir, ldap_cf):
         (0, "staff-owner@example.com,joe@example.com,ann@example.com\n")
     missing = run_cli("-c", config_dir, "postmap", "-q", "nobody@example.com", f"ldap:{path}")
     assert (missing.status, missing.out) == (1, "")
+
+
+def test_recipient_validation_defers_while_the_directory_hangs(ldap_cf, slapd):
+    """smtpd's recipient check through an ldap: virtual_mailbox_maps: a known
+    user passes, an unknown one is rejected, and a hung server gives
+    451 4.3.0 (try again later), never a rejection."""
+    from mailflow.smtpd.recipients import RecipientValidator
+    cf = ldap_cf(ROUTING + "timeout = 1\n")
+    v = RecipientValidator.from_config(None, myhostname="mx.example.com", mydestination="",
+                                       virtual_mailbox_domains="example.com",
+                                       virtual_mailbox_maps=f"ldap:{cf}")
+    assert v.check("Joe@Example.com").reply is None
+    assert str(v.check("nobody@example.com").reply).startswith("550 5.1.1 <nobody@example.com>")
+    slapd.pause()
+    try:
+        check = v.check("ann@example.com")
+    finally:
+        slapd.resume()
+    assert str(check.reply) == "451 4.3.0 <ann@example.com>: Temporary lookup failure"
+    assert f"ldap:{cf}" in check.detail
+    assert v.check("ann@example.com").reply is None
