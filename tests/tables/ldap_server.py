@@ -131,6 +131,14 @@ mail: routed-list@example.com
 mailLocalAddress: routed@example.com
 mailRoutingAddress: routed@lists.example.com
 member: uid=joe,ou=people,{BASE}
+
+dn: cn=urlgroup,ou=groups,{BASE}
+objectClass: organizationalRole
+objectClass: extensibleObject
+cn: urlgroup
+mailLocalAddress: urlgroup@example.com
+labeledURI: ldap:///ou=people,{BASE}?mail?one?(|(uid=ann)(uid=joe))
+labeledURI: ldap:///uid=bob,ou=example.org,{BASE}?mailRoutingAddress?base?(objectClass=*)
 """
 
 
@@ -226,8 +234,29 @@ class Slapd:
         raise RuntimeError(f"slapd did not start on port {self.port}")
 
     def pause(self) -> None:
-        """Stop the process: connections are accepted but never answered."""
+        """Stop the process: connections are accepted but never answered.
+
+        Returns once every thread is stopped: SIGSTOP takes effect on each
+        thread at its next return to user space, not at once.
+        """
         os.kill(self.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not self._all_stopped():
+            time.sleep(0.005)
+
+    def _all_stopped(self) -> bool:
+        tasks = Path(f"/proc/{self.pid}/task")
+        if not tasks.is_dir():
+            time.sleep(0.2)  # no /proc: give the signal a moment instead
+            return True
+        for task in tasks.iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue  # a thread that exited meanwhile
+            if stat.rpartition(")")[2].split()[0] not in ("T", "t"):
+                return False
+        return True
 
     def resume(self) -> None:
         """Continue after :meth:`pause`."""

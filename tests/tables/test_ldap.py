@@ -168,11 +168,17 @@ def test_terminal_result_attribute(table):
         "staff-owner@example.com,joe@mail.example.com,ann@mail.example.com"
 
 
-def test_ldap_url_member(table, ldap_cf):
-    """A special attribute value may be an LDAP URL: its search is run."""
+def test_ldap_url_special_attribute(table):
+    """A special attribute value may be an LDAP URL: its search runs, asking only
+    for the URL's attributes that are also result attributes."""
     t = table(MAIL + "special_result_attribute = labeledURI\n")
-    # labeledURI is not set on any test entry: nothing to follow, the entry's own mail stays.
-    assert t.get("joe@example.com") == "joe@example.com"
+    assert sorted(t.get("urlgroup@example.com").split(",")) == \
+        ["ann@example.com", "joe@example.com"]
+    t2 = table("query_filter = (mailLocalAddress=%s)\n"
+               "result_attribute = mail, mailRoutingAddress\n"
+               "special_result_attribute = labeledURI\n")
+    assert sorted(t2.get("urlgroup@example.com").split(",")) == \
+        ["ann@example.com", "bob@mail.example.org", "joe@example.com"]
 
 
 def test_expansion_limit(table):

@@ -39,10 +39,14 @@ CONFIGS = {
     "bind": ROUTING + f"bind_dn = {READER_DN}\nbind_pw = {READER_PW}\n",
     "no-bind": ROUTING + "bind = no\n",
     "version-3": GROUPS + "version = 3\n",
+    "url-members": MAIL + "special_result_attribute = labeledURI\n",
+    "url-members-two": "query_filter = (mailLocalAddress=%s)\n"
+                       "result_attribute = mail, mailRoutingAddress\n"
+                       "special_result_attribute = labeledURI\n",
 }
 
 KEYS = ["joe@example.com", "JOE@Example.COM", "joe.doe@example.com", "multi@example.com",
-        "staff@example.com", "all@example.com", "routed@example.com", "bob@example.org",
+        "staff@example.com", "all@example.com", "routed@example.com", "urlgroup@example.com", "bob@example.org",
         "ann@mail.example.com", "st*r@example.com", "*@example.com", "nobody@example.com",
         "joe", "@example.com", "ann@com", "(mail=*)"]
 
