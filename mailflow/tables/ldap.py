@@ -149,11 +149,11 @@ class LdapSettings:
 
     >>> s = LdapSettings.from_cf(CfFile.parse("search_base = dc=example,dc=com\\n", "/t.cf"))
     >>> s.urls, s.query.query, s.attributes, s.scope, s.bind, s.version
-    (['ldap://localhost:389'], '(mailacceptinggeneralid=%s)', ('maildrop',), 'SUBTREE', 'simple', 2)
+    (('ldap://localhost:389',), '(mailacceptinggeneralid=%s)', ('maildrop',), 'SUBTREE', 'simple', 2)
     """
 
     name: str
-    urls: list[str]
+    urls: tuple[str, ...]
     search_base: str
     dynamic_base: bool
     query: Templates
@@ -186,7 +186,8 @@ class LdapSettings:
         """Read the parameters with ldap_table(5)'s defaults; TableError for bad values."""
         name = cf.name
         server_port = cf.get_int("server_port", 389)
-        urls = server_urls(cf.get_str("server_host", "localhost", 1) or "localhost", server_port)
+        urls = tuple(server_urls(cf.get_str("server_host", "localhost", 1) or "localhost",
+                                 server_port))
         version = cf.get_int("version", 2, 2)
         if version not in (2, 3):
             log.warning("dict_ldap_open: %s Unknown version %d, using 2.", name, version)
