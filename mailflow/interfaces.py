@@ -69,7 +69,9 @@ class QueueStore(Protocol):
     Every method that changes the spool is durable when it returns: a message
     is acknowledged to its sender only after :meth:`enqueue` has returned.
     Methods are synchronous (file I/O); services call them from a thread pool
-    so fsync never blocks the event loop.
+    so fsync never blocks the event loop. A store whose reads, renames and
+    removals are local and quick may say so with a class attribute
+    ``local_io = True``: the queue manager then runs those on its event loop.
     """
 
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:

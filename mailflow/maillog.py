@@ -104,6 +104,11 @@ class PostfixFormatter(logging.Formatter):
         self.hostname = short_hostname(hostname or os.uname().nodename)
         self.syslog_name = syslog_name
         self.pid = pid
+        # A busy daemon logs many lines a second: the stamp is made once per
+        # second and the tag once per logger name.
+        self._stamp_second = -1
+        self._stamp = ""
+        self._tags: dict[str, str] = {}
 
     def format(self, record: logging.LogRecord) -> str:
         text = record.getMessage()
@@ -112,17 +117,25 @@ class PostfixFormatter(logging.Formatter):
             text += " " + " | ".join(self.formatException(record.exc_info).splitlines())
         tag = getattr(record, "tag", None)
         if not tag:
-            service = getattr(record, "service", None) or service_of(record.name)
-            tag = f"{self.syslog_name}/{service}"
-        pid = self.pid if self.pid is not None else record.process
-        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(record.created))
-        return f"{stamp} {self.hostname} {tag}[{pid}]: {level_prefix(record.levelno)}{text}"
+            service = getattr(record, "service", None)
+            if service:
+                tag = f"{self.syslog_name}/{service}"
+            else:
+                tag = self._tags.get(record.name)
+                if tag is None:
+                    tag = self._tags[record.name] = f"{self.syslog_name}/{service_of(record.name)}"
+        pid = self.pid if self.pid is not None else (record.process or _pid())
+        second = int(record.created)
+        if second != self._stamp_second:
+            self._stamp = time.strftime("%b %d %H:%M:%S", time.localtime(second))
+            self._stamp_second = second
+        return f"{self._stamp} {self.hostname} {tag}[{pid}]: {level_prefix(record.levelno)}{text}"
 
 
 class _LineFileHandler(logging.StreamHandler):
     """Append lines to a file opened in append mode (or /dev/stdout); each
-    line is written and flushed whole so lines from several processes do not
-    interleave within a line (O_APPEND)."""
+    line is one write(2) on an O_APPEND descriptor, so lines from several
+    processes never interleave within a line."""
 
     def __init__(self, path: str) -> None:
         if path in ("/dev/stdout", "/dev/stderr"):
@@ -133,12 +146,48 @@ class _LineFileHandler(logging.StreamHandler):
             self._owned = True
         super().__init__(stream)
 
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._owned:
+            super().emit(record)
+            return
+        try:
+            line = (self.format(record) + "\n").encode("utf-8", "surrogateescape")
+            # Straight to the descriptor: the text layer's write and flush
+            # cost more than the line, and its buffer is never used.
+            os.write(self.stream.fileno(), line)
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)
+
     def close(self) -> None:
         try:
             if self._owned:
                 self.stream.close()
         finally:
             super().close()
+
+
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _pid() -> int:
+    return _PID[0]
+
+
+def lean_log_records() -> None:
+    """Make every log record cheaper to build, for a daemon process only.
+
+    The records then carry no caller's file and line, thread or process
+    fields (the Postfix line uses none of them; the pid comes from the
+    formatter). It changes the :mod:`logging` module for the whole process,
+    so a program that embeds mailflow should not call it.
+    """
+    logging._srcfile = None           # no stack walk to find the caller
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def _clear_installed(logger: logging.Logger) -> None:

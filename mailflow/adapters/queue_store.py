@@ -67,7 +67,7 @@ from mailflow.queue.logs import LOG_KINDS, check_log_kind, decode_log, encode_lo
 from mailflow.queue.names import hash_dirs, is_queue_id, make_queue_id, validate_queue_id
 from mailflow.queue.store_api import SEARCH_ORDER, PendingIndex, no_such_message, stamp_arrival
 
-__all__ = ["FileQueueStore", "open_queue_store", "QUEUE_DIRS", "TEMP_PREFIX"]
+__all__ = ["FileQueueStore", "StagedFile", "open_queue_store", "QUEUE_DIRS", "TEMP_PREFIX"]
 
 log = logging.getLogger("mailflow.queue")
 
@@ -108,6 +108,10 @@ def _pid_alive(pid: int) -> bool:
 
 class FileQueueStore:
     """A :class:`~mailflow.interfaces.QueueStore` on Postfix's directory layout."""
+
+    #: Reads, renames and unlinks are local and quick: the queue manager may
+    #: run them on its event loop (fsyncs still go to a thread).
+    local_io = True
 
     def __init__(self, queue_directory: str | os.PathLike, *,
                  hash_queue_names: Iterable[str] = ("deferred", "defer"),
@@ -203,6 +207,22 @@ class FileQueueStore:
     def enqueue(self, queue: QueueName, envelope: Envelope, message: Message) -> str:
         """Write a new queue file (see :meth:`QueueStore.enqueue
         <mailflow.interfaces.QueueStore.enqueue>` for the ID rule)."""
+        return self.stage(queue, envelope, message).publish()
+
+    def stage(self, queue: QueueName, envelope: Envelope, message: Message) -> "StagedFile":
+        """The quick half of :meth:`enqueue`: the file written under a
+        temporary name, not yet synced nor named. An event loop can do this
+        itself and leave :meth:`StagedFile.publish` (the fsyncs) to a thread.
+
+        >>> import tempfile
+        >>> from mailflow.model import Envelope, Message, Recipient
+        >>> store = FileQueueStore(tempfile.mkdtemp(), fsync=False)
+        >>> staged = store.stage(QueueName.INCOMING, Envelope("a@example.com",
+        ...                      [Recipient("b@example.com")]), Message(b"Subject: x\\n\\nhi\\n"))
+        >>> queue_id = staged.publish()
+        >>> store.locate(queue_id).value
+        'incoming'
+        """
         queue = QueueName(queue)
         chosen = envelope.queue_id
         if chosen is not None:
@@ -225,26 +245,48 @@ class FileQueueStore:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            if self.fsync:
-                os.fsync(fd)
         except BaseException:
             os.close(fd)
             _unlink_quietly(tmp)
             raise
-        os.close(fd)
+        return StagedFile(self, fd, tmp, queue_id, queue, chosen is not None)
+
+    def _publish(self, staged: "StagedFile") -> str:
+        tmp, queue_id, queue = staged.tmp, staged.queue_id, staged.queue
+        try:
+            if self.fsync:
+                os.fsync(staged.fd)
+        except BaseException:
+            staged.discard()
+            raise
+        os.close(staged.fd)
         final = self.path(queue_id, queue)
         final_dir = os.path.dirname(final)
+        placed = False
         try:
             self._makedirs(final_dir)
             try:
-                self._place(tmp, final, queue_id, queue, chosen is not None)
+                self._place(tmp, final, queue_id, queue, staged.chosen)
             except FileNotFoundError:
                 if not self._remade(final_dir):
                     raise
-                self._place(tmp, final, queue_id, queue, chosen is not None)
+                self._place(tmp, final, queue_id, queue, staged.chosen)
+            placed = True
+            if staged.chosen:
+                # link(2) gave the final name; the temporary one goes. If it
+                # cannot, the message is queued all the same (postsuper
+                # removes stale temporary files).
+                try:
+                    os.unlink(tmp)
+                except OSError as exc:
+                    log.warning("%s: cannot remove temporary file %s: %s", queue_id, tmp, exc)
             if self.fsync:
                 fsync_directory(final_dir)
         except BaseException:
+            # The caller will be told the write failed (and will try again):
+            # no copy may stay behind to be delivered as well.
+            if placed:
+                _unlink_quietly(final)
             _unlink_quietly(tmp)
             raise
         return queue_id
@@ -252,14 +294,23 @@ class FileQueueStore:
     @staticmethod
     def _place(tmp: str, final: str, queue_id: str, queue: QueueName, chosen: bool) -> None:
         if chosen:
-            _link_new(tmp, final, queue_id, queue)
-            os.unlink(tmp)
+            _link_new(tmp, final, queue_id, queue)   # the caller removes tmp
         else:
             os.rename(tmp, final)           # the inode makes the name unique
 
     def _refuse_taken(self, queue_id: str) -> None:
+        # Once per message on the smtpd path: names built here, not through
+        # path() and its memo (the ID is validated by the caller).
+        top, hashed = self.queue_directory, None
         for queue in SEARCH_ORDER:
-            if os.path.exists(self.path(queue_id, queue)):
+            name = queue.value
+            if name in self.hash_queue_names and self.hash_queue_depth > 0:
+                if hashed is None:
+                    hashed = os.path.join(*hash_dirs(queue_id, self.hash_queue_depth))
+                candidate = os.path.join(top, name, hashed, queue_id)
+            else:
+                candidate = os.path.join(top, name, queue_id)
+            if os.path.exists(candidate):
                 raise QueueIdInUse(f"{queue_id}: queue ID already in use in the "
                                    f"{queue.value} queue")
 
@@ -568,6 +619,52 @@ class FileQueueStore:
                         raise
                     os.rename(path, target)
         return counts
+
+
+@attrs.define(eq=False)
+class StagedFile:
+    """A queue file written under a temporary name (:meth:`FileQueueStore.stage`).
+
+    :meth:`publish` makes it durable and gives it its queue name (the
+    message is then queued); :meth:`discard` removes it. Exactly one of the
+    two must be called.
+    """
+
+    store: FileQueueStore
+    fd: int
+    tmp: str
+    queue_id: str
+    queue: QueueName
+    chosen: bool
+    _state: list = attrs.field(factory=lambda: ["staged"])
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def publish(self) -> str:
+        """fsync the file, name it, fsync its directory; the queue ID.
+        Blocking: run it in a worker thread from an event loop."""
+        with self._lock:
+            if self._state[0] != "staged":
+                raise QueueError(f"{self.queue_id}: staged queue file already {self._state[0]}")
+            self._state[0] = "published"
+        return self.store._publish(self)
+
+    def abandon(self) -> bool:
+        """Discard the file unless :meth:`publish` has started; whether it
+        was discarded (for a caller cancelled while publish was queued)."""
+        with self._lock:
+            if self._state[0] != "staged":
+                return False
+            self._state[0] = "abandoned"
+        self.discard()
+        return True
+
+    def discard(self) -> None:
+        """Remove the unpublished file."""
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+        _unlink_quietly(self.tmp)
 
 
 def _read_all(fd: int) -> bytes:

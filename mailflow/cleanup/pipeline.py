@@ -73,6 +73,9 @@ __all__ = ["CleanupPipeline", "header_rule", "body_rule"]
 LOCAL_ORIGINS = frozenset({"pickup", "sendmail", "local", "bounce", "postsuper", "forward"})
 
 
+_MEMO_SIZE = 4096      # remembered address rewrites (static settings only)
+
+
 class CleanupPipeline:
     """cleanup(8) as a pure object: build once, then :meth:`process` messages.
 
@@ -87,6 +90,7 @@ class CleanupPipeline:
                  body_rules: Iterable[BodyRule] = ()) -> None:
         self.settings = s = settings
         self.config = config
+        custom_rewrite = rewrite is not None
         if rewrite is None:
             from mailflow.address.rewrite import RewriteSettings, rewrite_address
             rws = RewriteSettings.from_config(config)
@@ -98,6 +102,14 @@ class CleanupPipeline:
         self.canonical = _maps(s.canonical_maps, config)
         self.sender_canonical = _maps(s.sender_canonical_maps, config)
         self.recipient_canonical = _maps(s.recipient_canonical_maps, config)
+        # With no table to consult (no canonical maps, no masquerading, the
+        # built-in rewrite), an address's rewrite depends on the settings
+        # alone: remember it, as a busy gateway sees the same few addresses
+        # again and again. A table's answer can change at any time, so with
+        # any table nothing is remembered.
+        static = (not custom_rewrite and self.canonical is None and self.sender_canonical is None
+                  and self.recipient_canonical is None and not s.masquerade_domains)
+        self._memo: dict[tuple[str, str, str], str] | None = {} if static else None
         self.virtual = _maps(s.virtual_alias_maps, config)
         self.header_rules: list[HeaderRule] = []
         self.body_rules: list[BodyRule] = []
@@ -169,8 +181,23 @@ class CleanupPipeline:
         """
         if not address:
             return address
-        return self._canonical(self.rewrite(address, context), kind, self.sender_canonical,
-                               self.settings.sender_canonical_classes)
+        memo = self._memo
+        if memo is not None:
+            done = memo.get((address, kind, context))
+            if done is not None:
+                return done
+        out = self._canonical(self.rewrite(address, context), kind, self.sender_canonical,
+                              self.settings.sender_canonical_classes)
+        if memo is not None:
+            self._remember((address, kind, context), out)
+        return out
+
+    def _remember(self, key: tuple[str, str, str], value: str) -> None:
+        memo = self._memo
+        if memo is not None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[key] = value
 
     def rewrite_recipient(self, address: str, kind: str = "envelope_recipient", context: str = "local") -> str:
         """One recipient address through context rewrite, canonical maps and masquerading.
@@ -180,14 +207,23 @@ class CleanupPipeline:
         """
         if not address:
             return address
-        return self._canonical(self.rewrite(address, context), kind, self.recipient_canonical,
-                               self.settings.recipient_canonical_classes)
+        memo = self._memo
+        if memo is not None:
+            done = memo.get((address, kind, context))
+            if done is not None:
+                return done
+        out = self._canonical(self.rewrite(address, context), kind, self.recipient_canonical,
+                              self.settings.recipient_canonical_classes)
+        if memo is not None:
+            self._remember((address, kind, context), out)
+        return out
 
     def expand(self, recipient: Recipient, state: CleanupState | None = None
                ) -> tuple[list[Recipient], Outcome | None]:
         """Virtual alias expansion of one recipient: the final recipients, and
-        an Outcome with a 4.x.x status when expansion could not finish (the
-        recipient is then returned unexpanded)."""
+        an Outcome with a 4.x.x status when expansion could not finish (a
+        loop or a limit; the recipient is then returned unexpanded). A table
+        that cannot answer raises TableError: the message is refused for now."""
         if self.virtual is None:
             return [recipient], None
         from mailflow.address.virtual import expand_virtual
@@ -203,10 +239,14 @@ class CleanupPipeline:
                 rewrite=self._local_rewrite,
                 address_length_limit=s.virtual_alias_address_length_limit)
         except TableError as exc:
+            # As Postfix: the whole message is refused for now (smtpd says
+            # 451, pickup leaves the file in maildrop), so it is expanded
+            # again once the table answers. A recipient queued unexpanded
+            # would wait for an expansion that never comes, then bounce.
             if state:
                 state.warn(f"virtual_alias_maps map lookup problem for {recipient.address}"
-                           f" -- recipient deferred: {exc}")
-            return [recipient], Outcome(recipient, WRITE_ERROR)
+                           f" -- message not accepted, try again later: {exc}")
+            raise _Refused(str(exc)) from None
         errors = tree.errors()
         if errors:
             node = errors[0]
@@ -251,7 +291,8 @@ class CleanupPipeline:
         except TableError as exc:
             # A canonical or other map that cannot answer: Postfix refuses
             # the message for now ("queue file write error").
-            state.warn(f"{exc} -- message not accepted, try again later")
+            if not isinstance(exc, _Refused):  # else already said, naming the map
+                state.warn(f"{exc} -- message not accepted, try again later")
             state.reject(WRITE_ERROR)
             return self._result(state, envelope, message, ())
 
@@ -375,6 +416,13 @@ class CleanupPipeline:
         else:
             return h
         value = h.value
+        memo = self._memo
+        key = (value, lname in addr.SENDER_HEADERS and "header_sender" or "header_recipient",
+               context)
+        if memo is not None:
+            done = memo.get(key)
+            if done is not None:
+                return h if done == value else Header(h.name, h.text[: len(h.text) - len(value)] + done)
         if addr.count_tokens(value) > self.settings.header_address_token_limit:
             # Postfix discards what exceeds the limit; we leave the header
             # as it is rather than rewrite half of it.
@@ -386,6 +434,7 @@ class CleanupPipeline:
             state.warn("canonical_maps map lookup problem -- message not accepted, try again later")
             state.reject(WRITE_ERROR)
             return h
+        self._remember(key, new)
         if new == value:
             return h
         return Header(h.name, h.text[: len(h.text) - len(value)] + new)
@@ -441,6 +490,10 @@ class CleanupPipeline:
         return CleanupResult(state.action, envelope, message, status=state.status,
                              reason=state.reason, filter=state.filter, redirect=state.redirect,
                              deferred=tuple(deferred), log=tuple(state.log))
+
+
+class _Refused(TableError):
+    """A table error already logged with the map's name; the message is refused."""
 
 
 def _maps(specs: Sequence[str], config: Any) -> Maps | None:

@@ -149,7 +149,7 @@ def _tell(fd: int, data: bytes) -> None:
 
 
 def _run_master(ctx: Context, ready_fd: int | None, daemon: bool) -> int:
-    from mailflow.maillog import configure_logging
+    from mailflow.maillog import configure_logging, lean_log_records
     from mailflow.services.master import Master, load_configuration, running_pid
     cfg, _ = load_configuration(ctx.config_dir)
     if running_pid(str(cfg.queue_directory)) is not None:
@@ -157,6 +157,7 @@ def _run_master(ctx: Context, ready_fd: int | None, daemon: bool) -> int:
             _tell(ready_fd, b"the mail system is already running")
         _say("fatal: the mail system is already running")
         return 1
+    lean_log_records()
     def setup_logging(cfg) -> None:
         # A daemon with no maillog_file logs to syslog, as Postfix does.
         configure_logging(cfg, foreground=not daemon, syslog=daemon)

@@ -45,6 +45,9 @@ class _Entry:
 class MemoryQueueStore:
     """A :class:`~mailflow.interfaces.QueueStore` kept in memory (thread-safe)."""
 
+    #: Every operation is a dictionary update: no thread needed.
+    local_io = True
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._ids = QueueIdSource()

@@ -184,6 +184,7 @@ class QueueManager:
         self.scheduler = Scheduler(self._policy)     # nothing is queued at start
         self._loop = asyncio.get_running_loop()
         self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qmgr")
+        self._inline_io = bool(getattr(self.store, "local_io", False))
         self._active: dict[str, _Active] = {}
         self._rcpts = 0                     # recipients of active messages (worker threads add)
         self._cached = 0                    # bytes of content kept in memory (event loop only)
@@ -309,14 +310,14 @@ class QueueManager:
         finally:
             close = getattr(found, "close", None)
             if close is not None:
-                await self._io(close)     # the open directory, now
+                await self._quick(close)     # the open directory, now
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
     async def _activate_all(self, queue: QueueName, found: Iterator[str],
                             sem: asyncio.Semaphore, pending: set) -> None:
         while self.running:
-            batch = await self._io(_take, found, SCAN_BATCH)
+            batch = await self._quick(_take, found, SCAN_BATCH)
             if not batch:
                 return
             for queue_id in batch:
@@ -413,7 +414,7 @@ class QueueManager:
 
     async def _activate(self, queue_id: str, queue: QueueName) -> None:
         try:
-            loaded = await self._io(self._load, queue_id, queue)
+            loaded = await self._quick(self._load, queue_id, queue)
         except (NoSuchMessage, QueueFileCorrupt):
             return                                   # gone, or moved to corrupt/
         except Exception as exc:  # noqa: BLE001 - back in its queue (see _load); tried at the next scan
@@ -663,7 +664,10 @@ class QueueManager:
                 # and try again later, never drop a bounce.
                 plan = attrs.evolve(plan, action=Action.DEFER, warned=False,
                                     next_attempt=now + self.settings.minimal_backoff_time)
-            await self._io(self._dispose, msg, plan, sent)
+            if plan.action is Action.DEFER:
+                await self._io(self._dispose, msg, plan, sent)   # fsyncs: off the loop
+            else:
+                await self._quick(self._dispose, msg, plan, sent)
             if plan.action is not Action.DEFER:
                 log.info("%s", removed_line(queue_id))
         except Exception as exc:  # noqa: BLE001 - deferred, retried like any deferral
@@ -764,6 +768,16 @@ class QueueManager:
         return reply.queue_id
 
     async def _io(self, func, *args):
+        return await self._loop.run_in_executor(self._pool, func, *args)
+
+    async def _quick(self, func, *args):
+        """Spool work with no fsync (read a queue file, rename, unlink):
+        on the event loop when the store says its operations are local and
+        fast, as Postfix's single-threaded qmgr does them; a hop to a worker
+        thread costs more than the work (GIL hand-offs), and no reply waits
+        on it. Other stores (a database, say) still get a thread."""
+        if self._inline_io:
+            return func(*args)
         return await self._loop.run_in_executor(self._pool, func, *args)
 
 

@@ -314,11 +314,7 @@ class CleanupSink:
         if transaction.hold is not None and result.action == QUEUE:
             log.info("%s: hold: %s", envelope.queue_id, transaction.hold)
             result = attrs.evolve(result, action=HOLD)
-        if result.action in ("reject", DISCARD):
-            reply = self.cleanup.commit(result)
-        else:
-            reply = await asyncio.get_running_loop().run_in_executor(
-                self._writers, self.cleanup.commit, result)
+        reply = await self.cleanup.commit_async(result, self._writers)
         if reply.action == "defer" and reply.status.code == "4.3.0":
             return SinkResult(None, WRITE_ERROR)
         if not reply.accepted:

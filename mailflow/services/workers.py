@@ -287,11 +287,12 @@ async def _read_all(fd: int) -> bytes:
 # ---------------------------------------------------------------- the worker side
 async def _serve(args: argparse.Namespace) -> int:
     from mailflow.errors import ConfigError
-    from mailflow.maillog import configure_logging
+    from mailflow.maillog import configure_logging, lean_log_records
     from mailflow.services.master import load_configuration, open_default_store
     from mailflow.services.skeleton import service_spec
 
     cfg, entries = load_configuration(args.config_dir)
+    lean_log_records()
     configure_logging(cfg, foreground=not args.syslog, syslog=args.syslog)
     entry = next((e for e in entries if e.service == args.service), None)
     if entry is None:

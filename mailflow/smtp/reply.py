@@ -154,9 +154,14 @@ class Reply:
         >>> Reply.of(250, "a\\nb", "2.0.0").format()
         b'250-2.0.0 a\\r\\n250 2.0.0 b\\r\\n'
         """
-        last = len(self.lines) - 1
+        lines = self.lines
+        if len(lines) == 1:        # nearly every reply: no loop, no join
+            line, enhanced = lines[0], self.enhanced
+            body = (f"{enhanced} {line}" if line else enhanced) if enhanced else line
+            return (f"{self.code} {body}\r\n" if body else f"{self.code}\r\n").encode("utf-8")
+        last = len(lines) - 1
         out = []
-        for i, line in enumerate(self.lines):
+        for i, line in enumerate(lines):
             body = " ".join(part for part in (self.enhanced, line) if part)
             if body:
                 out.append(f"{self.code}{' ' if i == last else '-'}{body}\r\n")

@@ -269,10 +269,20 @@ class Templates:
     table: str = ""
 
     @classmethod
-    def parse(cls, query: str, result_format: str = "%s", table: str = "") -> "Templates":
+    def parse(cls, query: str, result_format: str = "%s", table: str = "",
+              also: Iterable[str] = ()) -> "Templates":
         """Check both templates (db_common_parse); an unknown ``%x`` is an error.
 
-        ``table`` names the table in messages (``pgsql:/etc/x.cf``).
+        ``table`` names the table in messages (``pgsql:/etc/x.cf``). ``also``
+        are more key-side templates that share what the key must have (an
+        LDAP ``search_base``); expand them with ``expand_query(key,
+        template=...)``.
+
+        >>> t = Templates.parse("(mail=%s)", also=["dc=%2,dc=%1"])
+        >>> t.expand_query("joe", template="dc=%2,dc=%1") is None
+        True
+        >>> t.expand_query("joe@example.com", template="dc=%2,dc=%1")
+        'dc=example,dc=com'
 
         >>> Templates.parse("SELECT %x", table="/t.cf")
         Traceback (most recent call last):
@@ -280,7 +290,8 @@ class Templates:
         mailflow.errors.TableError: /t.cf: invalid query template: SELECT %x
         """
         flags, nparts = 0, 0
-        for template, is_query in ((query, True), (result_format, False)):
+        templates = [(query, True), *((t, True) for t in also), (result_format, False)]
+        for template, is_query in templates:
             i = 0
             while i < len(template):
                 if template[i] != "%":
@@ -316,9 +327,12 @@ class Templates:
         labels = [label for label in (domain or "").split(".") if label]
         return labels if len(labels) >= self.nparts else None
 
-    def expand_query(self, key: str, quote: Quote | None = None) -> str | None:
+    def expand_query(self, key: str, quote: Quote | None = None,
+                     template: str | None = None) -> str | None:
         """The query for ``key``, each inserted part passed through ``quote``;
         None when the key cannot fill the template (no lookup is made).
+        ``template`` expands another key-side template given to :meth:`parse`
+        in ``also`` instead of ``query``.
 
         >>> t = Templates.parse("SELECT 1 WHERE u='%u'")
         >>> t.expand_query("@example.com") is None, t.expand_query("bare")
@@ -336,8 +350,8 @@ class Templates:
         labels = self._labels(domain)
         if labels is None:
             return None
-        return self._expand(self.query, key, local, domain, key, local, domain, labels,
-                            quote or (lambda s: s))
+        return self._expand(self.query if template is None else template, key, local, domain,
+                            key, local, domain, labels, quote or (lambda s: s))
 
     def format_result(self, value: str | None, key: str) -> str | None:
         """One result value through ``result_format``; None when it is

@@ -157,7 +157,6 @@ class LdapSettings:
     search_base: str
     dynamic_base: bool
     query: Templates
-    base_template: Templates
     domains: DomainFilter | None
     terminal: tuple[str, ...]
     leaf: tuple[str, ...]
@@ -207,9 +206,7 @@ class LdapSettings:
             result_format = cf.get_str("result_filter", "%s", 1) or "%s"
         # Postfix parses the base, the filter and the result format into one
         # context: a %d anywhere makes keys without a domain skip the search.
-        both = Templates.parse(f"{search_base}\0{query_filter}", result_format, name)
-        query = attrs.evolve(both, query=query_filter)
-        base_template = attrs.evolve(both, query=search_base)
+        query = Templates.parse(query_filter, result_format, name, also=[search_base])
         dynamic_base = _has_escape(search_base)
         if not _has_escape(query_filter):
             log.warning("dict_ldap_open: %s: Fixed query_filter %s is probably useless",
@@ -235,7 +232,7 @@ class LdapSettings:
 
         return cls(
             name=name, urls=urls, search_base=search_base, dynamic_base=dynamic_base,
-            query=query, base_template=base_template, domains=domain_filter(cf),
+            query=query, domains=domain_filter(cf),
             terminal=attr_list("terminal_result_attribute", ""),
             leaf=attr_list("leaf_result_attribute", ""),
             regular=attr_list("result_attribute", "maildrop"),
@@ -357,7 +354,7 @@ class LdapTable:
         s = self.settings
         if s.domains is not None and not s.domains.allows(key):
             return None
-        base = s.base_template.expand_query(key, quote=dn_quote)
+        base = s.query.expand_query(key, quote=dn_quote, template=s.search_base)
         query = s.query.expand_query(key, quote=filter_quote)
         if base is None or query is None:
             return None

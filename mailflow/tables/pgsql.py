@@ -29,6 +29,8 @@ the server:
 
 from __future__ import annotations
 
+import os
+import select
 import threading
 import time
 from typing import Any, Callable, Mapping
@@ -181,6 +183,7 @@ class PgsqlTable:
         self._idle: list[tuple[_Slot | None, Any, float]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._pid = os.getpid()
 
     @classmethod
     def open(cls, name: str, config: Any = None, *, fold: bool = True,
@@ -221,7 +224,7 @@ class PgsqlTable:
             slot, conn = self._checkout(psycopg)
             sql = self.templates.expand_query(key, _quoter(psycopg, conn))
             try:
-                values = _run(conn, sql)
+                values = _exec(psycopg, conn, sql, self.query_timeout)
             except psycopg.Error as exc:
                 where = slot.host.spec if slot is not None else "the given connection"
                 reason = _one_line(exc)
@@ -247,10 +250,8 @@ class PgsqlTable:
                 if not given.autocommit:
                     given.rollback()  # end the transaction the query opened
                 return values
-        except psycopg.Error as exc:
+        except psycopg.Error as exc:  # psycopg_pool's PoolTimeout is one too
             log.warning("pgsql query failed: %s: %s", self.spec, _one_line(exc))
-            raise TableError(f"table {self.spec}: query error: {_one_line(exc)}") from None
-        except _PoolTimeout(psycopg) as exc:
             raise TableError(f"table {self.spec}: query error: {_one_line(exc)}") from None
 
     # --- the pool -------------------------------------------------------------
@@ -260,6 +261,10 @@ class PgsqlTable:
         with self._lock:
             if self._closed:
                 raise TableError(f"table {self.spec}: query error: table is closed")
+            if self._pid != os.getpid():
+                # A forked child: the parent's connections are not ours to
+                # use or to close (closing would end the parent's sessions).
+                self._idle, self._pid = [], os.getpid()
             found = None
             while self._idle:
                 slot, conn, used = self._idle.pop()
@@ -300,9 +305,8 @@ class PgsqlTable:
     def _connect(self, psycopg: Any, host: PgHost) -> Any:
         args = host.connect_args(self.dbname, self.user, self.password)
         conninfo = args.pop("conninfo", "")
-        options = f"-c statement_timeout={self.query_timeout * 1000}" if self.query_timeout else ""
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=self.connect_timeout,
-                               client_encoding=self.encoding, options=options, **args)
+                               client_encoding=self.encoding, **args)
 
     def _mark_down(self, slot: _Slot | None, reason: str) -> None:
         if slot is None:
@@ -333,8 +337,9 @@ class PgsqlTable:
             _close(conn)
 
     def __del__(self) -> None:
-        for _slot, conn, _used in getattr(self, "_idle", ()):
-            _close(conn)
+        if getattr(self, "_pid", None) == os.getpid():
+            for _slot, conn, _used in getattr(self, "_idle", ()):
+                _close(conn)
 
     def __repr__(self) -> str:
         return f"PgsqlTable({self.name!r})"
@@ -349,14 +354,6 @@ def _psycopg(spec: str) -> Any:
     return psycopg
 
 
-def _PoolTimeout(psycopg: Any) -> type:
-    try:
-        from psycopg_pool import PoolTimeout
-    except ImportError:  # no psycopg_pool: nothing of that kind can be raised
-        return psycopg.Error
-    return PoolTimeout
-
-
 def _quoter(psycopg: Any, conn: Any) -> Callable[[str], str]:
     # PQescapeStringConn, as Postfix: the escaping follows the connection's
     # encoding and standard_conforming_strings.
@@ -367,6 +364,60 @@ def _quoter(psycopg: Any, conn: Any) -> Callable[[str], str]:
         return escaping.escape_string(text.encode(encoding, "surrogateescape")).decode(
             encoding, "surrogateescape")
     return quote
+
+
+def _exec(psycopg: Any, conn: Any, sql: str | None, timeout: float = 0) -> list[str | None]:
+    """Every column of every row as text, for one query sent on our own
+    autocommit connection straight through libpq (as Postfix's PQexec),
+    without psycopg's cursor machinery, which costs more than the query.
+
+    The wait for the answer is bounded by ``timeout`` seconds (0: none): a
+    server that stops answering (hung, or a network that drops packets)
+    fails the lookup instead of holding its thread for ever."""
+    encoding = conn.info.encoding
+    pq = psycopg.pq
+    pg = conn.pgconn
+    deadline = time.monotonic() + timeout if timeout else None
+
+    def wait(readable: bool) -> None:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise psycopg.OperationalError(f"no answer within query_timeout ({timeout:g}s)")
+        fd = pg.socket
+        ready = select.select([fd] if readable else [], [] if readable else [fd], [], remaining)
+        if not any(ready) and remaining is not None:
+            raise psycopg.OperationalError(f"no answer within query_timeout ({timeout:g}s)")
+
+    pg.send_query((sql or "").encode(encoding, "surrogateescape"))
+    while pg.flush():
+        wait(readable=False)
+    while True:
+        pg.consume_input()
+        if not pg.is_busy():
+            break
+        wait(readable=True)
+    last = None
+    while (res := pg.get_result()) is not None:  # the last result counts, as PQexec's
+        if last is not None:
+            last.clear()
+        last = res
+    if last is None:
+        raise psycopg.OperationalError(pg.error_message.decode(encoding, "replace").strip()
+                                       or "no result")
+    try:
+        if last.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            message = (last.error_message or pg.error_message or b"no result").decode(
+                encoding, "replace")
+            raise psycopg.OperationalError(" ".join(message.split()))
+        values: list[str | None] = []
+        for row in range(last.ntuples):
+            for col in range(last.nfields):
+                value = last.get_value(row, col)
+                values.append(None if value is None
+                              else bytes(value).decode(encoding, "surrogateescape"))
+        return values
+    finally:
+        last.clear()
 
 
 def _run(conn: Any, sql: str | None) -> list[str | None]:

@@ -171,8 +171,9 @@ def test_expansion_limit_defers(pipeline, tmp_path):
     assert r.deferred_for["big@x.example"].code == "4.6.0"
 
 
-def test_virtual_table_error_defers(pipeline):
-    """A virtual_alias_maps table that cannot answer defers the recipient (4.3.0)."""
+def test_virtual_table_error_refuses_for_now(pipeline):
+    """A virtual_alias_maps table that cannot answer refuses the message with
+    4.3.0 (it is expanded when offered again), never queues it unexpanded."""
     from mailflow.errors import TableError
     from mailflow.tables import register_table_type
 
@@ -180,8 +181,11 @@ def test_virtual_table_error_defers(pipeline):
         def get(self, key):
             raise TableError("down")
     register_table_type("cleanuptest-down", lambda name, cfg: Down())
-    r = submit(pipeline(virtual_alias_maps="cleanuptest-down:x"), b"\nhi\n", rcpts=("a@x.example",))
-    assert r.action == "queue" and r.deferred_for["a@x.example"].is_temporary
+    r = submit(pipeline(virtual_alias_maps="cleanuptest-down:x"), b"\nhi\n", rcpts=("a@x.example",),
+               queue_id="QID")
+    assert (r.action, str(r.status)) == ("reject", "4.3.0 queue file write error")
+    assert r.log[-1] == ("warning: QID: virtual_alias_maps map lookup problem for a@x.example"
+                         " -- message not accepted, try again later: down")
 
 
 def test_catch_all_with_user_override(pipeline, tmp_path):

@@ -120,6 +120,9 @@ class PgServer:
                  "password": PASSWORD, "dbname": "mail", "query": query}
         lines.update(params)
         path.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))
+        # Postfix waits for a .cf file modified in the last second to settle.
+        settled = time.time() - 10
+        os.utime(path, (settled, settled))
         return str(path)
 
     def destroy(self) -> None:

@@ -257,3 +257,12 @@ def test_domain_needs_local_part_and_domain():
     assert not f.allows("example.com") and not f.allows("@example.com")
     with pytest.raises(TableError, match="no pattern after '!'"):
         DomainFilter.parse("!", "/x.cf")
+
+
+def test_more_key_templates_share_requirements():
+    """A template given in `also` (LDAP's search_base) makes bare keys skip the lookup too."""
+    t = Templates.parse("(mail=%s)", also=["ou=%d"])
+    assert t.expand_query("bare") is None
+    assert t.expand_query("a@b.example", template="ou=%d") == "ou=b.example"
+    with pytest.raises(TableError, match="invalid query template: ou=%z"):
+        Templates.parse("(mail=%s)", also=["ou=%z"])

@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -154,14 +155,31 @@ def test_main_cf_parameters(pg, config_dir):
 
 
 def test_failover_skips_a_dead_host_and_remembers(pg, tmp_path, caplog):
-    """A host that refuses is logged and skipped; later lookups do not retry it."""
+    """A host that refuses is logged and skipped; for retry_interval later
+    connections do not try it again (no pooling here: each lookup connects)."""
     dead = _dead_port()
-    t = open_table(f"pgsql:{pg.cf(tmp_path / 't.cf', ALIASES, hosts=f'127.0.0.1:{dead}, 127.0.0.1:{pg.port}')}")
+    path = pg.cf(tmp_path / "t.cf", ALIASES, hosts=f"127.0.0.1:{dead}, 127.0.0.1:{pg.port}")
+    t = PgsqlTable(CfFile.read(path), path, pool_size=0)
     with caplog.at_level(logging.WARNING, logger="mailflow.tables"):
         assert t.get("joe@example.com") == "joe@inbox.example"
         assert t.get("team@example.com") == "ann@example.com,bob@example.com"
+        assert t._idle == []
     refused = [m for m in caplog.messages if f"connect to pgsql server 127.0.0.1:{dead}" in m]
     assert len(refused) == 1
+
+
+def test_failed_host_is_tried_again_after_retry_interval(pg, tmp_path):
+    """Once retry_interval has passed, a host that failed is tried again."""
+    now = [1000.0]
+    path = pg.cf(tmp_path / "t.cf", ALIASES, hosts=f"127.0.0.1:{pg.port}", retry_interval="30")
+    t = PgsqlTable(CfFile.read(path), path, clock=lambda: now[0])
+    for slot in t._slots:  # as if both entries had just failed
+        slot.down_until, slot.last_error = now[0] + 30, "connect to pgsql server: refused"
+    with pytest.raises(TableError, match="no PostgreSQL server available"):
+        t.get("joe@example.com")
+    now[0] += 31
+    assert t.get("joe@example.com") == "joe@inbox.example"
+    t.close()
 
 
 def test_server_down_is_an_error_naming_the_table(pg, tmp_path, caplog):
@@ -196,12 +214,33 @@ def test_silent_server_times_out(pg, tmp_path):
 
 
 def test_slow_query_times_out(table):
-    """A query slower than query_timeout is cancelled by the server: a lookup error."""
+    """A query slower than query_timeout is a lookup error (each host tried once)."""
     t = table("SELECT '%s' FROM pg_sleep(5)", query_timeout="1")
     start = time.monotonic()
-    with pytest.raises(TableError, match="statement timeout"):
+    with pytest.raises(TableError, match=r"no answer within query_timeout \(1s\)"):
         t.get("x")
     assert time.monotonic() - start < 4.5
+
+
+def test_hung_server_process_is_left_for_a_fresh_connection(pg, tmp_path, caplog):
+    """A pooled connection whose server process stops answering is dropped after
+    query_timeout; the lookup goes on with a new connection and answers."""
+    import os
+    import signal
+    path = pg.cf(tmp_path / "t.cf", ALIASES, query_timeout="1")
+    t = open_table(f"pgsql:{path}")
+    assert t.get("joe@example.com") == "joe@inbox.example"
+    [(_slot, conn, _used)] = t._idle
+    backend = conn.pgconn.backend_pid
+    os.kill(backend, signal.SIGSTOP)
+    try:
+        with caplog.at_level(logging.WARNING, logger="mailflow.tables"):
+            start = time.monotonic()
+            assert t.get("joe@example.com") == "joe@inbox.example"
+            assert 0.9 < time.monotonic() - start < 4
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    assert any("pgsql query failed" in m and "query_timeout" in m for m in caplog.messages)
 
 
 def test_bad_query_is_an_error(table):
@@ -294,3 +333,33 @@ def _dead_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_docs_page_examples_run():
+    """The Python examples of docs/tables-databases.md give the output written there."""
+    import doctest
+    page = Path(__file__).resolve().parents[2] / "docs" / "tables-databases.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_forked_child_does_not_share_the_parents_connections(pg, tmp_path):
+    """After fork the child opens its own connection; the parent's keeps working."""
+    import os
+    t = open_table(f"pgsql:{pg.cf(tmp_path / 't.cf', ALIASES)}")
+    assert t.get("joe@example.com") == "joe@inbox.example"
+    parent_conn = t._idle[0][1]
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in a process with threads; this
+        # child only runs the lookup and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only when its own connection answered
+        ok = False
+        try:
+            ok = t.get("joe@example.com") == "joe@inbox.example" and t._idle[0][1] is not parent_conn
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert t.get("joe@example.com") == "joe@inbox.example" and t._idle[0][1] is parent_conn
