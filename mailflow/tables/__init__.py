@@ -29,6 +29,9 @@ from mailflow.tables.maps import Maps, TableCache, default_cache, open_maps, spl
 from mailflow.tables.memory import (CallableTable, EnvironTable, FailTable, InlineTable,
                                     MemoryTable, StaticTable, strip_braces)
 from mailflow.tables.registry import open_table, register_table_type, split_spec, table_types
+from mailflow.tables.ldap import LdapTable
+from mailflow.tables.socketmap import SocketmapTable
+from mailflow.tables.tcp import TcpTable
 
 __all__ = ["Table", "TableError", "TableSyntaxError", "open_table", "register_table_type",
            "table_types", "MemoryTable", "CallableTable", "StaticTable", "InlineTable",
@@ -132,6 +135,9 @@ register_table_type("unix", _open_unix)
 register_table_type("unionmap", _open_union)
 register_table_type("pipemap", _open_pipe)
 register_table_type("proxy", _open_proxy)
+register_table_type("socketmap", SocketmapTable.open)
+register_table_type("tcp", TcpTable.open)
+register_table_type("ldap", LdapTable.open)
 
 #: The types mailflow defines itself; a plug-in may not claim one of these.
 BUILTIN_TYPES = frozenset(table_types())
