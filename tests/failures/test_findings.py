@@ -8,6 +8,7 @@ bugs that were only quiet deferrals.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 
@@ -72,7 +73,7 @@ def test_sqlite_queue_store_commits_durably(tmp_path):
                              Message(b"Subject: %d\n\nx\n" % n)) for n in range(20)]
         # Another connection (another process after a crash) sees every
         # acknowledged message at once: nothing is still queued in a thread.
-        with sqlite3.connect(tmp_path / "queue.db") as db:
+        with contextlib.closing(sqlite3.connect(tmp_path / "queue.db")) as db, db:
             rows = dict(db.execute('SELECT key, value FROM "index"').fetchall())
             data = {k for (k,) in db.execute('SELECT key FROM "data"').fetchall()}
         assert set(ids) <= set(rows) and set(ids) <= data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pwd
 import sqlite3
 
@@ -78,7 +79,7 @@ def test_own_type_with_options():
 @pytest.fixture
 def sqlite_db(tmp_path):
     db = tmp_path / "s.db"
-    with sqlite3.connect(db) as con:
+    with contextlib.closing(sqlite3.connect(db)) as con, con:
         con.execute("create table virt (addr, dest)")
         con.executemany("insert into virt values (?, ?)", [
             ("alice@example.com", "a1@x"), ("alice@example.com", "a2@y"),
