@@ -371,6 +371,13 @@ _TABLE: list[Param] = [
        doc="Optional lookup tables with per-recipient message delivery transports for "
            "recipients that the local(8) delivery agent could not find in the aliases(5) "
            "or UNIX password database."),
+    _p("fast_flush_domains", "$relay_domains", L,
+       doc="Optional list of destinations that are eligible for per-destination logfiles "
+           "with mail that is queued to those destinations; an ETRN for another domain is "
+           "refused with 459.",
+       differs="mailflow keeps no per-destination logfile: an ETRN makes due every deferred "
+               "message with a pending recipient at that domain, found by reading the "
+               "envelopes in deferred/."),
     _p("fork_attempts", "5", I,
        doc="The maximal number of attempts to fork() a child process."),
     _p("fork_delay", "1s", T,

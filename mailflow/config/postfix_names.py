@@ -30,7 +30,7 @@ POSTFIX_ONLY: frozenset[str] = frozenset("""
     connection_cache_ttl_limit cyrus_sasl_config_path daemon_directory debugger_command
     defer_service_name defer_transports destination_concurrency_feedback_debug
     dns_ncache_ttl_fix_enable dnsblog_reply_delay dnsblog_service_name dnssec_probe
-    error_service_name execution_directory_expansion_filter fast_flush_domains
+    error_service_name execution_directory_expansion_filter
     fast_flush_purge_time fast_flush_refresh_time fault_injection_code flush_service_name
     forward_expansion_filter html_directory ignore_mx_lookup_error known_tcp_ports
     lmdb_map_size lmtp_sasl_auth_cache_name lmtp_sasl_auth_cache_time

@@ -48,6 +48,7 @@ from mailflow.services.skeleton import ServiceBase, ServiceContext
 from mailflow.services.smtpd_session import (ClientEndpoint, SinkResult,
                                              SmtpdSession, Transaction)
 from mailflow.smtp.reply import Reply
+from mailflow.services.flush import flush_site
 from mailflow.smtp.replies import WRITE_ERROR
 from mailflow.queue.space import enough_space, shortage_text
 from mailflow.smtpd.anvil import Anvil, ClientLimits
@@ -585,6 +586,8 @@ class SmtpdService(ServiceBase):
         await super().start(ctx)
         self._loop = asyncio.get_running_loop()
         self._wake_pending = False
+        self._flushes: set[asyncio.Task] = set()
+        self._flush_domains = _flush_domains(ctx.config)
         lmtp = False
         self.server = SmtpServer(ctx.config, store=ctx.store, maxproc=ctx.maxproc,
                                  service=ctx.name, lmtp=lmtp, on_queued=self._queued,
@@ -597,6 +600,7 @@ class SmtpdService(ServiceBase):
     def reload(self, cfg: Any) -> None:
         super().reload(cfg)
         self.server.configure(cfg)
+        self._flush_domains = _flush_domains(cfg)
 
     async def stop(self) -> None:
         await super().stop()
@@ -618,10 +622,35 @@ class SmtpdService(ServiceBase):
         else:
             self.server.sink.cleanup._kick()
 
-    def _etrn(self, domain: str) -> None:
+    def _etrn(self, domain: str) -> bool:
+        """An accepted ETRN: False (459) unless ``domain`` is in
+        ``fast_flush_domains``; else its deferred mail is made due in a
+        thread and the queue manager asked for a scan of due mail."""
+        if not self._flush_domains.match(domain):
+            return False
+        task = self._loop.create_task(self._flush(domain))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+        return True
+
+    async def _flush(self, domain: str) -> None:
+        store = self.server.sink.cleanup.store if isinstance(self.server.sink, CleanupSink) \
+            else self.ctx.store
+        if store is not None:
+            count = await asyncio.to_thread(flush_site, store, domain)
+            log.info("flush %s: %d deferred message(s) due now", domain, count)
         qmgr = self.ctx.services.get("qmgr")
         if qmgr is not None:
-            qmgr.wake(b"FA")
+            qmgr.wake(b"D")
         elif self.ctx.queue_directory:
             # A worker process: the queue manager runs in the master.
-            kick(self.ctx.queue_directory, "qmgr", b"FA")
+            kick(self.ctx.queue_directory, "qmgr", b"D")
+
+
+def _flush_domains(cfg: Any) -> Any:
+    """``fast_flush_domains`` compiled, with parent matching as
+    parent_domain_matches_subdomains says."""
+    from mailflow.address.resolve import DomainList, split_list
+    from mailflow.address.rewrite import config_value
+    parent = "fast_flush_domains" in split_list(config_value(cfg, "parent_domain_matches_subdomains"))
+    return DomainList.compile(config_value(cfg, "fast_flush_domains"), cfg, parent=parent)

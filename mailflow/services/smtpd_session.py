@@ -167,7 +167,8 @@ class SmtpdSession:
     :class:`ssl.SSLContext` for STARTTLS (None: not offered);
     ``authenticator`` a SASL server (None: AUTH not offered);
     ``anvil`` the client rate limiter (None: no limits); ``on_etrn`` is
-    called with the domain of an accepted ETRN.
+    called with the domain of an ETRN the restrictions passed, and returns
+    False when the domain may not be flushed (459).
     """
 
     def __init__(self, channel: Channel, settings: SmtpdSettings, client: ClientEndpoint, *,
@@ -744,7 +745,7 @@ class SmtpdSession:
 
     async def _etrn(self, e: Any) -> None:
         self.last_command = "ETRN"
-        if self.helo is None:
+        if self.helo is None and self.settings.helo_required:
             await self._answer("etrn", NEED_HELO, junk=True)
             return
         if self.transaction is not None:
@@ -759,7 +760,10 @@ class SmtpdSession:
         if self.on_etrn is None:
             await self._answer("etrn", Reply.of(459, f"<{domain}>: service unavailable"), junk=True)
             return
-        self.on_etrn(domain.lstrip("@#"))
+        if self.on_etrn(domain.lstrip("@#")) is False:
+            # Not a fast_flush_domains destination (Postfix's flush says DENY).
+            await self._answer("etrn", Reply.of(459, f"<{domain}>: service unavailable"), junk=True)
+            return
         await self._answer("etrn", Reply.of(250, "Queuing started"), junk=True)
 
     async def _starttls(self, e: Any) -> None:
