@@ -179,17 +179,18 @@ class CleanupPipeline:
         >>> CleanupPipeline.from_config(Config(myorigin="example.com")).rewrite_sender("joe")
         'joe@example.com'
         """
+        return self._rewrite(address, kind, context, self.sender_canonical,
+                             self.settings.sender_canonical_classes)
+
+    def _rewrite(self, address: str, kind: str, context: str, specific: Any,
+                 specific_classes: frozenset) -> str:
         if not address:
             return address
-        memo = self._memo
-        if memo is not None:
-            done = memo.get((address, kind, context))
-            if done is not None:
-                return done
-        out = self._canonical(self.rewrite(address, context), kind, self.sender_canonical,
-                              self.settings.sender_canonical_classes)
-        if memo is not None:
-            self._remember((address, kind, context), out)
+        key = (address, kind, context)
+        if self._memo is not None and (done := self._memo.get(key)) is not None:
+            return done
+        out = self._canonical(self.rewrite(address, context), kind, specific, specific_classes)
+        self._remember(key, out)
         return out
 
     def _remember(self, key: tuple[str, str, str], value: str) -> None:
@@ -205,18 +206,8 @@ class CleanupPipeline:
         >>> CleanupPipeline.from_config(None).rewrite_recipient("bob@Example.COM")
         'bob@Example.COM'
         """
-        if not address:
-            return address
-        memo = self._memo
-        if memo is not None:
-            done = memo.get((address, kind, context))
-            if done is not None:
-                return done
-        out = self._canonical(self.rewrite(address, context), kind, self.recipient_canonical,
-                              self.settings.recipient_canonical_classes)
-        if memo is not None:
-            self._remember((address, kind, context), out)
-        return out
+        return self._rewrite(address, kind, context, self.recipient_canonical,
+                             self.settings.recipient_canonical_classes)
 
     def expand(self, recipient: Recipient, state: CleanupState | None = None
                ) -> tuple[list[Recipient], Outcome | None]:

@@ -634,10 +634,8 @@ class SmtpdService(ServiceBase):
         return True
 
     async def _flush(self, domain: str) -> None:
-        store = self.server.sink.cleanup.store if isinstance(self.server.sink, CleanupSink) \
-            else self.ctx.store
-        if store is not None:
-            count = await asyncio.to_thread(flush_site, store, domain)
+        if self.ctx.store is not None:
+            count = await asyncio.to_thread(flush_site, self.ctx.store, domain)
             log.info("flush %s: %d deferred message(s) due now", domain, count)
         qmgr = self.ctx.services.get("qmgr")
         if qmgr is not None:

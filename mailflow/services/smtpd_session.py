@@ -757,11 +757,9 @@ class SmtpdSession:
         if reply is not None:
             await self._answer("etrn", reply, junk=True)
             return
-        if self.on_etrn is None:
-            await self._answer("etrn", Reply.of(459, f"<{domain}>: service unavailable"), junk=True)
-            return
-        if self.on_etrn(domain.lstrip("@#")) is False:
-            # Not a fast_flush_domains destination (Postfix's flush says DENY).
+        if self.on_etrn is None or self.on_etrn(domain.lstrip("@#")) is False:
+            # No flush here, or not a fast_flush_domains destination
+            # (Postfix's flush says DENY).
             await self._answer("etrn", Reply.of(459, f"<{domain}>: service unavailable"), junk=True)
             return
         await self._answer("etrn", Reply.of(250, "Queuing started"), junk=True)

@@ -409,13 +409,7 @@ def _exec(psycopg: Any, conn: Any, sql: str | None, timeout: float = 0) -> list[
             message = (last.error_message or pg.error_message or b"no result").decode(
                 encoding, "replace")
             raise psycopg.OperationalError(" ".join(message.split()))
-        values: list[str | None] = []
-        for row in range(last.ntuples):
-            for col in range(last.nfields):
-                value = last.get_value(row, col)
-                values.append(None if value is None
-                              else bytes(value).decode(encoding, "surrogateescape"))
-        return values
+        return _values(last, encoding)
     finally:
         last.clear()
 
@@ -427,16 +421,20 @@ def _run(conn: Any, sql: str | None) -> list[str | None]:
         res = cur.pgresult
         if res is None:
             return []
-        encoding = conn.info.encoding
-        values: list[str | None] = []
-        for row in range(res.ntuples):
-            for col in range(res.nfields):
-                value = res.get_value(row, col)
-                values.append(None if value is None
-                              else bytes(value).decode(encoding, "surrogateescape"))
-        return values
+        return _values(res, conn.info.encoding)
     finally:
         cur.close()
+
+
+def _values(result: Any, encoding: str) -> list[str | None]:
+    """Every column of every row of a libpq result as text (NULL: None)."""
+    values: list[str | None] = []
+    for row in range(result.ntuples):
+        for col in range(result.nfields):
+            value = result.get_value(row, col)
+            values.append(None if value is None
+                          else bytes(value).decode(encoding, "surrogateescape"))
+    return values
 
 
 def _close(conn: Any) -> None:
